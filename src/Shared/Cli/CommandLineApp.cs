@@ -1,0 +1,62 @@
+using CommandLine;
+using CommandLine.Text;
+using Tunnel.Hosting;
+
+namespace Tunnel.Cli;
+
+/// <summary>Parses a command line into one of a program's verbs. <c>--help</c> prints to stdout and exits 0; a wrong
+/// flag prints the error and the usage to stderr and exits 2.</summary>
+internal static class CommandLineApp
+{
+    public static async Task<int> RunAsync(string program, string[] args, Type[] verbs, Func<object, Task<int>> dispatch,
+        TextWriter? stdout = null, TextWriter? stderr = null)
+    {
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        using var parser = new Parser(settings =>
+        {
+            settings.HelpWriter = null;
+            settings.AutoVersion = false;
+            settings.CaseInsensitiveEnumValues = true;
+            settings.CaseSensitive = true;
+        });
+        // "--help" with no verb describes the default verb (run), whose flags are what operators look for.
+        if (args is ["--help"] or ["-h"] or ["help"])
+        {
+            args = ["run", "--help"];
+        }
+
+        var result = parser.ParseArguments(args, verbs);
+        if (result is Parsed<object> parsed)
+        {
+            return await dispatch(parsed.Value);
+        }
+
+        var errors = ((NotParsed<object>)result).Errors.ToList();
+        var helpRequested = errors.Any(e => e is HelpRequestedError or HelpVerbRequestedError);
+        var help = HelpText.AutoBuild(result, h =>
+        {
+            h.Heading = $"{program} {VersionInfo.Version}";
+            h.Copyright = "";
+            h.AdditionalNewLineAfterOption = false;
+            h.MaximumDisplayWidth = 110;
+            h.AddPostOptionsLine($"Commands: {string.Join(", ", verbs.Select(VerbName))}, help. '{program} COMMAND --help' describes one.");
+            h.AddPostOptionsLine($"Exit codes: {ExitCodes.Ok} ok, {ExitCodes.Failure} failure or forced drain, {ExitCodes.Usage} usage error, " +
+                $"{ExitCodes.Config} invalid configuration or certificates, {ExitCodes.Startup} cannot start (e.g. address in use).");
+            return HelpText.DefaultParsingErrorsHandler(result, h);
+        }, e => e, verbsIndex: errors.Any(e => e is NoVerbSelectedError or BadVerbSelectedError or HelpVerbRequestedError { Matched: false }));
+        help.AutoVersion = false;
+
+        if (helpRequested)
+        {
+            await stdout.WriteLineAsync(help);
+            return ExitCodes.Ok;
+        }
+
+        await stderr.WriteLineAsync(help);
+        return ExitCodes.Usage;
+    }
+
+    private static string VerbName(Type type) =>
+        System.Reflection.CustomAttributeExtensions.GetCustomAttributes<VerbAttribute>(type, false).FirstOrDefault()?.Name ?? type.Name;
+}

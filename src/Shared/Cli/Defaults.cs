@@ -1,0 +1,18 @@
+namespace Tunnel.Cli;
+
+/// <summary>Default values, as text, shared by the help output, the configuration reader and the docs.</summary>
+internal static class Defaults
+{
+    public const string ConnectTimeout = "10s";
+    public const string HandshakeTimeout = "10s";
+    public const string IdleTimeout = "1h";
+    public const string CloseTimeout = "60s";
+    public const string MaxLifetime = "off";
+    public const string ShutdownTimeout = "30s";
+    public const string TlsMinVersion = "1.3";
+    public const string KeepAlive = "on";
+    public const string LogLevel = "information";
+    public const string LogFormat = "text";
+    public const string CertExpiryWarning = "30d";
+    public const int Backlog = 1024;
+}

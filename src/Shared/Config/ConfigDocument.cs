@@ -1,0 +1,140 @@
+using System.Collections;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Json;
+
+namespace Tunnel.Config;
+
+/// <summary>The layered configuration of one process: an optional JSON file, then environment variables
+/// (<c>TUNNEL_</c> prefix, <c>__</c> between levels) over it, then command-line flags over both. Knows where each
+/// value came from so that every error can name the file, variable or flag to fix.</summary>
+/// <remarks>Flags are kept apart from the file and environment because they override a key in every tunnel,
+/// while a root-level file or environment value is only a default that a tunnel's own section may override.</remarks>
+internal sealed class ConfigDocument
+{
+    public const string EnvironmentPrefix = "TUNNEL_";
+
+    private ConfigDocument(IConfigurationRoot root, string? path, IReadOnlyDictionary<string, (string Flag, string Value)> flags,
+        IReadOnlyDictionary<string, string> flagNames)
+    {
+        Root = root;
+        FilePath = path;
+        Flags = flags;
+        FlagNames = flagNames;
+    }
+
+    /// <summary>Every key that has a flag, with the flag's name, so errors can say how to set a missing value.</summary>
+    public IReadOnlyDictionary<string, string> FlagNames { get; }
+
+    /// <summary>Command-line values by configuration key (e.g. <c>connectTimeout</c>), with the flag that set them.</summary>
+    public IReadOnlyDictionary<string, (string Flag, string Value)> Flags { get; }
+
+    public IConfigurationRoot Root { get; }
+
+    public string? FilePath { get; }
+
+    /// <summary>A label for errors that are not about one value.</summary>
+    public string Label => FilePath is null ? "configuration" : System.IO.Path.GetFileName(FilePath);
+
+    /// <summary>Loads the layers. <paramref name="flags"/> maps configuration keys to (flag name, value);
+    /// <paramref name="environment"/> defaults to the process environment.</summary>
+    public static ConfigDocument Load(
+        string? path,
+        IReadOnlyDictionary<string, (string Flag, string Value)> flags,
+        List<ConfigError> errors,
+        IDictionary? environment = null,
+        IReadOnlyDictionary<string, string>? flagNames = null)
+    {
+        var builder = new ConfigurationBuilder();
+        if (path is not null)
+        {
+            var full = System.IO.Path.GetFullPath(path);
+            if (!File.Exists(full))
+            {
+                errors.Add(new ConfigError(path, "", "the configuration file does not exist (check the --config path)"));
+            }
+            else
+            {
+                builder.AddJsonFile(full, optional: false, reloadOnChange: false);
+            }
+        }
+
+        builder.Add(new EnvironmentSnapshotSource(environment ?? Environment.GetEnvironmentVariables()));
+
+        IConfigurationRoot root;
+        try
+        {
+            root = builder.Build();
+        }
+        catch (Exception ex) when (ex is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+        {
+            errors.Add(new ConfigError(path ?? "configuration", "", $"cannot read: {Describe(ex)}"));
+            root = new ConfigurationBuilder().Build();
+        }
+
+        return new ConfigDocument(root, path, new Dictionary<string, (string, string)>(flags, StringComparer.OrdinalIgnoreCase),
+            flagNames ?? new Dictionary<string, string>());
+    }
+
+    /// <summary>Where the effective value of <paramref name="key"/> came from.</summary>
+    public string SourceOf(string key)
+    {
+        foreach (var provider in Root.Providers.Reverse())
+        {
+            if (!provider.TryGet(key, out _) && !HasChildren(provider, key))
+            {
+                continue;
+            }
+
+            return provider switch
+            {
+                JsonConfigurationProvider json => json.Source.Path ?? Label,
+                EnvironmentSnapshotProvider => "environment variable " + EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant(),
+                _ => Label,
+            };
+        }
+
+        return Label;
+    }
+
+    /// <summary>How an operator sets <paramref name="key"/>: in the file, through the environment, or by flag.</summary>
+    public string HowToSet(string key)
+    {
+        var env = EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant();
+        var where = FilePath is null ? $"'{key}' in a --config file" : $"'{key}' in {Label}";
+        return FlagNames.TryGetValue(key, out var flag) ? $"set {where}, {env}, or {flag}" : $"set {where} or {env}";
+    }
+
+    private static bool HasChildren(IConfigurationProvider provider, string key) =>
+        provider.GetChildKeys([], key).Any();
+
+    private static string Describe(Exception ex)
+    {
+        var message = ex.InnerException is { } inner && ex.Message.Contains("JSON", StringComparison.OrdinalIgnoreCase)
+            ? $"{ex.Message.TrimEnd('.')}: {inner.Message}"
+            : ex.Message;
+        return message.TrimEnd('.') + " (fix the JSON syntax; comments and trailing commas are allowed)";
+    }
+
+    /// <summary>Environment variables with the <c>TUNNEL_</c> prefix, from a snapshot so tests can supply their own.</summary>
+    private sealed class EnvironmentSnapshotSource(IDictionary variables) : IConfigurationSource
+    {
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => new EnvironmentSnapshotProvider(variables);
+    }
+
+    private sealed class EnvironmentSnapshotProvider(IDictionary variables) : ConfigurationProvider
+    {
+        public override void Load()
+        {
+            var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+            foreach (DictionaryEntry entry in variables)
+            {
+                if (entry.Key is string name && name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    data[name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal)] = entry.Value as string;
+                }
+            }
+
+            Data = data;
+        }
+    }
+}

@@ -1,0 +1,10 @@
+using Tunnel.Logging;
+
+namespace Tunnel.Config;
+
+/// <summary>Settings of a whole daemon process, shared by all its tunnels.</summary>
+/// <param name="Log">Logging.</param>
+/// <param name="ShutdownTimeout">How long SIGTERM waits for connections to finish (default 30 s).</param>
+/// <param name="MaxConnections">Concurrent connections across all tunnels; more wait in the kernel backlog.</param>
+/// <param name="CertificateExpiryWarning">Warn when a certificate expires within this window (default 30 days).</param>
+internal sealed record ProcessOptions(LogOptions Log, TimeSpan ShutdownTimeout, int MaxConnections, TimeSpan CertificateExpiryWarning);

@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Logging;
+using Tunnel.Config;
+using Tunnel.Net;
+
+namespace Tunnel.Hosting;
+
+/// <summary>Runs a daemon's tunnels: binds them all (or none), accepts until asked to stop, then drains in-flight
+/// connections up to the shutdown timeout and cuts what is left.</summary>
+internal sealed partial class DaemonHost : IDisposable
+{
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+
+    private readonly IReadOnlyList<ITunnelService> _tunnels;
+    private readonly ConnectionTracker _tracker;
+    private readonly CancellationTokenSource _abort;
+    private readonly TimeSpan _shutdownTimeout;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _forceNow = new();
+
+    public DaemonHost(IReadOnlyList<ITunnelService> tunnels, ConnectionTracker tracker, CancellationTokenSource abort,
+        TimeSpan shutdownTimeout, ILogger logger, TimeProvider time)
+    {
+        _tunnels = tunnels;
+        _tracker = tracker;
+        _abort = abort;
+        _shutdownTimeout = shutdownTimeout;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>Completes when every listener is bound (faults when binding failed).</summary>
+    public Task Bound => _bound.Task;
+
+    /// <summary>Stop accepting and drain (SIGTERM, SIGINT). A second call cuts the remaining connections now.</summary>
+    public void RequestStop()
+    {
+        if (_stop.IsCancellationRequested)
+        {
+            LogForcedBySignal(_logger, _tracker.Active);
+            _forceNow.Cancel();
+            return;
+        }
+
+        _stop.Cancel();
+    }
+
+    public async Task<int> RunAsync()
+    {
+        try
+        {
+            foreach (var tunnel in _tunnels)
+            {
+                tunnel.Bind();
+            }
+        }
+        catch (StartupException ex)
+        {
+            LogStartupFailed(_logger, ex.Message);
+            _bound.TrySetException(ex);
+            return ExitCodes.Startup;
+        }
+
+        _bound.TrySetResult();
+        var loops = _tunnels.Select(t => t.RunAsync(_stop.Token)).ToArray();
+        try
+        {
+            await Task.WhenAll(loops);
+        }
+        catch (Exception ex)
+        {
+            LogAcceptLoopFailed(_logger, ex);
+            _stop.Cancel();
+        }
+
+        return await DrainAsync();
+    }
+
+    private async Task<int> DrainAsync()
+    {
+        LogDraining(_logger, _tracker.Active, Durations.Format(_shutdownTimeout));
+        using var deadline = new TimeoutScope(_shutdownTimeout, _time, _forceNow.Token);
+        try
+        {
+            await _tracker.WhenDrainedAsync().WaitAsync(deadline.Token);
+            LogStopped(_logger);
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException)
+        {
+            var remaining = _tracker.Active;
+            LogDrainTimedOut(_logger, remaining);
+            await _abort.CancelAsync();
+            try
+            {
+                await _tracker.WhenDrainedAsync().WaitAsync(AbortGrace, _time);
+            }
+            catch (TimeoutException)
+            {
+                LogAbortIncomplete(_logger, _tracker.Active);
+            }
+
+            return ExitCodes.Failure;
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Dispose();
+        _forceNow.Dispose();
+    }
+
+    [LoggerMessage(EventId = 10, EventName = "StartupFailed", Level = LogLevel.Critical, Message = "cannot start: {Reason}")]
+    private static partial void LogStartupFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 11, EventName = "Draining", Level = LogLevel.Information,
+        Message = "stopped accepting; draining {Active} connections (up to {Timeout})")]
+    private static partial void LogDraining(ILogger logger, int active, string timeout);
+
+    [LoggerMessage(EventId = 12, EventName = "Stopped", Level = LogLevel.Information, Message = "all connections drained; exiting")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(EventId = 13, EventName = "DrainTimedOut", Level = LogLevel.Warning,
+        Message = "drain did not finish; resetting {Active} remaining connections")]
+    private static partial void LogDrainTimedOut(ILogger logger, int active);
+
+    [LoggerMessage(EventId = 14, EventName = "AbortIncomplete", Level = LogLevel.Error,
+        Message = "{Active} connections did not close after being reset; exiting anyway")]
+    private static partial void LogAbortIncomplete(ILogger logger, int active);
+
+    [LoggerMessage(EventId = 15, EventName = "AcceptLoopFailed", Level = LogLevel.Critical, Message = "a listener failed; shutting down")]
+    private static partial void LogAcceptLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 16, EventName = "ForcedBySignal", Level = LogLevel.Warning,
+        Message = "second stop signal: resetting {Active} connections now")]
+    private static partial void LogForcedBySignal(ILogger logger, int active);
+}

@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+using Tunnel.Cli;
+using Tunnel.Config;
+using Tunnel.Logging;
+using Tunnel.Tls;
+
+namespace Tunnel.Hosting;
+
+/// <summary>The <c>run</c> verb of both daemons: read and validate the configuration (reporting every error), set
+/// up logging, load certificates, bind, serve until a signal, drain.</summary>
+internal static class DaemonProgram
+{
+    public static async Task<int> RunAsync<TOptions>(
+        string program,
+        CommonRunOptions flags,
+        Func<ConfigDocument, List<ConfigError>, TOptions?> read,
+        Func<TOptions, ProcessOptions> process,
+        Func<TOptions, ILoggerFactory, TimeProvider, IDaemonApp> build,
+        TextWriter? stderr = null)
+        where TOptions : class
+    {
+        stderr ??= Console.Error;
+        var errors = new List<ConfigError>();
+        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()));
+        var options = errors.Count == 0 ? read(document, errors) : null;
+        if (options is null || errors.Count > 0)
+        {
+            await ReportAsync(stderr, program, $"the configuration is invalid ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}); nothing was started:",
+                errors.Select(e => e.ToString()));
+            return ExitCodes.Config;
+        }
+
+        using var logging = LoggingSetup.Create(process(options).Log);
+        IDaemonApp app;
+        try
+        {
+            app = build(options, logging.Factory, TimeProvider.System);
+        }
+        catch (CertificateLoadException ex)
+        {
+            await ReportAsync(stderr, program, "cannot load certificates; nothing was started:", ex.Message.Split(Environment.NewLine));
+            return ExitCodes.Config;
+        }
+
+        using (app)
+        using (new SignalHandlers(app.Host.RequestStop, () => app.Reload(), logging.ReopenFiles))
+        {
+            return await app.Host.RunAsync();
+        }
+    }
+
+    private static async Task ReportAsync(TextWriter stderr, string program, string headline, IEnumerable<string> lines)
+    {
+        await stderr.WriteLineAsync($"{program}: {headline}");
+        foreach (var line in lines)
+        {
+            await stderr.WriteLineAsync("  - " + line);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+namespace Tunnel.Net;
+
+/// <summary>Counts connections in flight so that shutdown can wait for them to drain.</summary>
+internal sealed class ConnectionTracker
+{
+    private readonly Lock _lock = new();
+    private int _active;
+    private TaskCompletionSource? _drained;
+
+    public int Active => Volatile.Read(ref _active);
+
+    public void Enter()
+    {
+        lock (_lock)
+        {
+            _active++;
+        }
+    }
+
+    public void Exit()
+    {
+        lock (_lock)
+        {
+            if (--_active == 0)
+            {
+                _drained?.TrySetResult();
+                _drained = null;
+            }
+        }
+    }
+
+    /// <summary>Completes when no connection is in flight.</summary>
+    public Task WhenDrainedAsync()
+    {
+        lock (_lock)
+        {
+            if (_active == 0)
+            {
+                return Task.CompletedTask;
+            }
+
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _drained.Task;
+        }
+    }
+}

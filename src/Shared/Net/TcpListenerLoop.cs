@@ -1,0 +1,158 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Tunnel.Net;
+
+/// <summary>Binds a listening socket and runs its accept loop: a concurrency slot is taken before each accept, accept
+/// errors caused by resource exhaustion (EMFILE) back off exponentially instead of spinning, and every accepted
+/// socket is handed to the connection handler on the thread pool.</summary>
+internal sealed partial class TcpListenerLoop : IDisposable
+{
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
+
+    private readonly string _name;
+    private readonly ListenerOptions _options;
+    private readonly ConnectionLimiter _limiter;
+    private readonly ConnectionTracker _tracker;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private Socket? _socket;
+
+    public TcpListenerLoop(string name, ListenerOptions options, ConnectionLimiter limiter, ConnectionTracker tracker, ILogger logger, TimeProvider time)
+    {
+        _name = name;
+        _options = options;
+        _limiter = limiter;
+        _tracker = tracker;
+        _logger = logger;
+        _time = time;
+    }
+
+    public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket ?? throw new InvalidOperationException("not bound")).LocalEndPoint!;
+
+    /// <summary>Binds and listens. Throws <see cref="StartupException"/> with an operator-facing message.</summary>
+    public void Bind()
+    {
+        if (!_options.Address.TryGetBindAddress(out var address))
+        {
+            throw new StartupException($"tunnel '{_name}': cannot listen on {_options.Address}: a listen address must be an IP address, 'localhost' or '*'");
+        }
+
+        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            if (_options.ReusePort)
+            {
+                SocketOptions.SetReusePort(socket);
+            }
+
+            socket.Bind(new IPEndPoint(address, _options.Address.Port));
+            socket.Listen(_options.Backlog);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            var hint = ex.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => " (another process or another tunnel uses it; pick another port or stop that process)",
+                SocketError.AccessDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
+                SocketError.AddressNotAvailable => " (that address is not configured on this host)",
+                _ => "",
+            };
+            throw new StartupException($"tunnel '{_name}': cannot listen on {_options.Address}: {SocketErrors.Describe(ex)}{hint}", ex);
+        }
+
+        _socket = socket;
+    }
+
+    /// <summary>Accepts until <paramref name="stopAccepting"/> fires, then closes the listening socket. Handlers
+    /// keep running; the tracker says when they are done.</summary>
+    public async Task RunAsync(Func<Socket, Task> handler, CancellationToken stopAccepting)
+    {
+        var socket = _socket ?? throw new InvalidOperationException("Bind() first");
+        var backoff = TimeSpan.Zero;
+        try
+        {
+            while (!stopAccepting.IsCancellationRequested)
+            {
+                await _limiter.WaitAsync(stopAccepting);
+                Socket accepted;
+                try
+                {
+                    accepted = await socket.AcceptAsync(stopAccepting);
+                    backoff = TimeSpan.Zero;
+                }
+                catch (SocketException ex) when (SocketErrors.IsResourceExhaustion(ex))
+                {
+                    _limiter.Release();
+                    backoff = backoff == TimeSpan.Zero ? MinBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                    LogAcceptBackoff(_logger, _name, SocketErrors.Describe(ex), backoff.TotalMilliseconds, _tracker.Active);
+                    await Task.Delay(backoff, _time, stopAccepting);
+                    continue;
+                }
+                catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
+                {
+                    // The peer gave up while in the backlog.
+                    _limiter.Release();
+                    continue;
+                }
+                catch
+                {
+                    _limiter.Release();
+                    throw;
+                }
+
+                _tracker.Enter();
+                ThreadPool.UnsafeQueueUserWorkItem(
+                    static state => _ = state.Loop.RunHandlerAsync(state.Handler, state.Socket),
+                    (Loop: this, Handler: handler, Socket: accepted),
+                    preferLocal: false);
+            }
+        }
+        catch (OperationCanceledException) when (stopAccepting.IsCancellationRequested)
+        {
+            // Stopping.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private async Task RunHandlerAsync(Func<Socket, Task> handler, Socket socket)
+    {
+        try
+        {
+            await handler(socket);
+        }
+        catch (Exception ex)
+        {
+            // Handlers report their own errors; this is the last line of defence against a crashed process.
+            LogHandlerFailed(_logger, _name, ex);
+            socket.Dispose();
+        }
+        finally
+        {
+            _limiter.Release();
+            _tracker.Exit();
+        }
+    }
+
+    public void Dispose() => _socket?.Dispose();
+
+    [LoggerMessage(EventId = 100, EventName = "AcceptBackoff", Level = LogLevel.Warning,
+        Message = "tunnel {Tunnel}: accept failed ({Error}); backing off {BackoffMs} ms with {Active} connections open (raise the open-file limit or lower max connections)")]
+    private static partial void LogAcceptBackoff(ILogger logger, string tunnel, string error, double backoffMs, int active);
+
+    [LoggerMessage(EventId = 101, EventName = "HandlerFailed", Level = LogLevel.Error,
+        Message = "tunnel {Tunnel}: connection handler failed unexpectedly")]
+    private static partial void LogHandlerFailed(ILogger logger, string tunnel, Exception exception);
+}

@@ -1,0 +1,187 @@
+namespace Tunnel.Relay;
+
+/// <summary>Relays bytes both ways between an accepted and a dialled endpoint until both directions end.</summary>
+/// <remarks>
+/// End of stream on one side becomes a half-close of the other (FIN, or close_notify on TLS) and the reverse
+/// direction keeps flowing until it ends too or the close timeout fires. An error on either side resets both, so a
+/// truncated stream is never presented as a complete one. Both directions are awaited before this returns; the
+/// caller disposes the endpoints.
+/// </remarks>
+internal sealed class DuplexRelay : IDisposable
+{
+    private readonly RelayOptions _options;
+    private readonly ActivityClock _activity;
+    private readonly CancellationTokenSource _cts;
+    private readonly CancellationToken _shutdown;
+    private ITimer? _idleTimer;
+    private ITimer? _lifetimeTimer;
+    private ITimer? _closeTimer;
+    private int _timeoutReason = -1;
+
+    private DuplexRelay(RelayOptions options, TimeProvider time, CancellationToken shutdown)
+    {
+        _options = options;
+        _activity = new ActivityClock(time);
+        _shutdown = shutdown;
+        _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
+    }
+
+    /// <summary>Runs the relay. <paramref name="abort"/> resets the connection at once (a forced shutdown).</summary>
+    public static async Task<RelayResult> RunAsync(
+        IRelayEndpoint client,
+        IRelayEndpoint upstream,
+        RelayOptions options,
+        TimeProvider time,
+        CancellationToken abort)
+    {
+        using var relay = new DuplexRelay(options, time, abort);
+        return await relay.RunAsync(client, upstream);
+    }
+
+    private async Task<RelayResult> RunAsync(IRelayEndpoint client, IRelayEndpoint upstream)
+    {
+        StartTimers();
+        var token = _cts.Token;
+        var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize);
+        var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize);
+
+        var firstTask = await Task.WhenAny(up, down);
+        var upFirst = firstTask == up;
+        var first = await firstTask;
+        var secondTask = upFirst ? down : up;
+
+        if (first.Result == PumpResult.Success)
+        {
+            ArmCloseTimer();
+            var halfClosed = upFirst ? upstream : client;
+            var writeError = await TryCompleteWritesAsync(halfClosed, token);
+            if (writeError is null)
+            {
+                var second = await secondTask;
+                if (second.Result == PumpResult.Success)
+                {
+                    writeError = await TryCompleteWritesAsync(upFirst ? client : upstream, token);
+                    if (writeError is null)
+                    {
+                        return Result(up, down, CloseReason.Done);
+                    }
+
+                    Abort(client, upstream);
+                    return Result(up, down, upFirst ? CloseReason.ClientError : CloseReason.UpstreamError, writeError);
+                }
+
+                Abort(client, upstream);
+                return Result(up, down, Classify(second, upstreamToClient: upFirst), second.Error);
+            }
+
+            Abort(client, upstream);
+            await secondTask;
+            return Result(up, down, upFirst ? CloseReason.UpstreamError : CloseReason.ClientError, writeError);
+        }
+
+        Abort(client, upstream);
+        await secondTask;
+        return Result(up, down, Classify(first, upstreamToClient: !upFirst), first.Error);
+    }
+
+    private static async ValueTask<Exception?> TryCompleteWritesAsync(IRelayEndpoint endpoint, CancellationToken token)
+    {
+        try
+        {
+            await endpoint.CompleteWritesAsync(token);
+            return null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+    }
+
+    private void Abort(IRelayEndpoint client, IRelayEndpoint upstream)
+    {
+        // Cancel first so the pumps report Canceled rather than the errors the resets are about to cause.
+        _cts.Cancel();
+        client.Abort();
+        upstream.Abort();
+    }
+
+    private CloseReason Classify(PumpOutcome outcome, bool upstreamToClient)
+    {
+        if (outcome.Result == PumpResult.Canceled)
+        {
+            var timeout = Volatile.Read(ref _timeoutReason);
+            if (timeout >= 0)
+            {
+                return (CloseReason)timeout;
+            }
+
+            return _shutdown.IsCancellationRequested ? CloseReason.Shutdown : CloseReason.ClientError;
+        }
+
+        var inputIsUpstream = upstreamToClient;
+        return (outcome.Result == PumpResult.InputError) == inputIsUpstream
+            ? CloseReason.UpstreamError
+            : CloseReason.ClientError;
+    }
+
+    private static RelayResult Result(Task<PumpOutcome> up, Task<PumpOutcome> down, CloseReason reason, Exception? error = null) =>
+        new(up.Result.Bytes, down.Result.Bytes, reason, error);
+
+    private void StartTimers()
+    {
+        var time = _activity.Time;
+        if (_options.IdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _idleTimer = time.CreateTimer(static s => ((DuplexRelay)s!).OnIdleTimer(), this, _options.IdleTimeout, Timeout.InfiniteTimeSpan);
+        }
+
+        if (_options.MaxLifetime != Timeout.InfiniteTimeSpan)
+        {
+            _lifetimeTimer = time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.MaxLifetime), this, _options.MaxLifetime, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void ArmCloseTimer()
+    {
+        if (_options.CloseTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.CloseTimeout), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnIdleTimer()
+    {
+        var idleFor = _activity.IdleFor;
+        if (idleFor >= _options.IdleTimeout)
+        {
+            TimeOut(CloseReason.IdleTimeout);
+        }
+        else
+        {
+            _idleTimer?.Change(_options.IdleTimeout - idleFor, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void TimeOut(CloseReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _timeoutReason, (int)reason, -1) == -1)
+        {
+            try
+            {
+                _cts.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The relay finished while the timer fired.
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _idleTimer?.Dispose();
+        _lifetimeTimer?.Dispose();
+        _closeTimer?.Dispose();
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,10 @@
+namespace Tunnel.Relay;
+
+/// <summary>Timing of a relayed connection. <see cref="Timeout.InfiniteTimeSpan"/> disables a limit.</summary>
+/// <param name="IdleTimeout">Close (RST) after no byte moved in either direction for this long.</param>
+/// <param name="CloseTimeout">After one side half-closed, how long the other direction may keep flowing.</param>
+/// <param name="MaxLifetime">Close (RST) a connection this long after it was established, busy or not.</param>
+internal sealed record RelayOptions(TimeSpan IdleTimeout, TimeSpan CloseTimeout, TimeSpan MaxLifetime)
+{
+    public int BufferSize { get; init; } = StreamPump.DefaultBufferSize;
+}

@@ -1,0 +1,95 @@
+using System.Buffers;
+
+namespace Tunnel.Relay;
+
+/// <summary>Copies one direction of a connection.</summary>
+/// <remarks>
+/// Modelled on YARP's StreamCopier: a zero-byte read first so that an idle connection holds no buffer, a pooled
+/// buffer returned in <c>finally</c>, and a result value instead of exceptions. The buffer goes back to the pool
+/// whenever a read did not fill it (the input is probably drained), so a connection that carried a request and is
+/// now waiting holds nothing but its sockets.
+/// </remarks>
+internal static class StreamPump
+{
+    /// <summary>Four TLS records of plaintext: large enough for bulk transfer, returned to the pool when idle.</summary>
+    public const int DefaultBufferSize = 64 * 1024;
+
+    public static async Task<PumpOutcome> CopyAsync(
+        Stream input,
+        Stream output,
+        ActivityClock activity,
+        CancellationToken cancellationToken,
+        int bufferSize = DefaultBufferSize)
+    {
+        byte[]? buffer = null;
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                if (buffer is null)
+                {
+                    try
+                    {
+                        // Wait for data without holding a buffer (supported by NetworkStream and SslStream).
+#pragma warning disable CA2022 // A zero-byte read returns no data by design.
+                        await input.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+                    }
+                    catch (Exception ex)
+                    {
+                        return Fail(PumpResult.InputError, total, ex, cancellationToken);
+                    }
+
+                    buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                }
+
+                int read;
+                try
+                {
+                    read = await input.ReadAsync(buffer.AsMemory(0, bufferSize), cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    return Fail(PumpResult.InputError, total, ex, cancellationToken);
+                }
+
+                if (read == 0)
+                {
+                    return new PumpOutcome(PumpResult.Success, total);
+                }
+
+                activity.Touch();
+                try
+                {
+                    await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                }
+                catch (Exception ex)
+                {
+                    return Fail(PumpResult.OutputError, total, ex, cancellationToken);
+                }
+
+                total += read;
+                activity.Touch();
+
+                if (read < bufferSize)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
+            }
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static PumpOutcome Fail(PumpResult result, long total, Exception ex, CancellationToken cancellationToken) =>
+        ex is OperationCanceledException || cancellationToken.IsCancellationRequested
+            ? new PumpOutcome(PumpResult.Canceled, total, ex)
+            : new PumpOutcome(result, total, ex);
+}

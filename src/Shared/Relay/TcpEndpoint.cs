@@ -1,0 +1,23 @@
+using System.Net.Sockets;
+
+namespace Tunnel.Relay;
+
+/// <summary>A plain TCP side of a relay. Half-close is a FIN; abort is an RST.</summary>
+internal sealed class TcpEndpoint(Socket socket) : IRelayEndpoint
+{
+    private readonly NetworkStream _stream = new(socket, ownsSocket: true);
+
+    public Socket Socket => socket;
+
+    public Stream Stream => _stream;
+
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
+    {
+        socket.Shutdown(SocketShutdown.Send);
+        return ValueTask.CompletedTask;
+    }
+
+    public void Abort() => SocketClose.Reset(socket);
+
+    public ValueTask DisposeAsync() => _stream.DisposeAsync();
+}

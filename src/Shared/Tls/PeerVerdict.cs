@@ -1,0 +1,76 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Tunnel.Tls;
+
+/// <summary>The judgement on a peer's certificate and a one-line reason fit for a log line or an HTTP error.</summary>
+internal sealed record PeerVerdict(PeerProblem Problem, string Reason, X509Certificate2? Certificate = null)
+{
+    public bool Ok => Problem == PeerProblem.None;
+
+    public static PeerVerdict Trusted(X509Certificate2 certificate) => new(PeerProblem.None, "trusted", certificate);
+
+    /// <summary>Turns the chain .NET built under our policy into a verdict. <paramref name="role"/> is "server" or
+    /// "client", for the wording.</summary>
+    public static PeerVerdict FromChain(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string role, DateTimeOffset now)
+    {
+        if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
+        {
+            return new PeerVerdict(PeerProblem.NoCertificate, $"the {role} presented no certificate");
+        }
+
+        if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) == 0)
+        {
+            return Trusted(certificate);
+        }
+
+        var flags = X509ChainStatusFlags.NoError;
+        if (chain is not null)
+        {
+            foreach (var status in chain.ChainStatus)
+            {
+                flags |= status.Status;
+            }
+        }
+
+        var name = CertificateInfo.ShortName(certificate);
+        var issuer = certificate.Issuer;
+        if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
+        {
+            var expired = now.UtcDateTime > certificate.NotAfter.ToUniversalTime();
+            var leafTimeValid = now.UtcDateTime >= certificate.NotBefore.ToUniversalTime() && !expired;
+            if (!leafTimeValid)
+            {
+                return expired
+                    ? new PeerVerdict(PeerProblem.Expired, $"the {role} certificate {name} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC", certificate)
+                    : new PeerVerdict(PeerProblem.NotYetValid, $"the {role} certificate {name} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (check the clocks)", certificate);
+            }
+
+            return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", certificate);
+        }
+
+        if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
+        {
+            return new PeerVerdict(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{issuer}', which does not chain to the configured CA", certificate);
+        }
+
+        if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
+        {
+            var usage = role == "server" ? "serverAuth" : "clientAuth";
+            return new PeerVerdict(PeerProblem.WrongUsage, $"the {role} certificate {name} is not valid for TLS {role} authentication (extended key usage {usage} missing)", certificate);
+        }
+
+        if ((flags & X509ChainStatusFlags.NotSignatureValid) != 0)
+        {
+            return new PeerVerdict(PeerProblem.BadSignature, $"the {role} certificate {name} has an invalid signature", certificate);
+        }
+
+        if ((flags & X509ChainStatusFlags.Revoked) != 0)
+        {
+            return new PeerVerdict(PeerProblem.Revoked, $"the {role} certificate {name} is revoked", certificate);
+        }
+
+        var detail = chain is null ? "chain errors" : string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
+        return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", certificate);
+    }
+}

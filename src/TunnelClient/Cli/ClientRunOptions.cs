@@ -1,0 +1,24 @@
+using CommandLine;
+using Tunnel.Cli;
+
+namespace Tunnel.Client.Cli;
+
+[Verb("run", isDefault: true, HelpText = "Accept plain TCP (e.g. from Squid's cache_peer) and carry each connection over mutual TLS to a tunnel-server (the default verb).")]
+internal sealed class ClientRunOptions : CommonRunOptions
+{
+    [Option("server", Separator = ',', HelpText = "tunnel-server host:port (several: comma-separated, tried in order).")]
+    [ConfigKey("servers")]
+    public IEnumerable<string>? Servers { get; set; }
+
+    [Option("server-name", HelpText = "Name the server certificate must carry. Default: the first server's host")]
+    [ConfigKey("serverName")]
+    public string? ServerName { get; set; }
+
+    [Option("sni", HelpText = "SNI to send (a cover name); an empty value sends none. Default: the server name")]
+    [ConfigKey("sni")]
+    public string? Sni { get; set; }
+
+    [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
+    [ConfigKey("alpn")]
+    public IEnumerable<string>? Alpn { get; set; }
+}

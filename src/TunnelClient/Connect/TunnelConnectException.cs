@@ -1,0 +1,11 @@
+namespace Tunnel.Client.Connect;
+
+/// <summary>No tunnel to any server could be established. <see cref="Status"/> is the HTTP status a proxy request
+/// gets: 503 when the servers cannot be reached, 502 when one answered but TLS failed.</summary>
+internal sealed class TunnelConnectException(int status, string server, string message, Exception? inner = null) : Exception(message, inner)
+{
+    public int Status => status;
+
+    /// <summary>The last server tried.</summary>
+    public string Server => server;
+}

@@ -1,0 +1,153 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Tunnel.Client.Connect;
+using Tunnel.Client.Options;
+using Tunnel.Hosting;
+using Tunnel.Http;
+using Tunnel.Logging;
+using Tunnel.Net;
+using Tunnel.Relay;
+using Tunnel.Tls;
+
+namespace Tunnel.Client.Connections;
+
+/// <summary>Serves one plain TCP connection from Squid (or anything): waits for its first bytes, so that probe
+/// connections that carry nothing cost no TLS handshake, then opens a verified TLS connection to a tunnel-server
+/// and relays. A proxy request that cannot be carried gets an HTTP 502/503 with the reason.</summary>
+internal sealed class ClientConnectionHandler
+{
+    private const int FirstChunkSize = 16 * 1024;
+    private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
+
+    private readonly ClientTunnelOptions _options;
+    private readonly ServerConnector _connector;
+    private readonly DaemonContext _context;
+    private readonly RelayOptions _relayOptions;
+
+    public ClientConnectionHandler(ClientTunnelOptions options, ServerConnector connector, DaemonContext context)
+    {
+        _options = options;
+        _connector = connector;
+        _context = context;
+        _relayOptions = options.Timeouts.ToRelayOptions();
+    }
+
+    public async Task HandleAsync(Socket socket)
+    {
+        var record = new ConnectionRecord(_options.Name, _context.Ids.Next(), socket.RemoteEndPoint?.ToString() ?? "?",
+            _context.Logger, _context.Time, _context.QuietConnections);
+        var inner = new TcpEndpoint(socket);
+        await using (inner)
+        {
+            var first = await ReadFirstChunkAsync(inner, record);
+            if (first is null)
+            {
+                return;
+            }
+
+            try
+            {
+                await TunnelAsync(inner, first.Value, record);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(first.Value.Array!);
+            }
+        }
+    }
+
+    /// <summary>Waits up to the idle timeout for the first bytes without holding a buffer. Null when the peer sent
+    /// nothing (a Squid probe: logged at Debug) or failed.</summary>
+    private async Task<ArraySegment<byte>?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
+    {
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort);
+        byte[]? buffer = null;
+        try
+        {
+            SocketTuning.Apply(inner.Socket, _options.KeepAlive);
+#pragma warning disable CA2022 // A zero-byte read returns no data by design.
+            await inner.Stream.ReadAsync(Memory<byte>.Empty, scope.Token);
+#pragma warning restore CA2022
+            buffer = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
+            var read = await inner.Stream.ReadAsync(buffer.AsMemory(0, FirstChunkSize), scope.Token);
+            if (read > 0)
+            {
+                return new ArraySegment<byte>(buffer, 0, read);
+            }
+
+            record.Closed("no-data", routine: true);
+        }
+        catch (Exception ex)
+        {
+            inner.Abort();
+            record.Closed(scope.TimedOut ? "idle-timeout" : _context.Abort.IsCancellationRequested ? "shutdown" : "client-error",
+                routine: SocketErrors.IsRoutine(ex));
+        }
+
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return null;
+    }
+
+    private async Task TunnelAsync(TcpEndpoint inner, ArraySegment<byte> first, ConnectionRecord record)
+    {
+        ServerConnection server;
+        try
+        {
+            server = await _connector.ConnectAsync(_context.Abort);
+        }
+        catch (TunnelConnectException ex)
+        {
+            record.Upstream = ex.Server;
+            ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, ex.Server, ex.Message);
+            if (ProxyRequest.IsProxyRequest(first))
+            {
+                await ProxyErrorResponse.RespondAsync(inner, first, ex.Status, ex.Message, ErrorLinger, _context.Time, _context.Abort);
+                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "server-unreachable" : "tls-failed");
+            }
+            else
+            {
+                inner.Abort();
+                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "server-unreachable" : "tls-failed");
+            }
+
+            return;
+        }
+        catch (OperationCanceledException)
+        {
+            inner.Abort();
+            record.Closed("shutdown");
+            return;
+        }
+
+        record.Upstream = server.Server.ToString();
+        record.PeerIdentity = server.ServerIdentity;
+        IRelayEndpoint upstream = ProxyRequest.IsProxyRequest(first) ? new GuardedEndpoint(server.Endpoint) : server.Endpoint;
+        await using (upstream)
+        {
+            record.Opened(TlsVersions.Name(server.Endpoint.Tls.SslProtocol), server.Endpoint.Tls.NegotiatedCipherSuite.ToString());
+            try
+            {
+                await server.Endpoint.Stream.WriteAsync(first, _context.Abort);
+                record.BytesUp = first.Count;
+            }
+            catch (Exception ex)
+            {
+                inner.Abort();
+                upstream.Abort();
+                record.Closed("upstream-error");
+                ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, ex);
+                return;
+            }
+
+            var result = await DuplexRelay.RunAsync(inner, upstream, _relayOptions, _context.Time, _context.Abort);
+            record.BytesUp += result.BytesUp;
+            record.BytesDown = result.BytesDown;
+            record.Closed(result.Reason.ToName());
+            ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+using Tunnel.Config;
+
+namespace Tunnel.Client.Options;
+
+/// <summary>Everything tunnel-client runs with, validated.</summary>
+internal sealed record ClientOptions(ProcessOptions Process, IReadOnlyList<ClientTunnelOptions> Tunnels);

@@ -1,0 +1,67 @@
+using System.Net.Security;
+using Tunnel.Config;
+
+namespace Tunnel.Client.Options;
+
+/// <summary>Reads and validates tunnel-client's configuration, reporting every error at once.</summary>
+internal static class ClientOptionsReader
+{
+    public static readonly string[] TunnelKeys = ["servers", "serverName", "sni", "alpn"];
+
+    public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
+    {
+        CommonSettings.Schema(TunnelKeys).CheckUnknownKeys(document, errors);
+        var process = CommonSettings.ReadProcess(new SettingsReader(document, errors, section: null));
+
+        var tunnels = new List<ClientTunnelOptions>();
+        foreach (var (name, section) in CommonSettings.Tunnels(document))
+        {
+            if (ReadTunnel(name, new SettingsReader(document, errors, section)) is { } tunnel)
+            {
+                tunnels.Add(tunnel);
+            }
+        }
+
+        ListenAddresses.CheckDistinct(tunnels.Select(t => (t.Name, t.Listener.Address)), document, errors);
+        return errors.Count == 0 ? new ClientOptions(process, tunnels) : null;
+    }
+
+    private static ClientTunnelOptions? ReadTunnel(string name, SettingsReader tunnel)
+    {
+        var before = tunnel.Errors.Count;
+        var listener = CommonSettings.ReadListener(tunnel, "the address Squid connects to (e.g. 127.0.0.1:3129)");
+        var servers = tunnel.Addresses("servers", "the tunnel-server address (e.g. tunnel.example.com:443)", required: true);
+        var serverName = tunnel.String("serverName")?.Trim();
+        if (string.IsNullOrEmpty(serverName))
+        {
+            serverName = servers.Count > 0 ? servers[0].Host : "";
+        }
+
+        // Absent: send the verified name. Empty: send no SNI at all.
+        var sni = tunnel.String("sni") is { } configuredSni ? configuredSni.Trim() : serverName;
+        var alpn = tunnel.List("alpn");
+        foreach (var protocol in alpn)
+        {
+            if (protocol.Length > 255)
+            {
+                tunnel.ErrorAt("alpn", $"ALPN protocol '{protocol[..20]}...' is longer than 255 bytes");
+            }
+        }
+
+        var identity = CommonSettings.ReadIdentity(tunnel, required: false);
+        var ca = tunnel.FilePath("ca", "the CA bundle the server certificate must chain to", required: false);
+        var minVersion = CommonSettings.ReadTlsMinVersion(tunnel);
+        var timeouts = CommonSettings.ReadTimeouts(tunnel);
+        var keepAlive = CommonSettings.ReadKeepAlive(tunnel);
+
+        if (tunnel.Errors.Count > before || listener is null)
+        {
+            return null;
+        }
+
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive);
+    }
+
+    public static List<SslApplicationProtocol>? ToApplicationProtocols(IReadOnlyList<string> alpn) =>
+        alpn.Count == 0 ? null : alpn.Select(p => new SslApplicationProtocol(p)).ToList();
+}

@@ -1,0 +1,34 @@
+using Tunnel.Config;
+using Tunnel.Net;
+using Tunnel.Tls;
+
+namespace Tunnel.Client.Options;
+
+/// <summary>One tunnel of tunnel-client: where it accepts plain TCP and which tunnel-server it wraps it to.</summary>
+/// <param name="Name">Tunnel name (the key under <c>tunnels</c>, or "default").</param>
+/// <param name="Listener">Where Squid (or anything) connects, in plain TCP.</param>
+/// <param name="Servers">tunnel-server addresses, tried in order.</param>
+/// <param name="ServerName">The name the server certificate must carry (default: the first server's host).</param>
+/// <param name="Sni">The SNI sent in the ClientHello: the server name by default, a cover name, or empty for none.</param>
+/// <param name="Alpn">ALPN protocols offered (none by default, as stunnel).</param>
+/// <param name="Identity">The client certificate presented to the server (optional, but servers require one).</param>
+/// <param name="CaPath">CA bundle the server must chain to; null uses the system store.</param>
+/// <param name="MinVersion">Lowest TLS version offered.</param>
+/// <param name="Timeouts">Every bounded wait.</param>
+/// <param name="KeepAlive">TCP keepalive on both sockets.</param>
+internal sealed record ClientTunnelOptions(
+    string Name,
+    ListenerOptions Listener,
+    IReadOnlyList<HostPort> Servers,
+    string ServerName,
+    string Sni,
+    IReadOnlyList<string> Alpn,
+    IdentityOptions Identity,
+    string? CaPath,
+    TlsVersion MinVersion,
+    TunnelTimeouts Timeouts,
+    KeepAliveOptions KeepAlive)
+{
+    /// <summary>Files whose change triggers a reload.</summary>
+    public IEnumerable<string> TlsFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
+}

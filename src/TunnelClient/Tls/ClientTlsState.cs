@@ -1,0 +1,56 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Tunnel.Client.Options;
+using Tunnel.Tls;
+
+namespace Tunnel.Client.Tls;
+
+/// <summary>One immutable snapshot of a client tunnel's TLS material: the certificate it presents and the trust it
+/// places in servers. Swapped as a whole on reload.</summary>
+internal sealed class ClientTlsState
+{
+    private readonly List<SslApplicationProtocol>? _alpn;
+
+    private ClientTlsState(ClientTunnelOptions options, TlsIdentity? identity, TrustBundle? trust)
+    {
+        Identity = identity;
+        Trust = trust;
+        ExpectedName = options.ServerName;
+        TargetHost = options.Sni;
+        Protocols = options.MinVersion.ToProtocols();
+        ChainPolicy = trust?.CreatePolicy(KeyUsages.ServerAuth) ?? TrustBundle.CreateSystemPolicy(KeyUsages.ServerAuth);
+        _alpn = ClientOptionsReader.ToApplicationProtocols(options.Alpn);
+    }
+
+    public TlsIdentity? Identity { get; }
+
+    public TrustBundle? Trust { get; }
+
+    /// <summary>The name the server certificate must match; independent of the SNI sent.</summary>
+    public string ExpectedName { get; }
+
+    /// <summary>The SNI sent; empty sends none.</summary>
+    public string TargetHost { get; }
+
+    public SslProtocols Protocols { get; }
+
+    public X509ChainPolicy ChainPolicy { get; }
+
+    public static ClientTlsState Load(ClientTunnelOptions options, TimeProvider time) => new(
+        options,
+        options.Identity.IsConfigured ? IdentityLoader.Load(options.Identity, time) : null,
+        options.CaPath is null ? null : TrustBundle.Load(options.CaPath));
+
+    public SslClientAuthenticationOptions CreateOptions(ServerCertificateCheck check) => new()
+    {
+        TargetHost = TargetHost,
+        EnabledSslProtocols = Protocols,
+        ApplicationProtocols = _alpn,
+        ClientCertificateContext = Identity?.Context,
+        CertificateChainPolicy = ChainPolicy,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        AllowRenegotiation = false,
+        RemoteCertificateValidationCallback = check.Validate,
+    };
+}

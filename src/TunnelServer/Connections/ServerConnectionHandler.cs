@@ -1,0 +1,210 @@
+using System.Buffers;
+using System.Net.Security;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tunnel.Hosting;
+using Tunnel.Http;
+using Tunnel.Logging;
+using Tunnel.Net;
+using Tunnel.Relay;
+using Tunnel.Server.Options;
+using Tunnel.Server.Tls;
+using Tunnel.Server.Upstream;
+using Tunnel.Tls;
+
+namespace Tunnel.Server.Connections;
+
+/// <summary>Serves one accepted connection: TLS handshake under a timeout with the client certificate verified,
+/// then (on the first byte, by default) a connection to the upstream, then the relay. Nothing reaches the upstream
+/// before the client is authenticated.</summary>
+internal sealed class ServerConnectionHandler
+{
+    /// <summary>The first read from the client: one TLS record's worth of plaintext.</summary>
+    private const int FirstChunkSize = 16 * 1024;
+
+    private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
+
+    private readonly ServerTunnelOptions _options;
+    private readonly Reloadable<ServerTlsState> _tls;
+    private readonly UpstreamConnector _upstream;
+    private readonly DaemonContext _context;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly CancellationToken _abort;
+    private readonly RelayOptions _relayOptions;
+
+    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, DaemonContext context)
+    {
+        _options = options;
+        _tls = tls;
+        _upstream = upstream;
+        _context = context;
+        _logger = context.Logger;
+        _time = context.Time;
+        _abort = context.Abort;
+        _relayOptions = options.Timeouts.ToRelayOptions();
+    }
+
+    public async Task HandleAsync(Socket socket)
+    {
+        var record = new ConnectionRecord(_options.Name, _context.Ids.Next(), socket.RemoteEndPoint?.ToString() ?? "?", _logger, _time, _context.QuietConnections);
+        var client = new TlsEndpoint(socket, new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false));
+        await using (client)
+        {
+            if (!await HandshakeAsync(client, record))
+            {
+                return;
+            }
+
+            byte[]? first = null;
+            try
+            {
+                var firstLength = 0;
+                if (_options.Dial == UpstreamDial.FirstByte)
+                {
+                    first = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
+                    firstLength = await ReadFirstChunkAsync(client, first, record);
+                    if (firstLength <= 0)
+                    {
+                        return;
+                    }
+                }
+
+                await ForwardAsync(client, first.AsMemory(0, firstLength), record);
+            }
+            finally
+            {
+                if (first is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(first);
+                }
+            }
+        }
+    }
+
+    private async Task<bool> HandshakeAsync(TlsEndpoint client, ConnectionRecord record)
+    {
+        var check = new ClientCertificateCheck(_time);
+        using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort);
+        try
+        {
+            SocketTuning.Apply(client.Socket, _options.KeepAlive);
+            await client.Tls.AuthenticateAsServerAsync(_tls.Current.CreateOptions(check), scope.Token);
+            record.PeerIdentity = CertificateInfo.ShortName(check.Verdict?.Certificate);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            string reason;
+            string detail;
+            if (scope.TimedOut)
+            {
+                reason = "handshake-timeout";
+                detail = $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}";
+            }
+            else if (check.Verdict is { Ok: false } verdict)
+            {
+                reason = "client-rejected";
+                detail = verdict.Reason;
+                record.PeerIdentity = CertificateInfo.ShortName(verdict.Certificate);
+            }
+            else
+            {
+                reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
+                detail = SocketErrors.Describe(ex);
+            }
+
+            if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
+            {
+                // A TCP probe or a client that gave up: not worth a warning.
+                ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
+            }
+            else if (reason != "shutdown")
+            {
+                ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
+            }
+
+            record.Closed(reason);
+            return false;
+        }
+    }
+
+    /// <summary>Waits (up to the idle timeout) for the client's first bytes; 0 means it closed without sending
+    /// anything, -1 that it failed.</summary>
+    private async Task<int> ReadFirstChunkAsync(TlsEndpoint client, byte[] buffer, ConnectionRecord record)
+    {
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort);
+        try
+        {
+            var read = await client.Stream.ReadAsync(buffer.AsMemory(0, FirstChunkSize), scope.Token);
+            if (read == 0)
+            {
+                record.Closed("no-data", routine: true);
+            }
+
+            return read;
+        }
+        catch (Exception ex)
+        {
+            client.Abort();
+            record.Closed(scope.TimedOut ? "idle-timeout" : _abort.IsCancellationRequested ? "shutdown" : "client-error");
+            ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
+            return -1;
+        }
+    }
+
+    private async Task ForwardAsync(TlsEndpoint client, ReadOnlyMemory<byte> first, ConnectionRecord record)
+    {
+        Socket upstreamSocket;
+        try
+        {
+            (upstreamSocket, var upstream) = await _upstream.ConnectAsync(_abort);
+            record.Upstream = upstream.ToString();
+        }
+        catch (ConnectException ex)
+        {
+            record.Upstream = ex.Target.ToString();
+            ConnectionLog.UpstreamFailed(_logger, record.Tunnel, record.Id, record.Upstream, ex.Message);
+            if (ProxyRequest.IsProxyRequest(first.Span))
+            {
+                await ProxyErrorResponse.RespondAsync(client, first, ProxyErrorResponse.ServiceUnavailable,
+                    $"tunnel-server cannot reach its upstream proxy: {ex.Message}", ErrorLinger, _time, _abort);
+            }
+            else
+            {
+                client.Abort();
+            }
+
+            record.Closed("upstream-unreachable");
+            return;
+        }
+
+        var upstreamEndpoint = new TcpEndpoint(upstreamSocket);
+        await using (upstreamEndpoint)
+        {
+            record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
+            if (!first.IsEmpty)
+            {
+                try
+                {
+                    await upstreamEndpoint.Stream.WriteAsync(first, _abort);
+                    record.BytesUp = first.Length;
+                }
+                catch (Exception ex)
+                {
+                    client.Abort();
+                    upstreamEndpoint.Abort();
+                    record.Closed("upstream-error");
+                    ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
+                    return;
+                }
+            }
+
+            var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _abort);
+            record.BytesUp += result.BytesUp;
+            record.BytesDown = result.BytesDown;
+            record.Closed(result.Reason.ToName());
+            ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, result.Error);
+        }
+    }
+}

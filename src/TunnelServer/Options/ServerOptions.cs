@@ -1,0 +1,6 @@
+using Tunnel.Config;
+
+namespace Tunnel.Server.Options;
+
+/// <summary>Everything tunnel-server runs with, validated.</summary>
+internal sealed record ServerOptions(ProcessOptions Process, IReadOnlyList<ServerTunnelOptions> Tunnels);

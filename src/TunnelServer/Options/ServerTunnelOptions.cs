@@ -1,0 +1,30 @@
+using Tunnel.Config;
+using Tunnel.Net;
+using Tunnel.Tls;
+
+namespace Tunnel.Server.Options;
+
+/// <summary>One tunnel of tunnel-server: where it listens, whom it accepts, where it forwards.</summary>
+/// <param name="Name">Tunnel name (the key under <c>tunnels</c>, or "default").</param>
+/// <param name="Listener">Listening address and socket options.</param>
+/// <param name="Upstreams">The upstream proxy (or proxies); the only place traffic is ever forwarded to.</param>
+/// <param name="Identity">The server's certificate and key.</param>
+/// <param name="ClientCaPath">CA bundle that client certificates must chain to.</param>
+/// <param name="MinVersion">Lowest TLS version accepted.</param>
+/// <param name="Timeouts">Every bounded wait.</param>
+/// <param name="KeepAlive">TCP keepalive for both sockets.</param>
+/// <param name="Dial">When to dial the upstream.</param>
+internal sealed record ServerTunnelOptions(
+    string Name,
+    ListenerOptions Listener,
+    IReadOnlyList<HostPort> Upstreams,
+    IdentityOptions Identity,
+    string ClientCaPath,
+    TlsVersion MinVersion,
+    TunnelTimeouts Timeouts,
+    KeepAliveOptions KeepAlive,
+    UpstreamDial Dial)
+{
+    /// <summary>Files whose change triggers a reload.</summary>
+    public IEnumerable<string> TlsFiles => Identity.Files.Append(ClientCaPath);
+}

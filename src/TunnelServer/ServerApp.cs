@@ -1,0 +1,69 @@
+using Microsoft.Extensions.Logging;
+using Tunnel.Hosting;
+using Tunnel.Logging;
+using Tunnel.Net;
+using Tunnel.Server.Options;
+using Tunnel.Tls;
+
+namespace Tunnel.Server;
+
+/// <summary>The composition root of tunnel-server: builds every tunnel from validated options. Used by the
+/// program and by in-process tests alike.</summary>
+internal sealed class ServerApp : IDaemonApp
+{
+    private readonly ConnectionLimiter _limiter;
+    private readonly CancellationTokenSource _abort = new();
+
+    private ServerApp(ServerOptions options, ILoggerFactory loggers, TimeProvider time)
+    {
+        var logger = loggers.CreateLogger("tunnel-server");
+        _limiter = new ConnectionLimiter(options.Process.MaxConnections);
+        Tracker = new ConnectionTracker();
+        var context = new DaemonContext(logger, time, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
+        var tunnels = new List<ServerTunnel>();
+        var errors = new List<string>();
+        foreach (var tunnelOptions in options.Tunnels)
+        {
+            try
+            {
+                tunnels.Add(new ServerTunnel(tunnelOptions, context));
+            }
+            catch (CertificateLoadException ex)
+            {
+                errors.Add($"tunnel {tunnelOptions.Name}: {ex.Message}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new CertificateLoadException(string.Join(Environment.NewLine, errors));
+        }
+
+        Tunnels = tunnels;
+        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process.ShutdownTimeout, logger, time);
+    }
+
+    public IReadOnlyList<ServerTunnel> Tunnels { get; }
+
+    public ConnectionTracker Tracker { get; }
+
+    public DaemonHost Host { get; }
+
+    /// <summary>Loads every tunnel's certificates. Throws <see cref="CertificateLoadException"/> naming each
+    /// tunnel whose material is unusable.</summary>
+    public static ServerApp Create(ServerOptions options, ILoggerFactory loggers, TimeProvider time) => new(options, loggers, time);
+
+    public bool Reload() => Tunnels.Select(t => t.Tls.Reload()).ToList().All(ok => ok);
+
+    public void Dispose()
+    {
+        foreach (var tunnel in Tunnels)
+        {
+            tunnel.Dispose();
+        }
+
+        Host.Dispose();
+        _limiter.Dispose();
+        _abort.Dispose();
+    }
+}
