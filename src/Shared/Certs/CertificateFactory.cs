@@ -21,18 +21,21 @@ internal static class CertificateFactory
         var request = CreateRequest(spec, key);
         AddExtensions(request, spec, issuer);
 
+        // A certificate cannot outlive or predate its issuer (CertificateRequest.Create enforces it).
+        var notBefore = spec.NotBefore;
         var notAfter = spec.NotAfter;
-        if (issuer is not null && notAfter > issuer.NotAfter)
+        if (issuer is not null)
         {
-            notAfter = new DateTimeOffset(issuer.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+            notBefore = Max(notBefore, new DateTimeOffset(issuer.NotBefore.ToUniversalTime(), TimeSpan.Zero));
+            notAfter = Min(notAfter, new DateTimeOffset(issuer.NotAfter.ToUniversalTime(), TimeSpan.Zero));
         }
 
         if (issuer is null)
         {
-            return request.CreateSelfSigned(spec.NotBefore, notAfter);
+            return request.CreateSelfSigned(notBefore, notAfter);
         }
 
-        using var signed = request.Create(issuer, spec.NotBefore, notAfter, NewSerialNumber());
+        using var signed = request.Create(issuer, notBefore, notAfter, NewSerialNumber());
         return key switch
         {
             ECDsa ec => signed.CopyWithPrivateKey(ec),
@@ -40,6 +43,10 @@ internal static class CertificateFactory
             _ => throw new NotSupportedException(),
         };
     }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary>A random positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets).</summary>
     public static byte[] NewSerialNumber()

@@ -30,7 +30,10 @@ internal sealed partial class TcpListenerLoop : IDisposable
         _time = time;
     }
 
-    public IPEndPoint LocalEndPoint => (IPEndPoint)(_socket ?? throw new InvalidOperationException("not bound")).LocalEndPoint!;
+    private IPEndPoint? _localEndPoint;
+
+    /// <summary>The bound address (with the real port when 0 was configured); kept after the listener closes.</summary>
+    public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("not bound");
 
     /// <summary>Binds and listens. Throws <see cref="StartupException"/> with an operator-facing message.</summary>
     public void Bind()
@@ -71,6 +74,7 @@ internal sealed partial class TcpListenerLoop : IDisposable
         }
 
         _socket = socket;
+        _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
     }
 
     /// <summary>Accepts until <paramref name="stopAccepting"/> fires, then closes the listening socket. Handlers

@@ -4,11 +4,13 @@ using System.Security.Cryptography.X509Certificates;
 namespace Tunnel.Tls;
 
 /// <summary>The judgement on a peer's certificate and a one-line reason fit for a log line or an HTTP error.</summary>
-internal sealed record PeerVerdict(PeerProblem Problem, string Reason, X509Certificate2? Certificate = null)
+/// <remarks>Holds the peer's name, not its certificate: SslStream disposes the certificate it hands to the
+/// validation callback once a handshake fails, so anything needed later is captured while judging.</remarks>
+internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string PeerName = "-")
 {
     public bool Ok => Problem == PeerProblem.None;
 
-    public static PeerVerdict Trusted(X509Certificate2 certificate) => new(PeerProblem.None, "trusted", certificate);
+    public static PeerVerdict Trusted(X509Certificate2 certificate) => new(PeerProblem.None, "trusted", CertificateInfo.ShortName(certificate));
 
     /// <summary>Turns the chain .NET built under our policy into a verdict. <paramref name="role"/> is "server" or
     /// "client", for the wording.</summary>
@@ -42,35 +44,35 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, X509Certi
             if (!leafTimeValid)
             {
                 return expired
-                    ? new PeerVerdict(PeerProblem.Expired, $"the {role} certificate {name} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC", certificate)
-                    : new PeerVerdict(PeerProblem.NotYetValid, $"the {role} certificate {name} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (check the clocks)", certificate);
+                    ? new PeerVerdict(PeerProblem.Expired, $"the {role} certificate {name} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC", name)
+                    : new PeerVerdict(PeerProblem.NotYetValid, $"the {role} certificate {name} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (check the clocks)", name);
             }
 
-            return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", certificate);
+            return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", name);
         }
 
         if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
         {
-            return new PeerVerdict(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{issuer}', which does not chain to the configured CA", certificate);
+            return new PeerVerdict(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{issuer}', which does not chain to the configured CA", name);
         }
 
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
         {
             var usage = role == "server" ? "serverAuth" : "clientAuth";
-            return new PeerVerdict(PeerProblem.WrongUsage, $"the {role} certificate {name} is not valid for TLS {role} authentication (extended key usage {usage} missing)", certificate);
+            return new PeerVerdict(PeerProblem.WrongUsage, $"the {role} certificate {name} is not valid for TLS {role} authentication (extended key usage {usage} missing)", name);
         }
 
         if ((flags & X509ChainStatusFlags.NotSignatureValid) != 0)
         {
-            return new PeerVerdict(PeerProblem.BadSignature, $"the {role} certificate {name} has an invalid signature", certificate);
+            return new PeerVerdict(PeerProblem.BadSignature, $"the {role} certificate {name} has an invalid signature", name);
         }
 
         if ((flags & X509ChainStatusFlags.Revoked) != 0)
         {
-            return new PeerVerdict(PeerProblem.Revoked, $"the {role} certificate {name} is revoked", certificate);
+            return new PeerVerdict(PeerProblem.Revoked, $"the {role} certificate {name} is revoked", name);
         }
 
         var detail = chain is null ? "chain errors" : string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
-        return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", certificate);
+        return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", name);
     }
 }

@@ -51,7 +51,7 @@ internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<Cl
         try
         {
             await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
-            return new ServerConnection(new TlsEndpoint(socket, stream), server, CertificateInfo.ShortName(check.Verdict?.Certificate));
+            return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)
         {

@@ -36,7 +36,7 @@ internal sealed class FirstResponseGuard(Stream inner) : Stream
                     return 0; // A zero-byte read completed: data or end of stream is ready.
                 }
 
-                _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, "tunnel-server closed the connection before the upstream proxy answered");
+                _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, ClosedWithoutAnswer);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
@@ -57,11 +57,17 @@ internal sealed class FirstResponseGuard(Stream inner) : Stream
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         inner.WriteAsync(buffer, cancellationToken);
 
+    /// <summary>tunnel-server refuses a client certificate by closing without an alert (nothing for a prober to
+    /// fingerprint), so an early close is most often a refused certificate.</summary>
+    private const string ClosedWithoutAnswer =
+        "tunnel-server closed the tunnel without answering: it does this when it refuses the client certificate " +
+        "(check this client's certificate, its CA and the server's allow-list; the server log names the reason)";
+
     private static string Explain(Exception ex)
     {
         var detail = SocketErrors.Describe(ex);
-        return detail.Contains("alert", StringComparison.OrdinalIgnoreCase)
-            ? $"tunnel-server refused this client ({detail}); check the client certificate, its CA and the server's allow-list"
+        return SocketErrors.IsRoutine(ex)
+            ? ClosedWithoutAnswer
             : $"tunnel to tunnel-server failed before the upstream proxy answered: {detail}";
     }
 

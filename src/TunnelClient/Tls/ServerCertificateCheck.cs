@@ -20,7 +20,7 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
             var names = CertificateInfo.SubjectAlternativeNames(leaf);
             verdict = new PeerVerdict(PeerProblem.NameMismatch,
                 $"the server certificate {CertificateInfo.ShortName(leaf)} is for [{string.Join(", ", names)}], not '{state.ExpectedName}' " +
-                "(set serverName to a name in the certificate, or reissue it)", leaf);
+                "(set serverName to a name in the certificate, or reissue it)", CertificateInfo.ShortName(leaf));
         }
         else if (verdict.Problem == PeerProblem.UnknownIssuer && leaf is not null)
         {

@@ -90,7 +90,7 @@ internal sealed class ServerConnectionHandler
         {
             SocketTuning.Apply(client.Socket, _options.KeepAlive);
             await client.Tls.AuthenticateAsServerAsync(_tls.Current.CreateOptions(check), scope.Token);
-            record.PeerIdentity = CertificateInfo.ShortName(check.Verdict?.Certificate);
+            record.PeerIdentity = check.Verdict?.PeerName ?? "-";
             return true;
         }
         catch (Exception ex)
@@ -106,7 +106,7 @@ internal sealed class ServerConnectionHandler
             {
                 reason = "client-rejected";
                 detail = verdict.Reason;
-                record.PeerIdentity = CertificateInfo.ShortName(verdict.Certificate);
+                record.PeerIdentity = verdict.PeerName;
             }
             else
             {

@@ -12,7 +12,7 @@ internal sealed class TestPki : IDisposable
     {
         Folder = Directory.CreateTempSubdirectory("tunnel-pki-").FullName;
         var now = DateTimeOffset.UtcNow;
-        Root = CertificateFactory.Create(new CertificateSpec(CertificateKind.Root, name ?? "Tunnel Test Root", now.AddHours(-1), now.AddYears(1)));
+        Root = CertificateFactory.Create(new CertificateSpec(CertificateKind.Root, name ?? "Tunnel Test Root", now.AddYears(-1), now.AddYears(1)));
         CaPath = Path.Combine(Folder, "ca.pem");
         PemFiles.WriteCertificates(CaPath, [Root], overwrite: true);
     }

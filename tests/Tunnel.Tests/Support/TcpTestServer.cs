@@ -1,0 +1,79 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tunnel.Tests.Support;
+
+/// <summary>A loopback TCP server on port 0 that runs a handler per connection and counts what it accepted, so tests
+/// can assert that an upstream was (or was never) dialled.</summary>
+internal sealed class TcpTestServer : IAsyncDisposable
+{
+    private readonly Socket _listener;
+    private readonly Func<Socket, Task> _handler;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+    private readonly List<Task> _handlers = [];
+    private int _accepted;
+
+    public TcpTestServer(Func<Socket, Task> handler)
+    {
+        _handler = handler;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(512);
+        _loop = AcceptLoopAsync();
+    }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    public int Accepted => Volatile.Read(ref _accepted);
+
+    private async Task AcceptLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                var socket = await _listener.AcceptAsync(_stop.Token);
+                Interlocked.Increment(ref _accepted);
+                lock (_handlers)
+                {
+                    _handlers.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await _handler(socket);
+                        }
+                        catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException or ObjectDisposedException)
+                        {
+                            // Tests that reset connections make their handlers fail; that is what they test.
+                        }
+                        finally
+                        {
+                            socket.Dispose();
+                        }
+                    }));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _stop.Cancel();
+        _listener.Dispose();
+        await _loop;
+        Task[] handlers;
+        lock (_handlers)
+        {
+            handlers = [.. _handlers];
+        }
+
+        await Task.WhenAll(handlers).WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(_ => { }, TaskScheduler.Default);
+        _stop.Dispose();
+    }
+}

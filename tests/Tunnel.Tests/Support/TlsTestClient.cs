@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Tunnel.Tests.Support;
+
+/// <summary>A hand-driven TLS client for talking to tunnel-server directly, with or without a client certificate.</summary>
+internal static class TlsTestClient
+{
+    public static async Task<SslStream> ConnectAsync(IPEndPoint server, X509Certificate2 trustedRoot, (string Cert, string Key)? clientCertificate, string? targetHost = "tunnel.test",
+        SslProtocols protocols = SslProtocols.Tls13, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(server, cancellationToken);
+        var stream = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = targetHost,
+            EnabledSslProtocols = protocols,
+            CertificateChainPolicy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                CustomTrustStore = { trustedRoot },
+                RevocationMode = X509RevocationMode.NoCheck,
+            },
+        };
+        if (clientCertificate is { } pair)
+        {
+            options.ClientCertificates = [X509Certificate2.CreateFromPemFile(pair.Cert, pair.Key)];
+        }
+
+        await stream.AuthenticateAsClientAsync(options, cancellationToken);
+        return stream;
+    }
+
+    /// <summary>After a TLS 1.3 handshake the client learns of a rejected certificate on its first read: returns
+    /// true when the server refused (alert, reset or end of stream) instead of relaying.</summary>
+    public static async Task<bool> IsRefusedAsync(SslStream stream, TimeSpan timeout)
+    {
+        try
+        {
+            await stream.WriteAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray());
+            var buffer = new byte[256];
+            var read = await stream.ReadAsync(buffer).AsTask().WaitAsync(timeout);
+            return read == 0;
+        }
+        catch (Exception ex) when (ex is IOException or AuthenticationException or SocketException)
+        {
+            return true;
+        }
+    }
+}

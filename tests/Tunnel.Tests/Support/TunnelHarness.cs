@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Tunnel.Client;
+using Tunnel.Server;
+
+namespace Tunnel.Tests.Support;
+
+/// <summary>An in-process tunnel-server and tunnel-client on loopback (port 0), with certificates from a
+/// <see cref="TestPki"/>, in front of a given upstream. Both apps are the real composition roots the programs use.</summary>
+internal sealed class TunnelHarness : IAsyncDisposable
+{
+    private Task<int>? _serverRun;
+    private Task<int>? _clientRun;
+
+    private TunnelHarness(TestPki pki, LogCollector logs)
+    {
+        Pki = pki;
+        Logs = logs;
+    }
+
+    public TestPki Pki { get; }
+
+    public LogCollector Logs { get; }
+
+    public ServerApp Server { get; private set; } = null!;
+
+    public ClientApp? Client { get; private set; }
+
+    public IPEndPoint ServerEndPoint => Server.Tunnels[0].LocalEndPoint;
+
+    public IPEndPoint ClientEndPoint => Client!.Tunnels[0].LocalEndPoint;
+
+    public (string Cert, string Key) ServerCertificate { get; private set; }
+
+    public (string Cert, string Key) ClientCertificate { get; private set; }
+
+    /// <summary>Starts a server (and, unless <paramref name="withClient"/> is false, a client in front of it).
+    /// <paramref name="server"/> and <paramref name="client"/> add or override settings by configuration key.</summary>
+    public static async Task<TunnelHarness> StartAsync(TestPki pki, LogCollector logs, string upstream,
+        Action<Dictionary<string, string>>? server = null, Action<Dictionary<string, string>>? client = null, bool withClient = true)
+    {
+        var harness = new TunnelHarness(pki, logs);
+        harness.ServerCertificate = pki.IssueServer();
+        harness.ClientCertificate = pki.IssueClient();
+
+        var serverValues = new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["upstreams"] = upstream,
+            ["cert"] = harness.ServerCertificate.Cert,
+            ["key"] = harness.ServerCertificate.Key,
+            ["ca"] = pki.CaPath,
+            ["shutdownTimeout"] = "5s",
+        };
+        server?.Invoke(serverValues);
+        harness.Server = ServerApp.Create(TestOptions.Server(serverValues), logs, TimeProvider.System);
+        harness._serverRun = harness.Server.Host.RunAsync();
+        await harness.Server.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
+
+        if (withClient)
+        {
+            var clientValues = new Dictionary<string, string>
+            {
+                ["listen"] = "127.0.0.1:0",
+                ["servers"] = $"127.0.0.1:{harness.ServerEndPoint.Port}",
+                ["serverName"] = "tunnel.test",
+                ["cert"] = harness.ClientCertificate.Cert,
+                ["key"] = harness.ClientCertificate.Key,
+                ["ca"] = pki.CaPath,
+                ["shutdownTimeout"] = "5s",
+            };
+            client?.Invoke(clientValues);
+            harness.Client = ClientApp.Create(TestOptions.Client(clientValues), logs, TimeProvider.System);
+            harness._clientRun = harness.Client.Host.RunAsync();
+            await harness.Client.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        return harness;
+    }
+
+    /// <summary>A plain TCP connection to the client's listener, as Squid would open.</summary>
+    public async Task<Socket> ConnectClientAsync()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(ClientEndPoint);
+        return socket;
+    }
+
+    /// <summary>Stops the server (as SIGTERM) and returns its exit code.</summary>
+    public async Task<int> StopServerAsync()
+    {
+        Server.Host.RequestStop();
+        return await _serverRun!.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async Task<int> StopClientAsync()
+    {
+        Client!.Host.RequestStop();
+        return await _clientRun!.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Client is not null)
+        {
+            if (!_clientRun!.IsCompleted)
+            {
+                Client.Host.RequestStop();
+                Client.Host.RequestStop();
+            }
+
+            await _clientRun.WaitAsync(TimeSpan.FromSeconds(30));
+            Client.Dispose();
+        }
+
+        if (!_serverRun!.IsCompleted)
+        {
+            Server.Host.RequestStop();
+            Server.Host.RequestStop();
+        }
+
+        await _serverRun.WaitAsync(TimeSpan.FromSeconds(30));
+        Server.Dispose();
+    }
+}
