@@ -78,6 +78,11 @@ internal sealed class ConfigDocument
     /// <summary>Where the effective value of <paramref name="key"/> came from.</summary>
     public string SourceOf(string key)
     {
+        if (Flags.TryGetValue(key, out var flag))
+        {
+            return flag.Flag;
+        }
+
         foreach (var provider in Root.Providers.Reverse())
         {
             if (!provider.TryGet(key, out _) && !HasChildren(provider, key))
@@ -87,7 +92,7 @@ internal sealed class ConfigDocument
 
             return provider switch
             {
-                JsonConfigurationProvider json => json.Source.Path ?? Label,
+                JsonConfigurationProvider => FilePath ?? Label,
                 EnvironmentSnapshotProvider => "environment variable " + EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant(),
                 _ => Label,
             };
@@ -109,10 +114,15 @@ internal sealed class ConfigDocument
 
     private static string Describe(Exception ex)
     {
-        var message = ex.InnerException is { } inner && ex.Message.Contains("JSON", StringComparison.OrdinalIgnoreCase)
-            ? $"{ex.Message.TrimEnd('.')}: {inner.Message}"
-            : ex.Message;
-        return message.TrimEnd('.') + " (fix the JSON syntax; comments and trailing commas are allowed)";
+        // The configuration library nests the parser's message (which has the line number) inside its own.
+        var innermost = ex;
+        while (innermost.InnerException is { } inner)
+        {
+            innermost = inner;
+        }
+
+        var detail = innermost == ex ? ex.Message : $"{ex.Message.TrimEnd('.')}: {innermost.Message}";
+        return detail.TrimEnd('.') + " (fix the JSON syntax; comments and trailing commas are allowed)";
     }
 
     /// <summary>Environment variables with the <c>TUNNEL_</c> prefix, from a snapshot so tests can supply their own.</summary>
