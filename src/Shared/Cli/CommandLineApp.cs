@@ -39,13 +39,13 @@ internal static class CommandLineApp
             h.Heading = $"{program} {VersionInfo.Version}";
             h.Copyright = "";
             h.AdditionalNewLineAfterOption = false;
+            h.AutoVersion = false;
             h.MaximumDisplayWidth = 110;
             h.AddPostOptionsLine($"Commands: {string.Join(", ", verbs.Select(VerbName))}, help. '{program} COMMAND --help' describes one.");
             h.AddPostOptionsLine($"Exit codes: {ExitCodes.Ok} ok, {ExitCodes.Failure} failure or forced drain, {ExitCodes.Usage} usage error, " +
                 $"{ExitCodes.Config} invalid configuration or certificates, {ExitCodes.Startup} cannot start (e.g. address in use).");
             return HelpText.DefaultParsingErrorsHandler(result, h);
         }, e => e, verbsIndex: errors.Any(e => e is NoVerbSelectedError or BadVerbSelectedError or HelpVerbRequestedError { Matched: false }));
-        help.AutoVersion = false;
 
         if (helpRequested)
         {

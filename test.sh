@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test: unit, in-process integration on loopback, and end-to-end with the published binaries against
+# real Squid, stunnel, nginx and curl. Installs the Debian packages the tests need when they are missing (root).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Tunnel.sln -c Release -warnaserror
+dotnet publish src/TunnelServer/TunnelServer.csproj -c Release --no-build -o artifacts/publish >/dev/null
+dotnet publish src/TunnelClient/TunnelClient.csproj -c Release --no-build -o artifacts/publish >/dev/null
+export TUNNEL_PUBLISHED_DIR="$PWD/artifacts/publish"
+
+dotnet test Tunnel.sln -c Release --no-build --blame-hang-timeout 5m --logger "console;verbosity=minimal" "$@"
