@@ -9,14 +9,18 @@ namespace Tunnel.Client;
 
 /// <summary>The composition root of tunnel-client: builds every tunnel from validated options. Used by the program
 /// and by in-process tests alike.</summary>
-internal sealed class ClientApp : IDaemonApp
+internal sealed class ClientApp : IDaemonApp<ClientOptions>
 {
     private readonly ConnectionLimiter _limiter;
     private readonly CancellationTokenSource _abort = new();
 
+    private readonly ClientOptions _options;
+    private readonly ILogger _logger;
+
     private ClientApp(ClientOptions options, ILoggerFactory loggers, TimeProvider time)
     {
-        var logger = loggers.CreateLogger("tunnel-client");
+        _options = options;
+        var logger = _logger = loggers.CreateLogger("tunnel-client");
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
         var context = new DaemonContext(logger, time, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
@@ -26,7 +30,7 @@ internal sealed class ClientApp : IDaemonApp
         {
             try
             {
-                tunnels.Add(new ClientTunnel(tunnelOptions, context));
+                tunnels.Add(new ClientTunnel(tunnelOptions, options.Process, context));
             }
             catch (CertificateLoadException ex)
             {
@@ -51,7 +55,20 @@ internal sealed class ClientApp : IDaemonApp
 
     public static ClientApp Create(ClientOptions options, ILoggerFactory loggers, TimeProvider time) => new(options, loggers, time);
 
-    public bool Reload() => Tunnels.Select(t => t.Tls.Reload()).ToList().All(ok => ok);
+    public bool Reload(ClientOptions options)
+    {
+        ProcessReload.ReportRestartOnly(_logger, _options.Process, options.Process, Tunnels.Select(t => t.Name), options.Tunnels.Select(t => t.Name));
+        var ok = true;
+        foreach (var tunnel in Tunnels)
+        {
+            if (options.Tunnels.FirstOrDefault(t => t.Name == tunnel.Name) is { } updated)
+            {
+                ok &= tunnel.Apply(updated);
+            }
+        }
+
+        return ok;
+    }
 
     public void Dispose()
     {

@@ -3,31 +3,47 @@ using Tunnel.Client.Connect;
 using Tunnel.Client.Connections;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
+using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Net;
 using Tunnel.Tls;
 
 namespace Tunnel.Client;
 
-/// <summary>One configured client tunnel: its listener, TLS material, server connector and connection handler.</summary>
+/// <summary>One configured client tunnel: its listener, its reloadable TLS policy, its server connector and its
+/// connection handler.</summary>
 internal sealed partial class ClientTunnel : ITunnelService
 {
-    private readonly ClientTunnelOptions _options;
+    private readonly ClientTunnelOptions _startup;
     private readonly TcpListenerLoop _listener;
     private readonly ClientConnectionHandler _handler;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _expiryWarning;
+    private readonly PolicyWatcher? _watcher;
+    private ClientTunnelOptions _policy;
 
-    public ClientTunnel(ClientTunnelOptions options, DaemonContext context)
+    public ClientTunnel(ClientTunnelOptions options, ProcessOptions process, DaemonContext context)
     {
-        _options = options;
+        _startup = options;
+        _policy = options;
         _logger = context.Logger;
-        Tls = new Reloadable<ClientTlsState>($"tunnel {options.Name}", () => ClientTlsState.Load(options, context.Time), context.Logger);
-        Connector = new ServerConnector(options, Tls, context.Time);
-        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, context.Logger, context.Time);
+        _time = context.Time;
+        _expiryWarning = process.CertificateExpiryWarning;
+        Tls = new Reloadable<ClientTlsState>($"tunnel {options.Name}", () => ClientTlsState.Load(Volatile.Read(ref _policy), _time), _logger);
+        Tls.Reloaded += _ => CheckExpiry();
+        CheckExpiry();
+        Connector = new ServerConnector(options, Tls, _time);
+        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
         _handler = new ClientConnectionHandler(options, Connector, context);
+        if (process.WatchInterval != Timeout.InfiniteTimeSpan)
+        {
+            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, Tls.Reload, CheckExpiry,
+                process.WatchInterval, _logger, _time);
+        }
     }
 
-    public string Name => _options.Name;
+    public string Name => _startup.Name;
 
     public Reloadable<ClientTlsState> Tls { get; }
 
@@ -39,7 +55,7 @@ internal sealed partial class ClientTunnel : ITunnelService
     {
         _listener.Bind();
         var identity = Tls.Current.Identity is { } id ? CertificateInfo.ShortName(id.Certificate) : "no client certificate";
-        LogListening(_logger, Name, _listener.LocalEndPoint.ToString(), string.Join(", ", _options.Servers), _options.ServerName, identity);
+        LogListening(_logger, Name, _listener.LocalEndPoint.ToString(), string.Join(", ", _startup.Servers), _startup.ServerName, identity);
         if (Tls.Current.Identity is null)
         {
             LogNoClientCertificate(_logger, Name);
@@ -48,7 +64,50 @@ internal sealed partial class ClientTunnel : ITunnelService
 
     public Task RunAsync(CancellationToken stopAccepting) => _listener.RunAsync(_handler.HandleAsync, stopAccepting);
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>Takes the TLS policy of a re-read configuration (certificate, CA, server name, SNI, ALPN, pins) and
+    /// reloads; other changes are reported as needing a restart.</summary>
+    public bool Apply(ClientTunnelOptions updated)
+    {
+        foreach (var change in RestartOnlyChanges(_startup, updated))
+        {
+            ReloadLog.NeedsRestart(_logger, $"tunnel {Name}: {change} changed");
+        }
+
+        Volatile.Write(ref _policy, updated);
+        var ok = Tls.Reload();
+        _watcher?.MarkApplied();
+        return ok;
+    }
+
+    private static IEnumerable<string> RestartOnlyChanges(ClientTunnelOptions running, ClientTunnelOptions updated)
+    {
+        if (running.Listener != updated.Listener)
+        {
+            yield return "listen";
+        }
+
+        if (!running.Servers.SequenceEqual(updated.Servers))
+        {
+            yield return "servers";
+        }
+
+        if (running.Timeouts != updated.Timeouts || running.KeepAlive != updated.KeepAlive)
+        {
+            yield return "timeouts or keepAlive";
+        }
+    }
+
+    private void CheckExpiry()
+    {
+        var state = Tls.Current;
+        ExpiryWarnings.Check(_logger, Name, state.Identity, state.Trust, revocation: null, _expiryWarning, _time.GetUtcNow());
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _listener.Dispose();
+    }
 
     [LoggerMessage(EventId = 400, EventName = "ClientListening", Level = LogLevel.Information,
         Message = "tunnel {Tunnel}: listening on {Address}, tunneling to {Servers} (expecting {ServerName}, presenting {Identity})")]

@@ -9,14 +9,18 @@ namespace Tunnel.Server;
 
 /// <summary>The composition root of tunnel-server: builds every tunnel from validated options. Used by the
 /// program and by in-process tests alike.</summary>
-internal sealed class ServerApp : IDaemonApp
+internal sealed class ServerApp : IDaemonApp<ServerOptions>
 {
     private readonly ConnectionLimiter _limiter;
     private readonly CancellationTokenSource _abort = new();
 
+    private readonly ServerOptions _options;
+    private readonly ILogger _logger;
+
     private ServerApp(ServerOptions options, ILoggerFactory loggers, TimeProvider time)
     {
-        var logger = loggers.CreateLogger("tunnel-server");
+        _options = options;
+        var logger = _logger = loggers.CreateLogger("tunnel-server");
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
         var context = new DaemonContext(logger, time, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
@@ -26,7 +30,7 @@ internal sealed class ServerApp : IDaemonApp
         {
             try
             {
-                tunnels.Add(new ServerTunnel(tunnelOptions, context));
+                tunnels.Add(new ServerTunnel(tunnelOptions, options.Process, context));
             }
             catch (CertificateLoadException ex)
             {
@@ -53,7 +57,20 @@ internal sealed class ServerApp : IDaemonApp
     /// tunnel whose material is unusable.</summary>
     public static ServerApp Create(ServerOptions options, ILoggerFactory loggers, TimeProvider time) => new(options, loggers, time);
 
-    public bool Reload() => Tunnels.Select(t => t.Tls.Reload()).ToList().All(ok => ok);
+    public bool Reload(ServerOptions options)
+    {
+        ProcessReload.ReportRestartOnly(_logger, _options.Process, options.Process, Tunnels.Select(t => t.Name), options.Tunnels.Select(t => t.Name));
+        var ok = true;
+        foreach (var tunnel in Tunnels)
+        {
+            if (options.Tunnels.FirstOrDefault(t => t.Name == tunnel.Name) is { } updated)
+            {
+                ok &= tunnel.Apply(updated);
+            }
+        }
+
+        return ok;
+    }
 
     public void Dispose()
     {

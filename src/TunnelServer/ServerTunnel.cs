@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Net;
 using Tunnel.Server.Connections;
@@ -9,24 +10,38 @@ using Tunnel.Tls;
 
 namespace Tunnel.Server;
 
-/// <summary>One configured server tunnel: its listener, TLS material and connection handler.</summary>
+/// <summary>One configured server tunnel: its listener, its reloadable TLS policy and its connection handler.</summary>
 internal sealed partial class ServerTunnel : ITunnelService
 {
-    private readonly ServerTunnelOptions _options;
+    private readonly ServerTunnelOptions _startup;
     private readonly TcpListenerLoop _listener;
     private readonly ServerConnectionHandler _handler;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _expiryWarning;
+    private readonly PolicyWatcher? _watcher;
+    private ServerTunnelOptions _policy;
 
-    public ServerTunnel(ServerTunnelOptions options, DaemonContext context)
+    public ServerTunnel(ServerTunnelOptions options, ProcessOptions process, DaemonContext context)
     {
-        _options = options;
+        _startup = options;
+        _policy = options;
         _logger = context.Logger;
-        Tls = new Reloadable<ServerTlsState>($"tunnel {options.Name}", () => ServerTlsState.Load(options, context.Time), context.Logger);
-        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, context.Logger, context.Time);
-        _handler = new ServerConnectionHandler(options, Tls, new UpstreamConnector(options, context.Time), context);
+        _time = context.Time;
+        _expiryWarning = process.CertificateExpiryWarning;
+        Tls = new Reloadable<ServerTlsState>($"tunnel {options.Name}", () => ServerTlsState.Load(Volatile.Read(ref _policy), _time), _logger);
+        Tls.Reloaded += _ => CheckExpiry();
+        CheckExpiry();
+        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
+        _handler = new ServerConnectionHandler(options, Tls, new UpstreamConnector(options, _time), context);
+        if (process.WatchInterval != Timeout.InfiniteTimeSpan)
+        {
+            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, Tls.Reload, CheckExpiry,
+                process.WatchInterval, _logger, _time);
+        }
     }
 
-    public string Name => _options.Name;
+    public string Name => _startup.Name;
 
     public Reloadable<ServerTlsState> Tls { get; }
 
@@ -35,13 +50,56 @@ internal sealed partial class ServerTunnel : ITunnelService
     public void Bind()
     {
         _listener.Bind();
-        LogListening(_logger, Name, _listener.LocalEndPoint.ToString(), string.Join(", ", _options.Upstreams),
+        LogListening(_logger, Name, _listener.LocalEndPoint.ToString(), string.Join(", ", _startup.Upstreams),
             CertificateInfo.ShortName(Tls.Current.Identity.Certificate));
     }
 
     public Task RunAsync(CancellationToken stopAccepting) => _listener.RunAsync(_handler.HandleAsync, stopAccepting);
 
-    public void Dispose() => _listener.Dispose();
+    /// <summary>Takes the TLS policy of a re-read configuration and reloads; other changes are reported as needing
+    /// a restart.</summary>
+    public bool Apply(ServerTunnelOptions updated)
+    {
+        foreach (var change in RestartOnlyChanges(_startup, updated))
+        {
+            ReloadLog.NeedsRestart(_logger, $"tunnel {Name}: {change} changed");
+        }
+
+        Volatile.Write(ref _policy, updated);
+        var ok = Tls.Reload();
+        _watcher?.MarkApplied();
+        return ok;
+    }
+
+    private static IEnumerable<string> RestartOnlyChanges(ServerTunnelOptions running, ServerTunnelOptions updated)
+    {
+        if (running.Listener != updated.Listener)
+        {
+            yield return "listen";
+        }
+
+        if (!running.Upstreams.SequenceEqual(updated.Upstreams))
+        {
+            yield return "upstreams";
+        }
+
+        if (running.Timeouts != updated.Timeouts || running.KeepAlive != updated.KeepAlive || running.Dial != updated.Dial)
+        {
+            yield return "timeouts, keepAlive or upstreamDial";
+        }
+    }
+
+    private void CheckExpiry()
+    {
+        var state = Tls.Current;
+        ExpiryWarnings.Check(_logger, Name, state.Identity, state.ClientCa, state.Revocation, _expiryWarning, _time.GetUtcNow());
+    }
+
+    public void Dispose()
+    {
+        _watcher?.Dispose();
+        _listener.Dispose();
+    }
 
     [LoggerMessage(EventId = 300, EventName = "ServerListening", Level = LogLevel.Information,
         Message = "tunnel {Tunnel}: listening on {Address} (TLS as {Certificate}), forwarding authenticated clients to {Upstream}")]

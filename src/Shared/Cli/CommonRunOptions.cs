@@ -73,6 +73,10 @@ internal abstract class CommonRunOptions
     [ConfigKey("shutdownTimeout")]
     public string? ShutdownTimeout { get; set; }
 
+    [Option("watch-interval", HelpText = "How often certificate, CA, CRL and allow-list files are checked for changes (reloaded when changed); 0 disables, leaving SIGHUP. Default: " + Defaults.WatchInterval)]
+    [ConfigKey("watchInterval")]
+    public string? WatchInterval { get; set; }
+
     [Option("log-level", HelpText = "trace, debug, information, warning or error. Default: " + Defaults.LogLevel)]
     [ConfigKey("log:level")]
     public string? LogLevel { get; set; }

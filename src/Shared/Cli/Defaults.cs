@@ -14,5 +14,6 @@ internal static class Defaults
     public const string LogLevel = "information";
     public const string LogFormat = "text";
     public const string CertExpiryWarning = "30d";
+    public const string WatchInterval = "5s";
     public const int Backlog = 1024;
 }

@@ -10,7 +10,7 @@ namespace Tunnel.Config;
 internal static class CommonSettings
 {
     /// <summary>Keys valid only at the root of a configuration.</summary>
-    public static readonly string[] ProcessKeys = ["log", "shutdownTimeout", "maxConnections", "certExpiryWarning"];
+    public static readonly string[] ProcessKeys = ["log", "shutdownTimeout", "maxConnections", "certExpiryWarning", "watchInterval"];
 
     /// <summary>Keys every tunnel has, on either side.</summary>
     public static readonly string[] TunnelKeys =
@@ -67,7 +67,8 @@ internal static class CommonSettings
             log,
             root.Duration("shutdownTimeout", Defaults.ShutdownTimeout, allowDisabled: false),
             root.Int("maxConnections", FileDescriptorLimit.DefaultMaxConnections(), 1, 10_000_000),
-            root.Duration("certExpiryWarning", Defaults.CertExpiryWarning));
+            root.Duration("certExpiryWarning", Defaults.CertExpiryWarning),
+            root.Duration("watchInterval", Defaults.WatchInterval));
     }
 
     public static TunnelTimeouts ReadTimeouts(SettingsReader tunnel) => new(

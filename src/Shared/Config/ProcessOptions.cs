@@ -7,4 +7,7 @@ namespace Tunnel.Config;
 /// <param name="ShutdownTimeout">How long SIGTERM waits for connections to finish (default 30 s).</param>
 /// <param name="MaxConnections">Concurrent connections across all tunnels; more wait in the kernel backlog.</param>
 /// <param name="CertificateExpiryWarning">Warn when a certificate expires within this window (default 30 days).</param>
-internal sealed record ProcessOptions(LogOptions Log, TimeSpan ShutdownTimeout, int MaxConnections, TimeSpan CertificateExpiryWarning);
+/// <param name="WatchInterval">How often certificate, CA, CRL and allow-list files are checked for changes
+/// (default 5 s; <see cref="Timeout.InfiniteTimeSpan"/>: only SIGHUP reloads).</param>
+internal sealed record ProcessOptions(LogOptions Log, TimeSpan ShutdownTimeout, int MaxConnections, TimeSpan CertificateExpiryWarning,
+    TimeSpan WatchInterval);

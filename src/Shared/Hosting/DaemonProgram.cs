@@ -15,15 +15,13 @@ internal static class DaemonProgram
         CommonRunOptions flags,
         Func<ConfigDocument, List<ConfigError>, TOptions?> read,
         Func<TOptions, ProcessOptions> process,
-        Func<TOptions, ILoggerFactory, TimeProvider, IDaemonApp> build,
+        Func<TOptions, ILoggerFactory, TimeProvider, IDaemonApp<TOptions>> build,
         TextWriter? stderr = null)
         where TOptions : class
     {
         stderr ??= Console.Error;
-        var errors = new List<ConfigError>();
-        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()));
-        var options = errors.Count == 0 ? read(document, errors) : null;
-        if (options is null || errors.Count > 0)
+        var (options, errors) = ReadConfiguration(flags, read);
+        if (options is null)
         {
             await ReportAsync(stderr, program, $"the configuration is invalid ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}); nothing was started:",
                 errors.Select(e => e.ToString()));
@@ -31,7 +29,7 @@ internal static class DaemonProgram
         }
 
         using var logging = LoggingSetup.Create(process(options).Log);
-        IDaemonApp app;
+        IDaemonApp<TOptions> app;
         try
         {
             app = build(options, logging.Factory, TimeProvider.System);
@@ -42,11 +40,49 @@ internal static class DaemonProgram
             return ExitCodes.Config;
         }
 
+        var logger = logging.Factory.CreateLogger(program);
         using (app)
-        using (new SignalHandlers(app.Host.RequestStop, () => app.Reload(), logging.ReopenFiles))
+        using (new SignalHandlers(app.Host.RequestStop, () => Reload(app, flags, read, logger), logging.ReopenFiles))
         {
             return await app.Host.RunAsync();
         }
+    }
+
+    /// <summary>SIGHUP: re-read the file, environment and flags; an invalid configuration changes nothing.</summary>
+    private static void Reload<TOptions>(IDaemonApp<TOptions> app, CommonRunOptions flags,
+        Func<ConfigDocument, List<ConfigError>, TOptions?> read, ILogger logger)
+        where TOptions : class
+    {
+        ReloadLog.Requested(logger);
+        var (options, errors) = ReadConfiguration(flags, read);
+        if (options is null)
+        {
+            foreach (var error in errors)
+            {
+                ReloadLog.ConfigInvalid(logger, error.ToString());
+            }
+
+            return;
+        }
+
+        if (app.Reload(options))
+        {
+            ReloadLog.Done(logger);
+        }
+        else
+        {
+            ReloadLog.Partial(logger);
+        }
+    }
+
+    private static (TOptions? Options, List<ConfigError> Errors) ReadConfiguration<TOptions>(CommonRunOptions flags,
+        Func<ConfigDocument, List<ConfigError>, TOptions?> read)
+        where TOptions : class
+    {
+        var errors = new List<ConfigError>();
+        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()));
+        var options = errors.Count == 0 ? read(document, errors) : null;
+        return (errors.Count == 0 ? options : null, errors);
     }
 
     private static async Task ReportAsync(TextWriter stderr, string program, string headline, IEnumerable<string> lines)

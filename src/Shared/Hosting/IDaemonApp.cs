@@ -1,10 +1,12 @@
 namespace Tunnel.Hosting;
 
 /// <summary>A built daemon, ready to run: what the program and in-process tests start and stop.</summary>
-internal interface IDaemonApp : IDisposable
+internal interface IDaemonApp<in TOptions> : IDisposable
 {
     DaemonHost Host { get; }
 
-    /// <summary>Reloads every tunnel's TLS material (SIGHUP); true when all of it is in effect.</summary>
-    bool Reload();
+    /// <summary>Applies a re-read configuration (SIGHUP): each tunnel takes its new TLS policy (certificate, key, CA,
+    /// CRL, allow-list, pins, SNI) and reloads its files; settings that need a restart are logged, not applied.
+    /// True when every tunnel's new material is in effect.</summary>
+    bool Reload(TOptions options);
 }

@@ -1,12 +1,13 @@
 using System.Net.Security;
 using Tunnel.Config;
+using Tunnel.Tls;
 
 namespace Tunnel.Client.Options;
 
 /// <summary>Reads and validates tunnel-client's configuration, reporting every error at once.</summary>
 internal static class ClientOptionsReader
 {
-    public static readonly string[] TunnelKeys = ["servers", "serverName", "sni", "alpn"];
+    public static readonly string[] TunnelKeys = ["servers", "serverName", "sni", "alpn", "serverPins"];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
     {
@@ -48,6 +49,19 @@ internal static class ClientOptionsReader
             }
         }
 
+        var pins = new List<byte[]>();
+        foreach (var pin in tunnel.List("serverPins"))
+        {
+            if (SpkiPin.TryParse(pin, out var hash))
+            {
+                pins.Add(hash);
+            }
+            else
+            {
+                tunnel.ErrorAt("serverPins", $"'{pin}' is not a SHA-256 SPKI pin; paste the 'sha256/...' value `certs inspect` prints");
+            }
+        }
+
         var identity = CommonSettings.ReadIdentity(tunnel, required: false);
         var ca = tunnel.FilePath("ca", "the CA bundle the server certificate must chain to", required: false);
         var minVersion = CommonSettings.ReadTlsMinVersion(tunnel);
@@ -59,7 +73,7 @@ internal static class ClientOptionsReader
             return null;
         }
 
-        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive);
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins);
     }
 
     public static List<SslApplicationProtocol>? ToApplicationProtocols(IReadOnlyList<string> alpn) =>

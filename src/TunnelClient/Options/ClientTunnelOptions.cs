@@ -16,6 +16,7 @@ namespace Tunnel.Client.Options;
 /// <param name="MinVersion">Lowest TLS version offered.</param>
 /// <param name="Timeouts">Every bounded wait.</param>
 /// <param name="KeepAlive">TCP keepalive on both sockets.</param>
+/// <param name="ServerPins">SPKI SHA-256 pins; when set, the server's chain must contain a pinned key (leaf or CA).</param>
 internal sealed record ClientTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -27,8 +28,9 @@ internal sealed record ClientTunnelOptions(
     string? CaPath,
     TlsVersion MinVersion,
     TunnelTimeouts Timeouts,
-    KeepAliveOptions KeepAlive)
+    KeepAliveOptions KeepAlive,
+    IReadOnlyList<byte[]> ServerPins)
 {
     /// <summary>Files whose change triggers a reload.</summary>
-    public IEnumerable<string> TlsFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
+    public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
 }

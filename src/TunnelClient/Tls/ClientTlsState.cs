@@ -21,7 +21,11 @@ internal sealed class ClientTlsState
         Protocols = options.MinVersion.ToProtocols();
         ChainPolicy = trust?.CreatePolicy(KeyUsages.ServerAuth) ?? TrustBundle.CreateSystemPolicy(KeyUsages.ServerAuth);
         _alpn = ClientOptionsReader.ToApplicationProtocols(options.Alpn);
+        Pins = options.ServerPins;
     }
+
+    /// <summary>SPKI pins of the server or one of its CAs; empty means no pinning.</summary>
+    public IReadOnlyList<byte[]> Pins { get; }
 
     public TlsIdentity? Identity { get; }
 

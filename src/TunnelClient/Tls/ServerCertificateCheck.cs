@@ -22,6 +22,11 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
                 $"the server certificate {CertificateInfo.ShortName(leaf)} is for [{string.Join(", ", names)}], not '{state.ExpectedName}' " +
                 "(set serverName to a name in the certificate, or reissue it)", CertificateInfo.ShortName(leaf));
         }
+        else if (verdict.Ok && state.Pins.Count > 0 && !MatchesPin(chain))
+        {
+            verdict = new PeerVerdict(PeerProblem.PinMismatch,
+                $"the server certificate {verdict.PeerName} (spki {CertificateInfo.SpkiPin(leaf!)}) matches none of the configured serverPins", verdict.PeerName);
+        }
         else if (verdict.Problem == PeerProblem.UnknownIssuer && leaf is not null)
         {
             verdict = verdict with
@@ -33,5 +38,24 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
 
         Verdict = verdict;
         return verdict.Ok;
+    }
+
+    private bool MatchesPin(X509Chain? chain)
+    {
+        if (chain is null)
+        {
+            return false;
+        }
+
+        foreach (var element in chain.ChainElements)
+        {
+            var hash = CertificateInfo.SpkiHash(element.Certificate);
+            if (state.Pins.Any(pin => pin.AsSpan().SequenceEqual(hash)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

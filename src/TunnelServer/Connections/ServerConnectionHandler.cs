@@ -84,12 +84,13 @@ internal sealed class ServerConnectionHandler
 
     private async Task<bool> HandshakeAsync(TlsEndpoint client, ConnectionRecord record)
     {
-        var check = new ClientCertificateCheck(_time);
+        var state = _tls.Current;
+        var check = new ClientCertificateCheck(state, _time);
         using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort);
         try
         {
             SocketTuning.Apply(client.Socket, _options.KeepAlive);
-            await client.Tls.AuthenticateAsServerAsync(_tls.Current.CreateOptions(check), scope.Token);
+            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
             record.PeerIdentity = check.Verdict?.PeerName ?? "-";
             return true;
         }

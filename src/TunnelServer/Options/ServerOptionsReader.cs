@@ -1,11 +1,12 @@
 using Tunnel.Config;
+using Tunnel.Tls;
 
 namespace Tunnel.Server.Options;
 
 /// <summary>Reads and validates tunnel-server's configuration, reporting every error at once.</summary>
 internal static class ServerOptionsReader
 {
-    public static readonly string[] TunnelKeys = ["upstreams", "upstreamDial"];
+    public static readonly string[] TunnelKeys = ["upstreams", "upstreamDial", "crl", "allow", "allowFile"];
 
     private static readonly Dictionary<string, UpstreamDial> DialChoices = new()
     {
@@ -42,12 +43,22 @@ internal static class ServerOptionsReader
         var timeouts = CommonSettings.ReadTimeouts(tunnel);
         var keepAlive = CommonSettings.ReadKeepAlive(tunnel);
         var dial = tunnel.Choice("upstreamDial", UpstreamDial.FirstByte, DialChoices);
+        var crl = tunnel.FilePath("crl", "the CRL file", required: false);
+        var allow = tunnel.List("allow");
+        var allowErrors = new List<string>();
+        PeerAllowList.Parse(allow, allowErrors);
+        foreach (var error in allowErrors)
+        {
+            tunnel.ErrorAt("allow", error);
+        }
+
+        var allowFile = tunnel.FilePath("allowFile", "the allow-list file", required: false);
 
         if (tunnel.Errors.Count > before || listener is null || ca is null)
         {
             return null;
         }
 
-        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial);
+        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile);
     }
 }

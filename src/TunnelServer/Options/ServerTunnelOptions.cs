@@ -14,6 +14,9 @@ namespace Tunnel.Server.Options;
 /// <param name="Timeouts">Every bounded wait.</param>
 /// <param name="KeepAlive">TCP keepalive for both sockets.</param>
 /// <param name="Dial">When to dial the upstream.</param>
+/// <param name="CrlPath">CRL file checked on every handshake (optional).</param>
+/// <param name="Allow">Client identities allowed inline (<c>cn:</c>, <c>dns:</c>, <c>uri:</c>, <c>spki:</c>); empty admits any valid client.</param>
+/// <param name="AllowFile">File with more allowed identities, one per line (optional).</param>
 internal sealed record ServerTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -23,8 +26,12 @@ internal sealed record ServerTunnelOptions(
     TlsVersion MinVersion,
     TunnelTimeouts Timeouts,
     KeepAliveOptions KeepAlive,
-    UpstreamDial Dial)
+    UpstreamDial Dial,
+    string? CrlPath,
+    IReadOnlyList<string> Allow,
+    string? AllowFile)
 {
     /// <summary>Files whose change triggers a reload.</summary>
-    public IEnumerable<string> TlsFiles => Identity.Files.Append(ClientCaPath);
+    public IEnumerable<string> PolicyFiles =>
+        Identity.Files.Append(ClientCaPath).Concat(new[] { CrlPath, AllowFile }.Where(p => p is not null).Select(p => p!));
 }

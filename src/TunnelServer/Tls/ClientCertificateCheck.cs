@@ -4,15 +4,29 @@ using Tunnel.Tls;
 
 namespace Tunnel.Server.Tls;
 
-/// <summary>Judges one connection's client certificate during the handshake and remembers why, so a rejection is
-/// logged with its real reason rather than "the remote certificate was rejected".</summary>
-internal sealed class ClientCertificateCheck(TimeProvider time)
+/// <summary>Judges one connection's client certificate during the handshake: chain to the CA (validity, usage),
+/// then the CRL, then the allow-list. Remembers why, so a refusal is logged with its real reason.</summary>
+internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider time)
 {
     public PeerVerdict? Verdict { get; private set; }
 
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        var verdict = PeerVerdict.FromChain(certificate as X509Certificate2, chain, errors, "client", time.GetUtcNow());
+        var leaf = certificate as X509Certificate2;
+        var verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", time.GetUtcNow());
+        if (verdict.Ok && state.Revocation is { } revocation && chain is not null && revocation.Check(chain) is { } revoked)
+        {
+            verdict = new PeerVerdict(PeerProblem.Revoked, $"the client certificate {verdict.PeerName} is refused: {revoked}", verdict.PeerName);
+        }
+
+        if (verdict.Ok && !state.AllowList.Allows(leaf!))
+        {
+            verdict = new PeerVerdict(PeerProblem.NotAllowed,
+                $"the client certificate {verdict.PeerName} is valid but not in the allow-list " +
+                $"(its identities: {string.Join(", ", CertificateInfo.SubjectAlternativeNames(leaf!).Prepend(verdict.PeerName))}; spki:{CertificateInfo.SpkiPin(leaf!)})",
+                verdict.PeerName);
+        }
+
         Verdict = verdict;
         return verdict.Ok;
     }

@@ -6,14 +6,16 @@ using Tunnel.Tls;
 
 namespace Tunnel.Server.Tls;
 
-/// <summary>One immutable snapshot of a server tunnel's TLS material: its identity and the trust it places in
-/// clients. Swapped as a whole on reload.</summary>
+/// <summary>One immutable snapshot of a server tunnel's TLS policy: its identity, the CA clients must chain to, the
+/// CRL and the allow-list. Swapped as a whole on reload; a handshake uses the snapshot it started with.</summary>
 internal sealed class ServerTlsState
 {
-    private ServerTlsState(TlsIdentity identity, TrustBundle clientCa, SslProtocols protocols)
+    private ServerTlsState(TlsIdentity identity, TrustBundle clientCa, RevocationChecker? revocation, PeerAllowList allowList, SslProtocols protocols)
     {
         Identity = identity;
         ClientCa = clientCa;
+        Revocation = revocation;
+        AllowList = allowList;
         Protocols = protocols;
         ChainPolicy = clientCa.CreatePolicy(KeyUsages.ClientAuth);
     }
@@ -22,15 +24,46 @@ internal sealed class ServerTlsState
 
     public TrustBundle ClientCa { get; }
 
+    public RevocationChecker? Revocation { get; }
+
+    public PeerAllowList AllowList { get; }
+
     public SslProtocols Protocols { get; }
 
     /// <summary>Shared by every handshake on this snapshot; SslStream clones it per validation.</summary>
     public X509ChainPolicy ChainPolicy { get; }
 
-    public static ServerTlsState Load(ServerTunnelOptions options, TimeProvider time) => new(
-        IdentityLoader.Load(options.Identity, time),
-        TrustBundle.Load(options.ClientCaPath),
-        options.MinVersion.ToProtocols());
+    /// <summary>Loads every file the policy names. Throws <see cref="CertificateLoadException"/> saying which file
+    /// is unusable and why.</summary>
+    public static ServerTlsState Load(ServerTunnelOptions options, TimeProvider time)
+    {
+        var identity = IdentityLoader.Load(options.Identity, time);
+        var clientCa = TrustBundle.Load(options.ClientCaPath);
+        var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa);
+        return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols());
+    }
+
+    private static PeerAllowList LoadAllowList(ServerTunnelOptions options)
+    {
+        var entries = options.Allow.AsEnumerable();
+        if (options.AllowFile is { } file)
+        {
+            try
+            {
+                entries = entries.Concat(File.ReadAllLines(file));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new CertificateLoadException($"cannot read allow-list '{file}': {ex.Message}", ex);
+            }
+        }
+
+        var errors = new List<string>();
+        var list = PeerAllowList.Parse(entries, errors);
+        return errors.Count == 0
+            ? list
+            : throw new CertificateLoadException($"allow-list{(options.AllowFile is null ? "" : $" '{options.AllowFile}'")}: {string.Join("; ", errors)}");
+    }
 
     /// <summary>Handshake options for one connection; <paramref name="check"/> records that connection's verdict.</summary>
     public SslServerAuthenticationOptions CreateOptions(ClientCertificateCheck check) => new()

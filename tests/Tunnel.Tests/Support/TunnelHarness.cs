@@ -34,6 +34,24 @@ internal sealed class TunnelHarness : IAsyncDisposable
 
     public (string Cert, string Key) ClientCertificate { get; private set; }
 
+    /// <summary>The server's settings by configuration key; <see cref="ReloadServer"/> re-applies them.</summary>
+    public Dictionary<string, string> ServerValues { get; private set; } = [];
+
+    public Dictionary<string, string> ClientValues { get; private set; } = [];
+
+    /// <summary>What SIGHUP does: re-read the (changed) settings and reload every tunnel's TLS policy.</summary>
+    public bool ReloadServer(Action<Dictionary<string, string>>? change = null)
+    {
+        change?.Invoke(ServerValues);
+        return Server.Reload(TestOptions.Server(ServerValues));
+    }
+
+    public bool ReloadClient(Action<Dictionary<string, string>>? change = null)
+    {
+        change?.Invoke(ClientValues);
+        return Client!.Reload(TestOptions.Client(ClientValues));
+    }
+
     /// <summary>Starts a server (and, unless <paramref name="withClient"/> is false, a client in front of it).
     /// <paramref name="server"/> and <paramref name="client"/> add or override settings by configuration key.</summary>
     public static async Task<TunnelHarness> StartAsync(TestPki pki, LogCollector logs, string upstream,
@@ -51,8 +69,10 @@ internal sealed class TunnelHarness : IAsyncDisposable
             ["key"] = harness.ServerCertificate.Key,
             ["ca"] = pki.CaPath,
             ["shutdownTimeout"] = "5s",
+            ["watchInterval"] = "0",
         };
         server?.Invoke(serverValues);
+        harness.ServerValues = serverValues;
         harness.Server = ServerApp.Create(TestOptions.Server(serverValues), logs, TimeProvider.System);
         harness._serverRun = harness.Server.Host.RunAsync();
         await harness.Server.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
@@ -68,8 +88,10 @@ internal sealed class TunnelHarness : IAsyncDisposable
                 ["key"] = harness.ClientCertificate.Key,
                 ["ca"] = pki.CaPath,
                 ["shutdownTimeout"] = "5s",
+                ["watchInterval"] = "0",
             };
             client?.Invoke(clientValues);
+            harness.ClientValues = clientValues;
             harness.Client = ClientApp.Create(TestOptions.Client(clientValues), logs, TimeProvider.System);
             harness._clientRun = harness.Client.Host.RunAsync();
             await harness.Client.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
