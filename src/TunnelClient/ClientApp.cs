@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Tunnel.Client.Options;
 using Tunnel.Hosting;
 using Tunnel.Logging;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Tls;
 
@@ -23,7 +24,8 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
         var logger = _logger = loggers.CreateLogger("tunnel-client");
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
-        var context = new DaemonContext(logger, time, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
+        Metrics = new TunnelMetrics("tunnel-client");
+        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
         var tunnels = new List<ClientTunnel>();
         var errors = new List<string>();
         foreach (var tunnelOptions in options.Tunnels)
@@ -50,6 +52,8 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
     public IReadOnlyList<ClientTunnel> Tunnels { get; }
 
     public ConnectionTracker Tracker { get; }
+
+    public TunnelMetrics Metrics { get; }
 
     public DaemonHost Host { get; }
 

@@ -5,6 +5,7 @@ using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
 using Tunnel.Config;
 using Tunnel.Hosting;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Tls;
 
@@ -21,6 +22,7 @@ internal sealed partial class ClientTunnel : ITunnelService
     private readonly TimeProvider _time;
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
+    private readonly TunnelSeries _metrics;
     private ClientTunnelOptions _policy;
 
     public ClientTunnel(ClientTunnelOptions options, ProcessOptions process, DaemonContext context)
@@ -31,14 +33,15 @@ internal sealed partial class ClientTunnel : ITunnelService
         _time = context.Time;
         _expiryWarning = process.CertificateExpiryWarning;
         Tls = new Reloadable<ClientTlsState>($"tunnel {options.Name}", () => ClientTlsState.Load(Volatile.Read(ref _policy), _time), _logger);
+        _metrics = context.Metrics.For(options.Name);
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
-        Connector = new ServerConnector(options, Tls, _time);
+        Connector = new ServerConnector(options, Tls, context.Metrics.For(options.Name), _time);
         _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
         _handler = new ClientConnectionHandler(options, Connector, context);
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {
-            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, Tls.Reload, CheckExpiry,
+            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, ReloadTls, CheckExpiry,
                 process.WatchInterval, _logger, _time);
         }
     }
@@ -74,7 +77,7 @@ internal sealed partial class ClientTunnel : ITunnelService
         }
 
         Volatile.Write(ref _policy, updated);
-        var ok = Tls.Reload();
+        var ok = ReloadTls();
         _watcher?.MarkApplied();
         return ok;
     }
@@ -97,9 +100,18 @@ internal sealed partial class ClientTunnel : ITunnelService
         }
     }
 
+    private bool ReloadTls()
+    {
+        var ok = Tls.Reload();
+        _metrics.Reloaded(ok);
+        return ok;
+    }
+
     private void CheckExpiry()
     {
         var state = Tls.Current;
+        _metrics.CertificatesExpire(state.Identity?.NotAfter,
+            (state.Trust is { } trust ? trust.Roots.Concat(trust.Intermediates) : []).Select(c => c.NotAfter));
         ExpiryWarnings.Check(_logger, Name, state.Identity, state.Trust, revocation: null, _expiryWarning, _time.GetUtcNow());
     }
 

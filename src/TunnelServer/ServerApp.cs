@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Hosting;
 using Tunnel.Logging;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Server.Options;
 using Tunnel.Tls;
@@ -23,7 +24,8 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
         var logger = _logger = loggers.CreateLogger("tunnel-server");
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
-        var context = new DaemonContext(logger, time, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
+        Metrics = new TunnelMetrics("tunnel-server");
+        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
         var tunnels = new List<ServerTunnel>();
         var errors = new List<string>();
         foreach (var tunnelOptions in options.Tunnels)
@@ -50,6 +52,8 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
     public IReadOnlyList<ServerTunnel> Tunnels { get; }
 
     public ConnectionTracker Tracker { get; }
+
+    public TunnelMetrics Metrics { get; }
 
     public DaemonHost Host { get; }
 

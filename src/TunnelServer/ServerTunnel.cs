@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Config;
 using Tunnel.Hosting;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Server.Connections;
 using Tunnel.Server.Options;
@@ -20,6 +21,7 @@ internal sealed partial class ServerTunnel : ITunnelService
     private readonly TimeProvider _time;
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
+    private readonly TunnelSeries _metrics;
     private ServerTunnelOptions _policy;
 
     public ServerTunnel(ServerTunnelOptions options, ProcessOptions process, DaemonContext context)
@@ -30,13 +32,14 @@ internal sealed partial class ServerTunnel : ITunnelService
         _time = context.Time;
         _expiryWarning = process.CertificateExpiryWarning;
         Tls = new Reloadable<ServerTlsState>($"tunnel {options.Name}", () => ServerTlsState.Load(Volatile.Read(ref _policy), _time), _logger);
+        _metrics = context.Metrics.For(options.Name);
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
         _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
         _handler = new ServerConnectionHandler(options, Tls, new UpstreamConnector(options, _time), context);
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {
-            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, Tls.Reload, CheckExpiry,
+            _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, ReloadTls, CheckExpiry,
                 process.WatchInterval, _logger, _time);
         }
     }
@@ -66,7 +69,7 @@ internal sealed partial class ServerTunnel : ITunnelService
         }
 
         Volatile.Write(ref _policy, updated);
-        var ok = Tls.Reload();
+        var ok = ReloadTls();
         _watcher?.MarkApplied();
         return ok;
     }
@@ -89,9 +92,18 @@ internal sealed partial class ServerTunnel : ITunnelService
         }
     }
 
+    private bool ReloadTls()
+    {
+        var ok = Tls.Reload();
+        _metrics.Reloaded(ok);
+        return ok;
+    }
+
     private void CheckExpiry()
     {
         var state = Tls.Current;
+        _metrics.CertificatesExpire(state.Identity?.NotAfter,
+            (state.ClientCa is { } trust ? trust.Roots.Concat(trust.Intermediates) : []).Select(c => c.NotAfter));
         ExpiryWarnings.Check(_logger, Name, state.Identity, state.ClientCa, state.Revocation, _expiryWarning, _time.GetUtcNow());
     }
 

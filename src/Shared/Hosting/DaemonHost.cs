@@ -31,6 +31,8 @@ internal sealed partial class DaemonHost : IDisposable
         _time = time;
     }
 
+    public bool StopRequested => _stop.IsCancellationRequested;
+
     /// <summary>Completes when every listener is bound (faults when binding failed).</summary>
     public Task Bound => _bound.Task;
 
@@ -85,6 +87,12 @@ internal sealed partial class DaemonHost : IDisposable
         try
         {
             await _tracker.WhenDrainedAsync().WaitAsync(deadline.Token);
+            LogStopped(_logger);
+            return ExitCodes.Ok;
+        }
+        catch (OperationCanceledException) when (_tracker.Active == 0)
+        {
+            // The last connection closed as the deadline (or a second signal) arrived.
             LogStopped(_logger);
             return ExitCodes.Ok;
         }

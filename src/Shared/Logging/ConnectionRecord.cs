@@ -1,17 +1,39 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Metrics;
 
 namespace Tunnel.Logging;
 
-/// <summary>What is known about one connection as it progresses, written out as its open and close log lines.</summary>
-internal sealed class ConnectionRecord(string tunnel, long id, string peer, ILogger logger, TimeProvider time, bool quiet)
+/// <summary>What is known about one connection as it progresses, written out as its open and close log lines and
+/// counted in the tunnel's metrics. Disposing a record that was never closed closes it as an internal error, so the
+/// open-connections gauge cannot leak.</summary>
+internal sealed class ConnectionRecord : IDisposable
 {
-    private readonly long _started = time.GetTimestamp();
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly TunnelSeries _metrics;
+    private readonly bool _quiet;
+    private readonly long _started;
+    private int _closed;
 
-    public string Tunnel => tunnel;
+    public ConnectionRecord(string tunnel, long id, string peer, ILogger logger, TimeProvider time, TunnelSeries metrics, bool quiet)
+    {
+        Tunnel = tunnel;
+        Id = id;
+        Peer = peer;
+        _logger = logger;
+        _time = time;
+        _metrics = metrics;
+        _quiet = quiet;
+        _started = time.GetTimestamp();
+        metrics.Open.Increment();
+    }
 
-    public long Id => id;
+    public string Tunnel { get; }
 
-    public string Peer => peer;
+    public long Id { get; }
+
+    /// <summary>The peer's address (the real client address when a PROXY header supplied it).</summary>
+    public string Peer { get; set; }
 
     /// <summary>The peer certificate's short name once the handshake has verified it.</summary>
     public string PeerIdentity { get; set; } = "-";
@@ -23,13 +45,29 @@ internal sealed class ConnectionRecord(string tunnel, long id, string peer, ILog
 
     public long BytesDown { get; set; }
 
-    public TimeSpan Elapsed => time.GetElapsedTime(_started);
+    public TimeSpan Elapsed => _time.GetElapsedTime(_started);
+
+    public TunnelSeries Metrics => _metrics;
 
     public void Opened(string tlsProtocol, string tlsCipher) =>
-        ConnectionLog.Open(logger, quiet, tunnel, id, peer, PeerIdentity, Upstream, tlsProtocol, tlsCipher);
+        ConnectionLog.Open(_logger, _quiet, Tunnel, Id, Peer, PeerIdentity, Upstream, tlsProtocol, tlsCipher);
 
-    /// <summary>Writes the close line. <paramref name="routine"/> demotes it to Debug (a probe that sent nothing).</summary>
-    public void Closed(string reason, bool routine = false) =>
-        ConnectionLog.Close(logger, quiet || routine, tunnel, id, peer, PeerIdentity, Upstream, BytesUp, BytesDown,
-            (long)Elapsed.TotalMilliseconds, reason);
+    /// <summary>Writes the close line and counts the close. <paramref name="routine"/> demotes the line to Debug (a
+    /// probe that sent nothing).</summary>
+    public void Closed(string reason, bool routine = false)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        var elapsed = Elapsed;
+        _metrics.Open.Decrement();
+        _metrics.ClosedBy(reason).Increment();
+        _metrics.Duration.Observe(elapsed.TotalSeconds);
+        ConnectionLog.Close(_logger, _quiet || routine, Tunnel, Id, Peer, PeerIdentity, Upstream, BytesUp, BytesDown,
+            (long)elapsed.TotalMilliseconds, reason);
+    }
+
+    public void Dispose() => Closed("internal-error");
 }

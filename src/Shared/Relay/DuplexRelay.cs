@@ -42,8 +42,8 @@ internal sealed class DuplexRelay : IDisposable
     {
         StartTimers();
         var token = _cts.Token;
-        var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize);
-        var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize);
+        var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize, _options.BytesUp);
+        var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize, _options.BytesDown);
 
         var firstTask = await Task.WhenAny(up, down);
         var upFirst = firstTask == up;

@@ -7,4 +7,9 @@ namespace Tunnel.Relay;
 internal sealed record RelayOptions(TimeSpan IdleTimeout, TimeSpan CloseTimeout, TimeSpan MaxLifetime)
 {
     public int BufferSize { get; init; } = StreamPump.DefaultBufferSize;
+
+    /// <summary>Tunnel-wide byte counters updated as data moves, so a scrape sees long transfers progress.</summary>
+    public Metrics.Counter? BytesUp { get; init; }
+
+    public Metrics.Counter? BytesDown { get; init; }
 }

@@ -19,7 +19,8 @@ internal static class StreamPump
         Stream output,
         ActivityClock activity,
         CancellationToken cancellationToken,
-        int bufferSize = DefaultBufferSize)
+        int bufferSize = DefaultBufferSize,
+        Metrics.Counter? bytes = null)
     {
         byte[]? buffer = null;
         long total = 0;
@@ -70,6 +71,7 @@ internal static class StreamPump
                 }
 
                 total += read;
+                bytes?.Add(read);
                 activity.Touch();
 
                 if (read < bufferSize)

@@ -4,6 +4,7 @@ using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
 using Tunnel.Config;
 using Tunnel.Http;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Relay;
 using Tunnel.Tls;
@@ -12,7 +13,7 @@ namespace Tunnel.Client.Connect;
 
 /// <summary>Opens verified TLS connections to the tunnel's servers, in order, and explains failures in words an
 /// operator (and a user behind Squid) can act on.</summary>
-internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TimeProvider time)
+internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TunnelSeries metrics, TimeProvider time)
 {
     public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
     {
@@ -41,6 +42,7 @@ internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<Cl
         }
         catch (ConnectException ex)
         {
+            metrics.UpstreamConnectErrors(server.ToString()).Increment();
             throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
         }
 
@@ -48,9 +50,11 @@ internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<Cl
         var check = new ServerCertificateCheck(state, time);
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
+        var started = time.GetTimestamp();
         try
         {
             await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
+            metrics.Handshake.Observe(time.GetElapsedTime(started).TotalSeconds);
             return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)
@@ -61,6 +65,8 @@ internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<Cl
             {
                 throw;
             }
+
+            metrics.UpstreamConnectErrors(server.ToString()).Increment();
 
             var reason = scope.TimedOut
                 ? $"TLS handshake with tunnel-server {server} timed out after {Durations.Format(options.Timeouts.Handshake)} (something on the path may be holding TLS)"

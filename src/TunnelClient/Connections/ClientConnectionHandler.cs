@@ -29,13 +29,13 @@ internal sealed class ClientConnectionHandler
         _options = options;
         _connector = connector;
         _context = context;
-        _relayOptions = options.Timeouts.ToRelayOptions();
+        var series = context.Metrics.For(options.Name);
+        _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
     }
 
     public async Task HandleAsync(Socket socket)
     {
-        var record = new ConnectionRecord(_options.Name, _context.Ids.Next(), socket.RemoteEndPoint?.ToString() ?? "?",
-            _context.Logger, _context.Time, _context.QuietConnections);
+        using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
         var inner = new TcpEndpoint(socket);
         await using (inner)
         {
@@ -101,6 +101,7 @@ internal sealed class ClientConnectionHandler
         }
         catch (TunnelConnectException ex)
         {
+            record.Metrics.Accepted(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "error" : "rejected").Increment();
             record.Upstream = ex.Server;
             ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, ex.Server, ex.Message);
             if (ProxyRequest.IsProxyRequest(first))
@@ -123,6 +124,7 @@ internal sealed class ClientConnectionHandler
             return;
         }
 
+        record.Metrics.Accepted("success").Increment();
         record.Upstream = server.Server.ToString();
         record.PeerIdentity = server.ServerIdentity;
         IRelayEndpoint upstream = ProxyRequest.IsProxyRequest(first) ? new GuardedEndpoint(server.Endpoint) : server.Endpoint;

@@ -42,12 +42,13 @@ internal sealed class ServerConnectionHandler
         _logger = context.Logger;
         _time = context.Time;
         _abort = context.Abort;
-        _relayOptions = options.Timeouts.ToRelayOptions();
+        var series = context.Metrics.For(options.Name);
+        _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
     }
 
     public async Task HandleAsync(Socket socket)
     {
-        var record = new ConnectionRecord(_options.Name, _context.Ids.Next(), socket.RemoteEndPoint?.ToString() ?? "?", _logger, _time, _context.QuietConnections);
+        using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
         var client = new TlsEndpoint(socket, new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false));
         await using (client)
         {
@@ -87,11 +88,14 @@ internal sealed class ServerConnectionHandler
         var state = _tls.Current;
         var check = new ClientCertificateCheck(state, _time);
         using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort);
+        var started = _time.GetTimestamp();
         try
         {
             SocketTuning.Apply(client.Socket, _options.KeepAlive);
             await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
             record.PeerIdentity = check.Verdict?.PeerName ?? "-";
+            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            record.Metrics.Accepted("success").Increment();
             return true;
         }
         catch (Exception ex)
@@ -115,6 +119,12 @@ internal sealed class ServerConnectionHandler
                 detail = SocketErrors.Describe(ex);
             }
 
+            record.Metrics.Accepted(reason switch
+            {
+                "handshake-timeout" => "timeout",
+                "client-rejected" => "rejected",
+                _ => "error",
+            }).Increment();
             if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
             {
                 // A TCP probe or a client that gave up: not worth a warning.
@@ -165,6 +175,7 @@ internal sealed class ServerConnectionHandler
         catch (ConnectException ex)
         {
             record.Upstream = ex.Target.ToString();
+            record.Metrics.UpstreamConnectErrors(record.Upstream).Increment();
             ConnectionLog.UpstreamFailed(_logger, record.Tunnel, record.Id, record.Upstream, ex.Message);
             if (ProxyRequest.IsProxyRequest(first.Span))
             {

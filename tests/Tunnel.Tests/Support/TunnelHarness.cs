@@ -108,10 +108,14 @@ internal sealed class TunnelHarness : IAsyncDisposable
         return socket;
     }
 
-    /// <summary>Stops the server (as SIGTERM) and returns its exit code.</summary>
+    /// <summary>Stops the server (as SIGTERM, unless a stop was already requested) and returns its exit code.</summary>
     public async Task<int> StopServerAsync()
     {
-        Server.Host.RequestStop();
+        if (!Server.Host.StopRequested)
+        {
+            Server.Host.RequestStop();
+        }
+
         return await _serverRun!.WaitAsync(TimeSpan.FromSeconds(30));
     }
 

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+
+namespace Tunnel.Metrics;
+
+/// <summary>The standard <c>process_*</c> metrics, read from /proc at scrape time.</summary>
+internal static class ProcessMetrics
+{
+    public static void Register(MetricsRegistry registry)
+    {
+        var resident = registry.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.").WithLabels();
+        var openFds = registry.Gauge("process_open_fds", "Number of open file descriptors.").WithLabels();
+        var maxFds = registry.Gauge("process_max_fds", "Maximum number of open file descriptors.").WithLabels();
+        var cpu = registry.SampledCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.").WithLabels();
+        var start = registry.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.").WithLabels();
+        var gcHeap = registry.Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap after the last collection.").WithLabels();
+        using (var self = Process.GetCurrentProcess())
+        {
+            start.Set(new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+        }
+
+        registry.OnCollect(() =>
+        {
+            using var self = Process.GetCurrentProcess();
+            resident.Set(self.WorkingSet64);
+            cpu.Set(self.TotalProcessorTime.TotalSeconds);
+            gcHeap.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
+            try
+            {
+                openFds.Set(Directory.GetFiles("/proc/self/fd").Length);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+
+            if (Config.FileDescriptorLimit.Current() is { } limit)
+            {
+                maxFds.Set(limit);
+            }
+        });
+    }
+}

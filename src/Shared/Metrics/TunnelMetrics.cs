@@ -1,0 +1,55 @@
+using System.Collections.Concurrent;
+using Tunnel.Cli;
+
+namespace Tunnel.Metrics;
+
+/// <summary>The metrics both daemons export, named after ghostunnel's vocabulary with Prometheus conventions
+/// (base units, <c>_total</c> counters, a <c>_info</c>-style build metric).</summary>
+internal sealed class TunnelMetrics
+{
+    private readonly ConcurrentDictionary<string, TunnelSeries> _tunnels = new(StringComparer.Ordinal);
+
+    public TunnelMetrics(string program)
+    {
+        Registry = new MetricsRegistry();
+        Registry.Gauge("tunnel_build_info", "Build information; the value is always 1.", "program", "version", "runtime")
+            .WithLabels(program, VersionInfo.Version, Environment.Version.ToString()).Set(1);
+        ConnectionsOpen = Registry.Gauge("tunnel_connections_open", "Connections currently open (accepted and not yet closed).", "tunnel");
+        Accepts = Registry.Counter("tunnel_accept_total",
+            "Accepted connections by outcome: success (tunnel established), rejected (peer certificate or policy refused), timeout (handshake timed out), error, limited (refused by a limit).",
+            "tunnel", "result");
+        Handshake = Registry.Histogram("tunnel_handshake_duration_seconds", "TLS handshake duration, successful handshakes only.", Histogram.LatencyBounds, "tunnel");
+        Duration = Registry.Histogram("tunnel_connection_duration_seconds", "Connection lifetime from accept to close.", Histogram.DurationBounds, "tunnel");
+        Bytes = Registry.Counter("tunnel_bytes_total", "Bytes relayed; up is from the accepted side toward the dialled side.", "tunnel", "direction");
+        Closed = Registry.Counter("tunnel_connections_closed_total", "Closed connections by close reason (see docs/operations.md).", "tunnel", "reason");
+        UpstreamConnectErrors = Registry.Counter("tunnel_upstream_connect_errors_total",
+            "Failed attempts to connect to the dialled side (the upstream proxy on the server, a tunnel-server on the client).", "tunnel", "upstream");
+        Reloads = Registry.Counter("tunnel_reloads_total", "Reloads of certificates and trust material by result.", "tunnel", "result");
+        CertificateExpiry = Registry.Gauge("tunnel_cert_expiry_timestamp_seconds",
+            "Expiry (Unix time) of a tunnel's own certificate (kind=identity) and of the first of its CA certificates to expire (kind=ca).", "tunnel", "kind");
+        ProcessMetrics.Register(Registry);
+    }
+
+    public MetricsRegistry Registry { get; }
+
+    public MetricFamily<Gauge> ConnectionsOpen { get; }
+
+    public MetricFamily<Counter> Accepts { get; }
+
+    public MetricFamily<Histogram> Handshake { get; }
+
+    public MetricFamily<Histogram> Duration { get; }
+
+    public MetricFamily<Counter> Bytes { get; }
+
+    public MetricFamily<Counter> Closed { get; }
+
+    public MetricFamily<Counter> UpstreamConnectErrors { get; }
+
+    public MetricFamily<Counter> Reloads { get; }
+
+    public MetricFamily<Gauge> CertificateExpiry { get; }
+
+    /// <summary>The series of one tunnel, resolved once so that hot paths do no dictionary lookups.</summary>
+    public TunnelSeries For(string tunnel) => _tunnels.GetOrAdd(tunnel, name => new TunnelSeries(this, name));
+}
