@@ -36,7 +36,7 @@ internal sealed partial class ClientTunnel : ITunnelService
         _metrics = context.Metrics.For(options.Name);
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
-        Connector = new ServerConnector(options, Tls, context.Metrics.For(options.Name), _time);
+        Connector = new ServerConnector(options, Tls, context.Metrics, _logger, _time);
         _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
         _handler = new ClientConnectionHandler(options, Connector, context);
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
@@ -117,6 +117,7 @@ internal sealed partial class ClientTunnel : ITunnelService
 
     public void Dispose()
     {
+        Connector.Dispose();
         _watcher?.Dispose();
         _listener.Dispose();
     }

@@ -36,7 +36,8 @@ internal sealed partial class ServerTunnel : ITunnelService
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
         _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
-        _handler = new ServerConnectionHandler(options, Tls, new UpstreamConnector(options, _time), context);
+        Upstream = new UpstreamConnector(options, context.Metrics, _logger, _time);
+        _handler = new ServerConnectionHandler(options, Tls, Upstream, context);
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {
             _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, ReloadTls, CheckExpiry,
@@ -47,6 +48,8 @@ internal sealed partial class ServerTunnel : ITunnelService
     public string Name => _startup.Name;
 
     public Reloadable<ServerTlsState> Tls { get; }
+
+    public UpstreamConnector Upstream { get; }
 
     public System.Net.IPEndPoint LocalEndPoint => _listener.LocalEndPoint;
 
@@ -109,6 +112,7 @@ internal sealed partial class ServerTunnel : ITunnelService
 
     public void Dispose()
     {
+        Upstream.Dispose();
         _watcher?.Dispose();
         _listener.Dispose();
     }

@@ -16,4 +16,9 @@ internal static class Defaults
     public const string CertExpiryWarning = "30d";
     public const string WatchInterval = "5s";
     public const int Backlog = 1024;
+    public const string Strategy = "failover";
+    public const int Retries = 2;
+    public const string HedgeDelay = "1s";
+    public const string BreakDuration = "5s";
+    public const string HealthCheckInterval = "10s";
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Balancing;
 using Tunnel.Cli;
 using Tunnel.Logging;
 using Tunnel.Net;
@@ -87,6 +88,27 @@ internal static class CommonSettings
         return address is null
             ? null
             : new ListenerOptions(address.Value, tunnel.Int("backlog", Defaults.Backlog, 1, 65535), tunnel.Bool("reusePort", false));
+    }
+
+    private static readonly Dictionary<string, BalancingStrategy> Strategies = new()
+    {
+        ["failover"] = BalancingStrategy.Failover,
+        ["round-robin"] = BalancingStrategy.RoundRobin,
+        ["least-connections"] = BalancingStrategy.LeastConnections,
+    };
+
+    /// <summary>How a tunnel picks among its backends; <paramref name="prefix"/> names the keys
+    /// (e.g. "upstream" gives upstreamStrategy, upstreamRetries...).</summary>
+    public static BalancingOptions ReadBalancing(SettingsReader tunnel, TunnelTimeouts timeouts, string prefix, bool hedge)
+    {
+        string Key(string name) => prefix.Length == 0 ? name : prefix + char.ToUpperInvariant(name[0]) + name[1..];
+        return new BalancingOptions(
+            tunnel.Choice(Key("strategy"), BalancingStrategy.Failover, Strategies),
+            tunnel.Int(Key("retries"), Defaults.Retries, 0, 10),
+            hedge ? tunnel.Duration(Key("hedgeDelay"), Defaults.HedgeDelay) : Timeout.InfiniteTimeSpan,
+            tunnel.Duration(Key("breakDuration"), Defaults.BreakDuration, allowDisabled: false),
+            tunnel.Duration(Key("healthCheckInterval"), Defaults.HealthCheckInterval),
+            timeouts.Connect + timeouts.Handshake);
     }
 
     public static TlsVersion ReadTlsMinVersion(SettingsReader tunnel) =>

@@ -32,6 +32,23 @@ internal sealed class TunnelMetrics
 
     public MetricsRegistry Registry { get; }
 
+    /// <summary>Backend health (tunnel-servers on the client, upstream proxies on the server), registered on first use.</summary>
+    public MetricFamily<Gauge> BackendUp(string name, string help)
+    {
+        lock (_backendUp)
+        {
+            if (!_backendUp.TryGetValue(name, out var family))
+            {
+                family = Registry.Gauge(name, help, "tunnel", "backend");
+                _backendUp[name] = family;
+            }
+
+            return family;
+        }
+    }
+
+    private readonly Dictionary<string, MetricFamily<Gauge>> _backendUp = [];
+
     public MetricFamily<Gauge> ConnectionsOpen { get; }
 
     public MetricFamily<Counter> Accepts { get; }

@@ -18,6 +18,18 @@ internal sealed class ClientRunOptions : CommonRunOptions
     [ConfigKey("sni")]
     public string? Sni { get; set; }
 
+    [Option("strategy", HelpText = "With several servers: failover (in order), round-robin or least-connections. Default: " + Defaults.Strategy)]
+    [ConfigKey("strategy")]
+    public string? Strategy { get; set; }
+
+    [Option("health-check-interval", HelpText = "Probe each server with a TLS handshake this often; a server failing two probes is skipped until one succeeds; 0 disables. Default: " + Defaults.HealthCheckInterval)]
+    [ConfigKey("healthCheckInterval")]
+    public string? HealthCheckInterval { get; set; }
+
+    [Option("hedge-delay", HelpText = "When a server has not completed the handshake after this long, also try the next one; 0 disables. Default: " + Defaults.HedgeDelay)]
+    [ConfigKey("hedgeDelay")]
+    public string? HedgeDelay { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }

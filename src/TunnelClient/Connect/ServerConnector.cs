@@ -1,5 +1,7 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tunnel.Balancing;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
 using Tunnel.Config;
@@ -11,50 +13,88 @@ using Tunnel.Tls;
 
 namespace Tunnel.Client.Connect;
 
-/// <summary>Opens verified TLS connections to the tunnel's servers, in order, and explains failures in words an
-/// operator (and a user behind Squid) can act on.</summary>
-internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TunnelSeries metrics, TimeProvider time)
+/// <summary>Opens verified TLS connections to the tunnel's servers through the balancer (strategy, hedging,
+/// retries, per-server circuit breakers, health probes), and explains failures in words an operator, and a user
+/// behind Squid, can act on.</summary>
+internal sealed class ServerConnector : IDisposable
 {
-    public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
-    {
-        TunnelConnectException? last = null;
-        foreach (var server in options.Servers)
-        {
-            try
-            {
-                return await ConnectAsync(server, cancellationToken);
-            }
-            catch (TunnelConnectException ex)
-            {
-                last = ex;
-            }
-        }
+    private readonly ClientTunnelOptions _options;
+    private readonly Reloadable<ClientTlsState> _tls;
+    private readonly TunnelSeries _metrics;
+    private readonly TimeProvider _time;
+    private readonly HealthProber? _prober;
 
-        throw last ?? new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, "-", "no tunnel-server configured");
+    public ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TunnelMetrics metrics, ILogger logger, TimeProvider time)
+    {
+        _options = options;
+        _tls = tls;
+        _metrics = metrics.For(options.Name);
+        _time = time;
+        Pool = new BackendPool(options.Name, options.Servers, options.Balancing, logger, time);
+        var up = metrics.BackendUp("tunnel_server_up", "1 when the client considers a tunnel-server usable (health checks pass, circuit closed).");
+        metrics.Registry.OnCollect(() =>
+        {
+            foreach (var backend in Pool.Backends)
+            {
+                up.WithLabels(options.Name, backend.Address.ToString()).Set(backend.IsAvailable ? 1 : 0);
+            }
+        });
+        if (options.Balancing.HealthCheckInterval != Timeout.InfiniteTimeSpan)
+        {
+            _prober = new HealthProber(Pool, ProbeAsync, options.Timeouts.Connect + options.Timeouts.Handshake, time);
+        }
     }
 
+    public BackendPool Pool { get; }
+
+    /// <summary>A verified connection to one of the servers. Throws <see cref="TunnelConnectException"/>.</summary>
+    public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var (connection, backend) = await Pool.ConnectAsync(
+                (backend, token) => ConnectAsync(backend.Address, token),
+                static loser => loser.Endpoint.Abort(),
+                static ex => ex is TunnelConnectException { Retryable: true },
+                cancellationToken);
+            return connection with { Lease = backend.Lease() };
+        }
+        catch (BackendsDownException ex)
+        {
+            // A server that is known down because it failed verification is a 502, like the failure itself.
+            var last = ex.InnerException as TunnelConnectException
+                ?? Pool.Backends.Select(b => b.LastException).OfType<TunnelConnectException>().FirstOrDefault();
+            var status = last?.Status ?? ProxyErrorResponse.ServiceUnavailable;
+            var message = ex.KnownDown
+                ? $"every tunnel-server is down: {Pool.Describe()}"
+                : last is not null && _options.Servers.Count == 1 ? last.Message : $"no tunnel-server could be used: {ex.Message}";
+            throw new TunnelConnectException(status, string.Join(", ", _options.Servers), message, ex);
+        }
+    }
+
+    /// <summary>One attempt on one server: TCP connect, then the TLS handshake with our verification.</summary>
     public async Task<ServerConnection> ConnectAsync(HostPort server, CancellationToken cancellationToken)
     {
         Socket socket;
         try
         {
-            socket = await TcpConnector.ConnectAsync(server, options.Timeouts.Connect, options.KeepAlive, time, cancellationToken);
+            socket = await TcpConnector.ConnectAsync(server, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
         }
         catch (ConnectException ex)
         {
-            metrics.UpstreamConnectErrors(server.ToString()).Increment();
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
             throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
         }
 
-        var state = tls.Current;
-        var check = new ServerCertificateCheck(state, time);
+        var state = _tls.Current;
+        var check = new ServerCertificateCheck(state, _time);
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
-        var started = time.GetTimestamp();
+        using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, cancellationToken);
+        var started = _time.GetTimestamp();
         try
         {
             await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
-            metrics.Handshake.Observe(time.GetElapsedTime(started).TotalSeconds);
+            _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)
@@ -66,14 +106,29 @@ internal sealed class ServerConnector(ClientTunnelOptions options, Reloadable<Cl
                 throw;
             }
 
-            metrics.UpstreamConnectErrors(server.ToString()).Increment();
-
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
             var reason = scope.TimedOut
-                ? $"TLS handshake with tunnel-server {server} timed out after {Durations.Format(options.Timeouts.Handshake)} (something on the path may be holding TLS)"
+                ? $"TLS handshake with tunnel-server {server} timed out after {Durations.Format(_options.Timeouts.Handshake)} (something on the path may be holding TLS)"
                 : check.Verdict is { Ok: false } verdict
                     ? $"refusing tunnel-server {server}: {verdict.Reason}"
                     : $"TLS handshake with tunnel-server {server} failed: {SocketErrors.Describe(ex)}";
-            throw new TunnelConnectException(ProxyErrorResponse.BadGateway, server.ToString(), reason, ex);
+            throw new TunnelConnectException(ProxyErrorResponse.BadGateway, server.ToString(), reason, ex)
+            {
+                Retryable = check.Verdict is not { Ok: false },
+            };
         }
     }
+
+    /// <summary>Active health check: a full handshake (which also proves the server still accepts our certificate
+    /// chain and name), then a clean close.</summary>
+    private async Task ProbeAsync(Backend backend, CancellationToken cancellationToken)
+    {
+        var connection = await ConnectAsync(backend.Address, cancellationToken);
+        await using (connection.Endpoint)
+        {
+            await connection.Endpoint.CompleteWritesAsync(cancellationToken);
+        }
+    }
+
+    public void Dispose() => _prober?.Dispose();
 }

@@ -6,6 +6,10 @@ internal sealed class TunnelConnectException(int status, string server, string m
 {
     public int Status => status;
 
+    /// <summary>Worth retrying: the server could not be reached or the handshake broke off. A certificate that
+    /// fails verification will fail again.</summary>
+    public bool Retryable { get; init; } = true;
+
     /// <summary>The last server tried.</summary>
     public string Server => server;
 }

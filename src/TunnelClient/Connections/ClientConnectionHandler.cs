@@ -128,6 +128,7 @@ internal sealed class ClientConnectionHandler
         record.Upstream = server.Server.ToString();
         record.PeerIdentity = server.ServerIdentity;
         IRelayEndpoint upstream = ProxyRequest.IsProxyRequest(first) ? new GuardedEndpoint(server.Endpoint) : server.Endpoint;
+        using (server)
         await using (upstream)
         {
             record.Opened(TlsVersions.Name(server.Endpoint.Tls.SslProtocol), server.Endpoint.Tls.NegotiatedCipherSuite.ToString());

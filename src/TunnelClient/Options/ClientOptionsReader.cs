@@ -7,7 +7,8 @@ namespace Tunnel.Client.Options;
 /// <summary>Reads and validates tunnel-client's configuration, reporting every error at once.</summary>
 internal static class ClientOptionsReader
 {
-    public static readonly string[] TunnelKeys = ["servers", "serverName", "sni", "alpn", "serverPins"];
+    public static readonly string[] TunnelKeys =
+        ["servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval"];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
     {
@@ -67,13 +68,14 @@ internal static class ClientOptionsReader
         var minVersion = CommonSettings.ReadTlsMinVersion(tunnel);
         var timeouts = CommonSettings.ReadTimeouts(tunnel);
         var keepAlive = CommonSettings.ReadKeepAlive(tunnel);
+        var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "", hedge: true);
 
         if (tunnel.Errors.Count > before || listener is null)
         {
             return null;
         }
 
-        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins);
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing);
     }
 
     public static List<SslApplicationProtocol>? ToApplicationProtocols(IReadOnlyList<string> alpn) =>

@@ -1,3 +1,4 @@
+using Tunnel.Balancing;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Tls;
@@ -17,6 +18,7 @@ namespace Tunnel.Client.Options;
 /// <param name="Timeouts">Every bounded wait.</param>
 /// <param name="KeepAlive">TCP keepalive on both sockets.</param>
 /// <param name="ServerPins">SPKI SHA-256 pins; when set, the server's chain must contain a pinned key (leaf or CA).</param>
+/// <param name="Balancing">Server selection, retries, hedging and health checks.</param>
 internal sealed record ClientTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -29,7 +31,8 @@ internal sealed record ClientTunnelOptions(
     TlsVersion MinVersion,
     TunnelTimeouts Timeouts,
     KeepAliveOptions KeepAlive,
-    IReadOnlyList<byte[]> ServerPins)
+    IReadOnlyList<byte[]> ServerPins,
+    BalancingOptions Balancing)
 {
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);

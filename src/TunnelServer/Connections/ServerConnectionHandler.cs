@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Tunnel.Balancing;
 using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
@@ -167,14 +168,15 @@ internal sealed class ServerConnectionHandler
     private async Task ForwardAsync(TlsEndpoint client, ReadOnlyMemory<byte> first, ConnectionRecord record)
     {
         Socket upstreamSocket;
+        IDisposable lease;
         try
         {
-            (upstreamSocket, var upstream) = await _upstream.ConnectAsync(_abort);
+            (upstreamSocket, var upstream, lease) = await _upstream.ConnectAsync(_abort);
             record.Upstream = upstream.ToString();
         }
-        catch (ConnectException ex)
+        catch (BackendsDownException ex)
         {
-            record.Upstream = ex.Target.ToString();
+            record.Upstream = string.Join(",", _options.Upstreams);
             record.Metrics.UpstreamConnectErrors(record.Upstream).Increment();
             ConnectionLog.UpstreamFailed(_logger, record.Tunnel, record.Id, record.Upstream, ex.Message);
             if (ProxyRequest.IsProxyRequest(first.Span))
@@ -192,6 +194,7 @@ internal sealed class ServerConnectionHandler
         }
 
         var upstreamEndpoint = new TcpEndpoint(upstreamSocket);
+        using (lease)
         await using (upstreamEndpoint)
         {
             record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());

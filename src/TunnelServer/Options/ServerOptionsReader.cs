@@ -6,7 +6,11 @@ namespace Tunnel.Server.Options;
 /// <summary>Reads and validates tunnel-server's configuration, reporting every error at once.</summary>
 internal static class ServerOptionsReader
 {
-    public static readonly string[] TunnelKeys = ["upstreams", "upstreamDial", "crl", "allow", "allowFile"];
+    public static readonly string[] TunnelKeys =
+    [
+        "upstreams", "upstreamDial", "crl", "allow", "allowFile",
+        "upstreamStrategy", "upstreamRetries", "upstreamBreakDuration", "upstreamHealthCheckInterval",
+    ];
 
     private static readonly Dictionary<string, UpstreamDial> DialChoices = new()
     {
@@ -53,12 +57,13 @@ internal static class ServerOptionsReader
         }
 
         var allowFile = tunnel.FilePath("allowFile", "the allow-list file", required: false);
+        var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "upstream", hedge: false);
 
         if (tunnel.Errors.Count > before || listener is null || ca is null)
         {
             return null;
         }
 
-        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile);
+        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile, balancing);
     }
 }

@@ -1,3 +1,4 @@
+using Tunnel.Balancing;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Tls;
@@ -17,6 +18,7 @@ namespace Tunnel.Server.Options;
 /// <param name="CrlPath">CRL file checked on every handshake (optional).</param>
 /// <param name="Allow">Client identities allowed inline (<c>cn:</c>, <c>dns:</c>, <c>uri:</c>, <c>spki:</c>); empty admits any valid client.</param>
 /// <param name="AllowFile">File with more allowed identities, one per line (optional).</param>
+/// <param name="Balancing">Upstream selection, retries and health checks.</param>
 internal sealed record ServerTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -29,7 +31,8 @@ internal sealed record ServerTunnelOptions(
     UpstreamDial Dial,
     string? CrlPath,
     IReadOnlyList<string> Allow,
-    string? AllowFile)
+    string? AllowFile,
+    BalancingOptions Balancing)
 {
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles =>

@@ -1,36 +1,59 @@
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tunnel.Balancing;
+using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Server.Options;
 
 namespace Tunnel.Server.Upstream;
 
-/// <summary>Dials the configured upstream. It is the only place tunnel-server opens connections to, which is what
-/// keeps it from being an open relay: nothing a client sends chooses the destination.</summary>
-internal sealed class UpstreamConnector(ServerTunnelOptions options, TimeProvider time)
+/// <summary>Dials the configured upstream proxies through the balancer (strategy, bounded retries with backoff,
+/// per-upstream circuit breakers, TCP health probes). It is the only place tunnel-server opens connections to,
+/// which is what keeps it from being an open relay: nothing a client sends chooses the destination.</summary>
+internal sealed class UpstreamConnector : IDisposable
 {
-    private int _next;
+    private readonly ServerTunnelOptions _options;
+    private readonly TimeProvider _time;
+    private readonly HealthProber? _prober;
 
-    /// <summary>Tries each configured upstream once, starting with the next in turn, and returns the first that
-    /// accepts.</summary>
-    public async Task<(Socket Socket, HostPort Upstream)> ConnectAsync(CancellationToken cancellationToken)
+    public UpstreamConnector(ServerTunnelOptions options, TunnelMetrics metrics, ILogger logger, TimeProvider time)
     {
-        var upstreams = options.Upstreams;
-        var start = upstreams.Count == 1 ? 0 : (int)((uint)Interlocked.Increment(ref _next) % (uint)upstreams.Count);
-        ConnectException? last = null;
-        for (var i = 0; i < upstreams.Count; i++)
+        _options = options;
+        _time = time;
+        Pool = new BackendPool(options.Name, options.Upstreams, options.Balancing, logger, time);
+        var up = metrics.BackendUp("tunnel_upstream_up", "1 when the server considers an upstream usable (health checks pass, circuit closed).");
+        metrics.Registry.OnCollect(() =>
         {
-            var upstream = upstreams[(start + i) % upstreams.Count];
-            try
+            foreach (var backend in Pool.Backends)
             {
-                var socket = await TcpConnector.ConnectAsync(upstream, options.Timeouts.Connect, options.KeepAlive, time, cancellationToken);
-                return (socket, upstream);
+                up.WithLabels(options.Name, backend.Address.ToString()).Set(backend.IsAvailable ? 1 : 0);
             }
-            catch (ConnectException ex)
-            {
-                last = ex;
-            }
+        });
+        if (options.Balancing.HealthCheckInterval != Timeout.InfiniteTimeSpan)
+        {
+            _prober = new HealthProber(Pool, ProbeAsync, options.Timeouts.Connect, time);
         }
-
-        throw last!;
     }
+
+    public BackendPool Pool { get; }
+
+    /// <summary>A connection to an upstream. Throws <see cref="BackendsDownException"/> listing each upstream's
+    /// state when none can be reached.</summary>
+    public async Task<(Socket Socket, HostPort Upstream, IDisposable Lease)> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var (socket, backend) = await Pool.ConnectAsync(
+            (backend, token) => TcpConnector.ConnectAsync(backend.Address, _options.Timeouts.Connect, _options.KeepAlive, _time, token),
+            static loser => loser.Dispose(),
+            static ex => ex is ConnectException,
+            cancellationToken);
+        return (socket, backend.Address, backend.Lease());
+    }
+
+    /// <summary>Active health check: a TCP connect and close.</summary>
+    private async Task ProbeAsync(Backend backend, CancellationToken cancellationToken)
+    {
+        using var socket = await TcpConnector.ConnectAsync(backend.Address, _options.Timeouts.Connect, Net.KeepAliveOptions.Off, _time, cancellationToken);
+    }
+
+    public void Dispose() => _prober?.Dispose();
 }

@@ -70,6 +70,8 @@ internal sealed class TunnelHarness : IAsyncDisposable
             ["ca"] = pki.CaPath,
             ["shutdownTimeout"] = "5s",
             ["watchInterval"] = "0",
+            // Probes would show up as upstream connections; the balancing tests turn them on.
+            ["upstreamHealthCheckInterval"] = "0",
         };
         server?.Invoke(serverValues);
         harness.ServerValues = serverValues;
@@ -89,6 +91,7 @@ internal sealed class TunnelHarness : IAsyncDisposable
                 ["ca"] = pki.CaPath,
                 ["shutdownTimeout"] = "5s",
                 ["watchInterval"] = "0",
+                ["healthCheckInterval"] = "0",
             };
             client?.Invoke(clientValues);
             harness.ClientValues = clientValues;
