@@ -46,7 +46,7 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
         }
 
         Tunnels = tunnels;
-        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process.ShutdownTimeout, logger, time);
+        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process, Metrics, loggers, logger, time);
     }
 
     public IReadOnlyList<ClientTunnel> Tunnels { get; }

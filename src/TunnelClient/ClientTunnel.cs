@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Admin;
 using Tunnel.Client.Connect;
 using Tunnel.Client.Connections;
 using Tunnel.Client.Options;
@@ -66,6 +67,9 @@ internal sealed partial class ClientTunnel : ITunnelService
     }
 
     public Task RunAsync(CancellationToken stopAccepting) => _listener.RunAsync(_handler.HandleAsync, stopAccepting);
+
+    public TunnelReadiness Readiness(DateTimeOffset now) => ReadinessChecks.Evaluate(Name, _listener.IsListening ? _listener.LocalEndPoint.ToString() : null,
+        Tls.Current.Identity?.NotAfter, Connector.Pool, "tunnel-server", now);
 
     /// <summary>Takes the TLS policy of a re-read configuration (certificate, CA, server name, SNI, ALPN, pins) and
     /// reloads; other changes are reported as needing a restart.</summary>

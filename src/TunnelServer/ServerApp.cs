@@ -46,7 +46,7 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
         }
 
         Tunnels = tunnels;
-        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process.ShutdownTimeout, logger, time);
+        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process, Metrics, loggers, logger, time);
     }
 
     public IReadOnlyList<ServerTunnel> Tunnels { get; }

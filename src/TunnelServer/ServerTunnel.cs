@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Admin;
 using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Metrics;
@@ -61,6 +62,9 @@ internal sealed partial class ServerTunnel : ITunnelService
     }
 
     public Task RunAsync(CancellationToken stopAccepting) => _listener.RunAsync(_handler.HandleAsync, stopAccepting);
+
+    public TunnelReadiness Readiness(DateTimeOffset now) => ReadinessChecks.Evaluate(Name, _listener.IsListening ? _listener.LocalEndPoint.ToString() : null,
+        Tls.Current.Identity.NotAfter, Upstream.Pool, "upstream proxy", now);
 
     /// <summary>Takes the TLS policy of a re-read configuration and reloads; other changes are reported as needing
     /// a restart.</summary>

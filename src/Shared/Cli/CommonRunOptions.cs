@@ -77,6 +77,10 @@ internal abstract class CommonRunOptions
     [ConfigKey("watchInterval")]
     public string? WatchInterval { get; set; }
 
+    [Option("admin-listen", HelpText = "Serve /healthz, /readyz and /metrics (Prometheus) on this address; a bare port binds 127.0.0.1 only. Default: off")]
+    [ConfigKey("admin:listen")]
+    public string? AdminListen { get; set; }
+
     [Option("log-level", HelpText = "trace, debug, information, warning or error. Default: " + Defaults.LogLevel)]
     [ConfigKey("log:level")]
     public string? LogLevel { get; set; }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Admin;
 using Tunnel.Balancing;
 using Tunnel.Cli;
 using Tunnel.Logging;
@@ -11,7 +12,7 @@ namespace Tunnel.Config;
 internal static class CommonSettings
 {
     /// <summary>Keys valid only at the root of a configuration.</summary>
-    public static readonly string[] ProcessKeys = ["log", "shutdownTimeout", "maxConnections", "certExpiryWarning", "watchInterval"];
+    public static readonly string[] ProcessKeys = ["log", "admin", "shutdownTimeout", "maxConnections", "certExpiryWarning", "watchInterval"];
 
     /// <summary>Keys every tunnel has, on either side.</summary>
     public static readonly string[] TunnelKeys =
@@ -23,6 +24,7 @@ internal static class CommonSettings
     public static readonly IReadOnlyDictionary<string, IReadOnlySet<string>> Sections = new Dictionary<string, IReadOnlySet<string>>(StringComparer.OrdinalIgnoreCase)
     {
         ["log"] = new HashSet<string>(["level", "format", "file", "quietConnections"], StringComparer.OrdinalIgnoreCase),
+        ["admin"] = new HashSet<string>(["listen"], StringComparer.OrdinalIgnoreCase),
     };
 
     private static readonly Dictionary<string, LogLevel> LogLevels = new()
@@ -69,7 +71,31 @@ internal static class CommonSettings
             root.Duration("shutdownTimeout", Defaults.ShutdownTimeout, allowDisabled: false),
             root.Int("maxConnections", FileDescriptorLimit.DefaultMaxConnections(), 1, 10_000_000),
             root.Duration("certExpiryWarning", Defaults.CertExpiryWarning),
-            root.Duration("watchInterval", Defaults.WatchInterval));
+            root.Duration("watchInterval", Defaults.WatchInterval),
+            ReadAdmin(root));
+    }
+
+    /// <summary>The admin endpoint: off unless set; a bare port means loopback only.</summary>
+    private static AdminOptions ReadAdmin(SettingsReader root)
+    {
+        var text = root.String("admin:listen")?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return AdminOptions.Off;
+        }
+
+        if (text.All(char.IsAsciiDigit))
+        {
+            if (int.TryParse(text, out var port) && port is >= 0 and <= 65535)
+            {
+                return new AdminOptions(new HostPort("127.0.0.1", port));
+            }
+
+            root.ErrorAt("admin:listen", $"'{text}' is not a port (0-65535)");
+            return AdminOptions.Off;
+        }
+
+        return new AdminOptions(root.Address("admin:listen", "the admin endpoint address", required: false, allowWildcard: true));
     }
 
     public static TunnelTimeouts ReadTimeouts(SettingsReader tunnel) => new(

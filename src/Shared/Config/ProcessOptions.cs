@@ -1,3 +1,4 @@
+using Tunnel.Admin;
 using Tunnel.Logging;
 
 namespace Tunnel.Config;
@@ -9,5 +10,6 @@ namespace Tunnel.Config;
 /// <param name="CertificateExpiryWarning">Warn when a certificate expires within this window (default 30 days).</param>
 /// <param name="WatchInterval">How often certificate, CA, CRL and allow-list files are checked for changes
 /// (default 5 s; <see cref="Timeout.InfiniteTimeSpan"/>: only SIGHUP reloads).</param>
+/// <param name="Admin">The admin endpoint (off by default).</param>
 internal sealed record ProcessOptions(LogOptions Log, TimeSpan ShutdownTimeout, int MaxConnections, TimeSpan CertificateExpiryWarning,
-    TimeSpan WatchInterval);
+    TimeSpan WatchInterval, AdminOptions Admin);

@@ -1,5 +1,8 @@
 using Microsoft.Extensions.Logging;
+using System.Net;
+using Tunnel.Admin;
 using Tunnel.Config;
+using Tunnel.Metrics;
 using Tunnel.Net;
 
 namespace Tunnel.Hosting;
@@ -14,6 +17,9 @@ internal sealed partial class DaemonHost : IDisposable
     private readonly ConnectionTracker _tracker;
     private readonly CancellationTokenSource _abort;
     private readonly TimeSpan _shutdownTimeout;
+    private readonly AdminOptions _admin;
+    private readonly TunnelMetrics _metrics;
+    private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stop = new();
@@ -21,15 +27,25 @@ internal sealed partial class DaemonHost : IDisposable
     private readonly CancellationTokenSource _forceNow = new();
 
     public DaemonHost(IReadOnlyList<ITunnelService> tunnels, ConnectionTracker tracker, CancellationTokenSource abort,
-        TimeSpan shutdownTimeout, ILogger logger, TimeProvider time)
+        ProcessOptions process, TunnelMetrics metrics, ILoggerFactory loggers, ILogger logger, TimeProvider time)
     {
         _tunnels = tunnels;
         _tracker = tracker;
         _abort = abort;
-        _shutdownTimeout = shutdownTimeout;
+        _shutdownTimeout = process.ShutdownTimeout;
+        _admin = process.Admin;
+        _metrics = metrics;
+        _loggers = loggers;
         _logger = logger;
         _time = time;
+        Notifier = SystemdNotifier.FromEnvironment(time);
     }
+
+    /// <summary>systemd notifications, when running under systemd.</summary>
+    public SystemdNotifier? Notifier { get; }
+
+    /// <summary>The admin endpoint's address once started (null when disabled).</summary>
+    public IPEndPoint? AdminEndPoint { get; private set; }
 
     public bool StopRequested => _stop.IsCancellationRequested;
 
@@ -65,7 +81,24 @@ internal sealed partial class DaemonHost : IDisposable
             return ExitCodes.Startup;
         }
 
+        AdminServer? admin = null;
+        if (_admin.Listen is { } adminListen)
+        {
+            try
+            {
+                admin = await AdminServer.StartAsync(adminListen, () => _stop.IsCancellationRequested, _tunnels, _metrics.Registry, _loggers, _time, CancellationToken.None);
+                AdminEndPoint = admin.EndPoint;
+            }
+            catch (StartupException ex)
+            {
+                LogStartupFailed(_logger, ex.Message);
+                _bound.TrySetException(ex);
+                return ExitCodes.Startup;
+            }
+        }
+
         _bound.TrySetResult();
+        Notifier?.Ready($"listening: {string.Join(", ", _tunnels.Select(t => t.Name))}");
         var loops = _tunnels.Select(t => t.RunAsync(_stop.Token)).ToArray();
         try
         {
@@ -77,7 +110,18 @@ internal sealed partial class DaemonHost : IDisposable
             _stop.Cancel();
         }
 
-        return await DrainAsync();
+        Notifier?.Stopping($"draining {_tracker.Active} connections");
+        try
+        {
+            return await DrainAsync();
+        }
+        finally
+        {
+            if (admin is not null)
+            {
+                await admin.DisposeAsync();
+            }
+        }
     }
 
     private async Task<int> DrainAsync()
@@ -116,6 +160,7 @@ internal sealed partial class DaemonHost : IDisposable
 
     public void Dispose()
     {
+        Notifier?.Dispose();
         _stop.Dispose();
         _forceNow.Dispose();
     }

@@ -54,24 +54,32 @@ internal static class DaemonProgram
         where TOptions : class
     {
         ReloadLog.Requested(logger);
-        var (options, errors) = ReadConfiguration(flags, read);
-        if (options is null)
+        app.Host.Notifier?.Reloading();
+        try
         {
-            foreach (var error in errors)
+            var (options, errors) = ReadConfiguration(flags, read);
+            if (options is null)
             {
-                ReloadLog.ConfigInvalid(logger, error.ToString());
+                foreach (var error in errors)
+                {
+                    ReloadLog.ConfigInvalid(logger, error.ToString());
+                }
+
+                return;
             }
 
-            return;
+            if (app.Reload(options))
+            {
+                ReloadLog.Done(logger);
+            }
+            else
+            {
+                ReloadLog.Partial(logger);
+            }
         }
-
-        if (app.Reload(options))
+        finally
         {
-            ReloadLog.Done(logger);
-        }
-        else
-        {
-            ReloadLog.Partial(logger);
+            app.Host.Notifier?.Ready("reloaded");
         }
     }
 

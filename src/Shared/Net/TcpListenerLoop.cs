@@ -31,6 +31,10 @@ internal sealed partial class TcpListenerLoop : IDisposable
     }
 
     private IPEndPoint? _localEndPoint;
+    private volatile bool _listening;
+
+    /// <summary>True from a successful bind until the accept loop stops.</summary>
+    public bool IsListening => _listening;
 
     /// <summary>The bound address (with the real port when 0 was configured); kept after the listener closes.</summary>
     public IPEndPoint LocalEndPoint => _localEndPoint ?? throw new InvalidOperationException("not bound");
@@ -75,6 +79,7 @@ internal sealed partial class TcpListenerLoop : IDisposable
 
         _socket = socket;
         _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        _listening = true;
     }
 
     /// <summary>Accepts until <paramref name="stopAccepting"/> fires, then closes the listening socket. Handlers
@@ -127,6 +132,7 @@ internal sealed partial class TcpListenerLoop : IDisposable
         }
         finally
         {
+            _listening = false;
             socket.Dispose();
         }
     }

@@ -136,6 +136,7 @@ internal sealed class ClientConnectionHandler
             {
                 await server.Endpoint.Stream.WriteAsync(first, _context.Abort);
                 record.BytesUp = first.Count;
+                record.Metrics.BytesUp.Add(first.Count);
             }
             catch (Exception ex)
             {

@@ -204,6 +204,7 @@ internal sealed class ServerConnectionHandler
                 {
                     await upstreamEndpoint.Stream.WriteAsync(first, _abort);
                     record.BytesUp = first.Length;
+                    record.Metrics.BytesUp.Add(first.Length);
                 }
                 catch (Exception ex)
                 {

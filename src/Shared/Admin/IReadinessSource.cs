@@ -1,0 +1,7 @@
+namespace Tunnel.Admin;
+
+/// <summary>A tunnel that can say whether it is ready.</summary>
+internal interface IReadinessSource
+{
+    TunnelReadiness Readiness(DateTimeOffset now);
+}
