@@ -11,13 +11,14 @@
 # Needs: Debian 12 (or similar), root, the .NET 10 SDK. Works without internet once the packages are installed.
 # Runtime files (configs, logs, pid files) go to artifacts/demo/. Exit status 0 only if both requests succeeded.
 #
-# Ports (override with environment variables; the demo refuses to start if one is taken):
-#   TUNNEL_DEMO_INNER_PORT  (43130) inner Squid, where users point their proxy setting
-#   TUNNEL_DEMO_CLIENT_PORT (43129) tunnel-client, the inner Squid's cache_peer parent
-#   TUNNEL_DEMO_SERVER_PORT (44443) tunnel-server (443 in production)
-#   TUNNEL_DEMO_OUTER_PORT  (43128) outer Squid, tunnel-server's upstream proxy
-#   TUNNEL_DEMO_HTTPS_PORT  (48443) nginx HTTPS target
-#   TUNNEL_DEMO_HTTP_PORT   (48080) nginx plain-HTTP target
+# Ports (override with environment variables; the demo refuses to start if one is taken). They are named DEMO_*, not
+# TUNNEL_*, because the daemons read TUNNEL_* variables as their own configuration and reject names they do not know.
+#   DEMO_INNER_PORT   (43130) inner Squid, where users point their proxy setting
+#   DEMO_CLIENT_PORT  (43129) tunnel-client, the inner Squid's cache_peer parent
+#   DEMO_SERVER_PORT  (44443) tunnel-server (443 in production)
+#   DEMO_OUTER_PORT   (43128) outer Squid, tunnel-server's upstream proxy
+#   DEMO_HTTPS_PORT   (48443) nginx HTTPS target
+#   DEMO_HTTP_PORT    (48080) nginx plain-HTTP target
 #
 # The Squid directives here mirror tests/Tunnel.EndToEnd/Support/SquidConfig.cs; keep the two in step.
 
@@ -31,12 +32,12 @@ PIDS_FILE="$DEMO/pids"
 TARGET_NAME="target.demo.test"
 SERVER_NAME="tunnel.local"
 
-INNER_PORT="${TUNNEL_DEMO_INNER_PORT:-43130}"
-CLIENT_PORT="${TUNNEL_DEMO_CLIENT_PORT:-43129}"
-SERVER_PORT="${TUNNEL_DEMO_SERVER_PORT:-44443}"
-OUTER_PORT="${TUNNEL_DEMO_OUTER_PORT:-43128}"
-HTTPS_PORT="${TUNNEL_DEMO_HTTPS_PORT:-48443}"
-HTTP_PORT="${TUNNEL_DEMO_HTTP_PORT:-48080}"
+INNER_PORT="${DEMO_INNER_PORT:-43130}"
+CLIENT_PORT="${DEMO_CLIENT_PORT:-43129}"
+SERVER_PORT="${DEMO_SERVER_PORT:-44443}"
+OUTER_PORT="${DEMO_OUTER_PORT:-43128}"
+HTTPS_PORT="${DEMO_HTTPS_PORT:-48443}"
+HTTP_PORT="${DEMO_HTTP_PORT:-48080}"
 
 KEEP_RUNNING=0
 CHAIN_UP=0        # set once every hop is listening; --keep-running keeps only a complete chain
@@ -178,9 +179,9 @@ fi
 export PATH="$PATH:/usr/sbin:/sbin"
 info "$(squid -v | head -1), $(nginx -v 2>&1), $(curl --version | head -1 | cut -d' ' -f1-2), $(openssl version | cut -d' ' -f1-2)"
 
-for entry in "inner Squid:$INNER_PORT:TUNNEL_DEMO_INNER_PORT" "tunnel-client:$CLIENT_PORT:TUNNEL_DEMO_CLIENT_PORT" \
-  "tunnel-server:$SERVER_PORT:TUNNEL_DEMO_SERVER_PORT" "outer Squid:$OUTER_PORT:TUNNEL_DEMO_OUTER_PORT" \
-  "nginx HTTPS:$HTTPS_PORT:TUNNEL_DEMO_HTTPS_PORT" "nginx HTTP:$HTTP_PORT:TUNNEL_DEMO_HTTP_PORT"; do
+for entry in "inner Squid:$INNER_PORT:DEMO_INNER_PORT" "tunnel-client:$CLIENT_PORT:DEMO_CLIENT_PORT" \
+  "tunnel-server:$SERVER_PORT:DEMO_SERVER_PORT" "outer Squid:$OUTER_PORT:DEMO_OUTER_PORT" \
+  "nginx HTTPS:$HTTPS_PORT:DEMO_HTTPS_PORT" "nginx HTTP:$HTTP_PORT:DEMO_HTTP_PORT"; do
   IFS=: read -r name port variable <<<"$entry"
   if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
     die "$variable='$port' is not a port number (1-65535)"

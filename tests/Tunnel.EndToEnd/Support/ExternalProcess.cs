@@ -6,7 +6,9 @@ namespace Tunnel.EndToEnd.Support;
 
 /// <summary>A process a test started: its stdout and stderr are read line by line (and can be waited on), it can be
 /// signalled, and disposing it kills it and everything it spawned by PID, then writes what it printed into the test
-/// output. Proxy variables are removed from its environment so nothing bypasses the chain under test.</summary>
+/// output. Proxy variables are removed from its environment so nothing bypasses the chain under test, and TUNNEL_*
+/// variables too: the daemons read them as configuration and refuse unknown ones, and a test sets its daemons'
+/// configuration completely (TUNNEL_PUBLISHED_DIR, set by the test script, would otherwise stop them with exit 3).</summary>
 internal sealed class ExternalProcess : IAsyncDisposable
 {
     private const int SigTerm = 15;
@@ -82,7 +84,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
             info.ArgumentList.Add(argument);
         }
 
-        foreach (var variable in ProxyVariables)
+        foreach (var variable in info.Environment.Keys.Where(k => ProxyVariables.Contains(k) || k.StartsWith("TUNNEL_", StringComparison.Ordinal)).ToList())
         {
             info.Environment.Remove(variable);
         }

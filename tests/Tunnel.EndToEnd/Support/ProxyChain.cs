@@ -48,6 +48,7 @@ internal sealed class ProxyChain : IAsyncDisposable
     public static async Task<ProxyChain> StartAsync(string name, ITestOutputHelper output, CancellationToken deadline,
         Func<Sandbox, IEnumerable<string>>? outerPolicy = null, bool passCredentials = false)
     {
+        RequiredTool.CheckChainTools();
         var binaries = await PublishedBinaries.GetAsync();
         var chain = new ProxyChain(new Sandbox(name), new TestPki("E2E Tunnel CA"), output);
         try

@@ -6,7 +6,8 @@ namespace Tunnel.EndToEnd.Support;
 /// <summary>The tunnel-server and tunnel-client the tests run: the Release publish output, made once per test run
 /// (test classes run in parallel; a lock makes the first one publish and the others wait). If TUNNEL_PUBLISHED_DIR
 /// names a folder that already holds both binaries, they are used as they are (the repository's test script publishes
-/// first); if it names an empty or missing folder, the publish goes there.</summary>
+/// first); if it names an empty or missing folder, the publish goes there. A relative path is taken from the repository
+/// root.</summary>
 internal sealed class PublishedBinaries
 {
     public const string DirectoryVariable = "TUNNEL_PUBLISHED_DIR";
@@ -48,14 +49,14 @@ internal sealed class PublishedBinaries
     private static async Task<PublishedBinaries> PublishAsync()
     {
         var configured = Environment.GetEnvironmentVariable(DirectoryVariable);
-        if (!string.IsNullOrEmpty(configured) && HasBinaries(configured))
-        {
-            return new PublishedBinaries(Path.GetFullPath(configured));
-        }
-
         var folder = string.IsNullOrEmpty(configured)
             ? Path.Combine(RepositoryRoot.Path, "artifacts", "e2e", "publish")
-            : Path.GetFullPath(configured);
+            : Path.GetFullPath(configured, RepositoryRoot.Path);
+        if (!string.IsNullOrEmpty(configured) && HasBinaries(folder))
+        {
+            return new PublishedBinaries(folder);
+        }
+
         foreach (var project in new[] { "src/TunnelServer/TunnelServer.csproj", "src/TunnelClient/TunnelClient.csproj" })
         {
             await RunDotnetPublishAsync(project, folder);

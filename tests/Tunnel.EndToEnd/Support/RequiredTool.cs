@@ -19,6 +19,14 @@ internal static class RequiredTool
 
     public static string Stunnel => Command("stunnel4", "stunnel4");
 
+    /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
+    public static void CheckChainTools()
+    {
+        _ = Squid;
+        _ = Nginx;
+        _ = Curl;
+    }
+
     /// <summary>The full path of <paramref name="command"/>, or a failed test naming <paramref name="debianPackage"/>.</summary>
     public static string Command(string command, string debianPackage)
     {
