@@ -13,12 +13,14 @@
 #
 # Ports (override with environment variables; the demo refuses to start if one is taken). They are named DEMO_*, not
 # TUNNEL_*, because the daemons read TUNNEL_* variables as their own configuration and reject names they do not know.
-#   DEMO_INNER_PORT   (43130) inner Squid, where users point their proxy setting
-#   DEMO_CLIENT_PORT  (43129) tunnel-client, the inner Squid's cache_peer parent
-#   DEMO_SERVER_PORT  (44443) tunnel-server (443 in production)
-#   DEMO_OUTER_PORT   (43128) outer Squid, tunnel-server's upstream proxy
-#   DEMO_HTTPS_PORT   (48443) nginx HTTPS target
-#   DEMO_HTTP_PORT    (48080) nginx plain-HTTP target
+# The defaults sit below Linux's ephemeral range (32768-60999), where any outgoing connection on the machine may hold
+# a port for a while and make a later bind() fail.
+#   DEMO_INNER_PORT   (23130) inner Squid, where users point their proxy setting
+#   DEMO_CLIENT_PORT  (23129) tunnel-client, the inner Squid's cache_peer parent
+#   DEMO_SERVER_PORT  (24443) tunnel-server (443 in production)
+#   DEMO_OUTER_PORT   (23128) outer Squid, tunnel-server's upstream proxy
+#   DEMO_HTTPS_PORT   (28443) nginx HTTPS target
+#   DEMO_HTTP_PORT    (28080) nginx plain-HTTP target
 #
 # The Squid directives here mirror tests/Tunnel.EndToEnd/Support/SquidConfig.cs; keep the two in step.
 
@@ -32,12 +34,12 @@ PIDS_FILE="$DEMO/pids"
 TARGET_NAME="target.demo.test"
 SERVER_NAME="tunnel.local"
 
-INNER_PORT="${DEMO_INNER_PORT:-43130}"
-CLIENT_PORT="${DEMO_CLIENT_PORT:-43129}"
-SERVER_PORT="${DEMO_SERVER_PORT:-44443}"
-OUTER_PORT="${DEMO_OUTER_PORT:-43128}"
-HTTPS_PORT="${DEMO_HTTPS_PORT:-48443}"
-HTTP_PORT="${DEMO_HTTP_PORT:-48080}"
+INNER_PORT="${DEMO_INNER_PORT:-23130}"
+CLIENT_PORT="${DEMO_CLIENT_PORT:-23129}"
+SERVER_PORT="${DEMO_SERVER_PORT:-24443}"
+OUTER_PORT="${DEMO_OUTER_PORT:-23128}"
+HTTPS_PORT="${DEMO_HTTPS_PORT:-28443}"
+HTTP_PORT="${DEMO_HTTP_PORT:-28080}"
 
 KEEP_RUNNING=0
 CHAIN_UP=0        # set once every hop is listening; --keep-running keeps only a complete chain
@@ -188,6 +190,12 @@ for entry in "inner Squid:$INNER_PORT:DEMO_INNER_PORT" "tunnel-client:$CLIENT_PO
   fi
   if port_open "$port"; then
     die "port 127.0.0.1:$port (for $name) is already in use; free it, set $variable to another port, or run ./demo.sh --stop if a previous demo is still running"
+  fi
+done
+read -r ephemeral_low ephemeral_high </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || { ephemeral_low=32768; ephemeral_high=60999; }
+for port in "$INNER_PORT" "$CLIENT_PORT" "$SERVER_PORT" "$OUTER_PORT" "$HTTPS_PORT" "$HTTP_PORT"; do
+  if [ "$port" -ge "$ephemeral_low" ] && [ "$port" -le "$ephemeral_high" ]; then
+    info "note: port $port is in the ephemeral range ($ephemeral_low-$ephemeral_high); if a start fails with 'address already in use', pick a lower one"
   fi
 done
 ok "all six ports are free ($INNER_PORT, $CLIENT_PORT, $SERVER_PORT, $OUTER_PORT, $HTTPS_PORT, $HTTP_PORT)"
@@ -376,13 +384,17 @@ grep -E '^(\* (Establish|CONNECT|SSL connection|Server certificate)|\*  (subject
 echo "   body: $(cat "$DEMO/https-body.txt" 2>/dev/null)"
 show_hops "$server_lines" "CONNECT $TARGET_NAME:$HTTPS_PORT" closed
 if [ "$https_ok" = 1 ]; then ok "HTTPS request succeeded"; else fail "HTTPS request failed; full curl output: ${DEMO#"$ROOT"/}/https-curl.txt"; fi
-explain "curl sent 'CONNECT $TARGET_NAME:$HTTPS_PORT' to the inner Squid, which (never_direct) passed it to its parent,"
-explain "tunnel-client. tunnel-client opened a TLS 1.3 connection to tunnel-server, checked its certificate ($SERVER_NAME)"
-explain "against the private CA and presented dev-client's certificate. tunnel-server verified that certificate, then"
-explain "dialled its one upstream, the outer Squid, and relayed the CONNECT bytes unchanged. The outer Squid resolved the"
-explain "name and answered '200 Connection established', which came back through every hop. curl's own TLS session with"
-explain "nginx then ran inside the tunnel: a firewall between the two tunnel ends sees neither the CONNECT line nor"
-explain "$TARGET_NAME, only one TLS connection to 127.0.0.1:$SERVER_PORT."
+echo "   What happened, hop by hop:"
+explain "1. curl -> inner Squid (:$INNER_PORT): 'CONNECT $TARGET_NAME:$HTTPS_PORT'. never_direct sends it to the parent."
+explain "2. inner Squid -> tunnel-client (:$CLIENT_PORT): the same CONNECT, plain TCP; tunnel-client is a cache_peer parent."
+explain "3. tunnel-client => tunnel-server (:$SERVER_PORT): a new TLS 1.3 connection. The client checked the server's"
+explain "   certificate ($SERVER_NAME) against the private CA and presented dev-client's. A firewall on this hop sees one"
+explain "   TLS connection to 127.0.0.1:$SERVER_PORT: not the CONNECT line, not $TARGET_NAME."
+explain "4. tunnel-server -> outer Squid (:$OUTER_PORT): only after verifying dev-client's certificate (the [CN=...] in its"
+explain "   log) does the server dial its one configured upstream, then it relays the bytes unchanged."
+explain "5. outer Squid -> nginx (:$HTTPS_PORT): it resolves $TARGET_NAME from its hosts file, connects, and answers"
+explain "   '200 Connection established', which travels back through every hop to curl."
+explain "6. curl <=> nginx: curl's own TLS session (certificate for $TARGET_NAME) runs inside the tunnel's TLS."
 
 step "Plain HTTP through the chain: curl -v --proxy http://127.0.0.1:$INNER_PORT http://$TARGET_NAME:$HTTP_PORT/"
 server_lines=$(wc -l <"$SERVER_LOG")
@@ -394,9 +406,14 @@ grep -E '^[<>] (GET|HTTP/|Via|X-Cache:)' "$DEMO/http-curl.txt" | indent || true
 echo "   body: $(cat "$DEMO/http-body.txt" 2>/dev/null)"
 show_hops "$server_lines" "GET http://$TARGET_NAME:$HTTP_PORT/" open
 if [ "$http_ok" = 1 ]; then ok "plain HTTP request succeeded"; else fail "plain HTTP request failed; full curl output: ${DEMO#"$ROOT"/}/http-curl.txt"; fi
-explain "The inner Squid sent 'GET http://$TARGET_NAME:$HTTP_PORT/' (absolute URI) to tunnel-client. It keeps that"
-explain "parent connection open for the next request, so tunnel-server's 'closed' line appears only when Squid lets it go."
-explain "The Via header shows both Squids; the tunnel ends add nothing to the HTTP they carry."
+echo "   What happened, hop by hop:"
+explain "1. curl -> inner Squid: 'GET http://$TARGET_NAME:$HTTP_PORT/' (absolute URI, as browsers send to a proxy)."
+explain "2. inner Squid -> tunnel-client -> tunnel-server -> outer Squid: the request, unchanged, over a new tunnel"
+explain "   connection (TLS between the tunnel ends, client certificate checked as before)."
+explain "3. outer Squid -> nginx: a plain GET; the answer returns the same way. Via lists both Squids; the tunnel ends"
+explain "   add nothing to the HTTP they carry."
+explain "4. Squid keeps the parent connection open for its next request, so tunnel-server logged 'open' and will log"
+explain "   'closed' (with byte counts) only when Squid lets the connection go."
 
 # ----------------------------------------------------------------------------------------------------------- end
 
