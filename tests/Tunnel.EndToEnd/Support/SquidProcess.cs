@@ -9,6 +9,8 @@ namespace Tunnel.EndToEnd.Support;
 /// answers an HTTP request. Disposing kills it by PID and copies its access.log into the test output.</summary>
 internal sealed class SquidProcess : IAsyncDisposable
 {
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+
     private readonly ITestOutputHelper _output;
 
     private SquidProcess(string name, string folder, int port, ExternalProcess process, ITestOutputHelper output)
@@ -97,9 +99,13 @@ internal sealed class SquidProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Any HTTP answer counts: a bare "GET /" is a bad request to a proxy, answered without going anywhere.</summary>
-    private static async Task<bool> AnswersHttpAsync(int port, CancellationToken cancellationToken)
+    /// <summary>Any HTTP answer counts: a bare "GET /" is a bad request to a proxy, answered without going anywhere.
+    /// One attempt gets two seconds; the caller's deadline bounds the polling.</summary>
+    private static async Task<bool> AnswersHttpAsync(int port, CancellationToken deadline)
     {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        attempt.CancelAfter(AttemptTimeout);
+        var cancellationToken = attempt.Token;
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -121,6 +127,10 @@ internal sealed class SquidProcess : IAsyncDisposable
             return Encoding.ASCII.GetString(buffer) == "HTTP/";
         }
         catch (SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
         {
             return false;
         }
