@@ -1,0 +1,72 @@
+namespace Tunnel.EndToEnd.Support;
+
+/// <summary>Finds the system tools the end-to-end tests drive. A missing tool fails the test with the Debian package
+/// to install (the repository's test script installs them); it never skips, so a green run means the scenario ran.</summary>
+internal static class RequiredTool
+{
+    // Daemons live in sbin, which is not on every user's PATH.
+    private static readonly string[] ExtraFolders = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
+
+    public static string Squid => Command("squid", "squid");
+
+    public static string SquidBasicAuthHelper => File("/usr/lib/squid/basic_ncsa_auth", "squid");
+
+    public static string Nginx => Command("nginx", "nginx-light");
+
+    public static string Curl => Command("curl", "curl");
+
+    public static string OpenSsl => Command("openssl", "openssl");
+
+    public static string Stunnel => Command("stunnel4", "stunnel4");
+
+    /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
+    public static void CheckChainTools()
+    {
+        _ = Squid;
+        _ = Nginx;
+        _ = Curl;
+    }
+
+    /// <summary>The full path of <paramref name="command"/>, or a failed test naming <paramref name="debianPackage"/>.</summary>
+    public static string Command(string command, string debianPackage)
+    {
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        foreach (var folder in path.Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(ExtraFolders))
+        {
+            var candidate = Path.Combine(folder, command);
+            if (System.IO.File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        Assert.Fail(Missing($"'{command}' is not on PATH (nor in {string.Join(", ", ExtraFolders)})", debianPackage));
+        return "";
+    }
+
+    public static string File(string path, string debianPackage)
+    {
+        if (!System.IO.File.Exists(path))
+        {
+            Assert.Fail(Missing($"'{path}' does not exist", debianPackage));
+        }
+
+        return path;
+    }
+
+    /// <summary>A system account a daemon drops privileges to (Squid's cache_effective_user).</summary>
+    public static string User(string name, string debianPackage)
+    {
+        var found = System.IO.File.ReadLines("/etc/passwd").Any(line => line.StartsWith(name + ":", StringComparison.Ordinal));
+        if (!found)
+        {
+            Assert.Fail(Missing($"the user '{name}' does not exist", debianPackage));
+        }
+
+        return name;
+    }
+
+    private static string Missing(string what, string debianPackage) =>
+        $"{what}: install the Debian package '{debianPackage}' " +
+        $"(apt-get install -y --no-install-recommends {debianPackage}); the end-to-end tests need it and do not skip without it";
+}

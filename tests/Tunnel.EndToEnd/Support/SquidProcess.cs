@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Xunit.Abstractions;
+
+namespace Tunnel.EndToEnd.Support;
+
+/// <summary>A Squid run as root in the foreground (<c>squid -N -f conf</c>) on a free loopback port, ready once it
+/// answers an HTTP request. Disposing kills it by PID and copies its access.log into the test output.</summary>
+internal sealed class SquidProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly ITestOutputHelper _output;
+
+    private SquidProcess(string name, string folder, int port, ExternalProcess process, ITestOutputHelper output)
+    {
+        Name = name;
+        Folder = folder;
+        Port = port;
+        Process = process;
+        _output = output;
+    }
+
+    public string Name { get; }
+
+    public string Folder { get; }
+
+    public int Port { get; }
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    public string ProxyUrl => $"http://127.0.0.1:{Port}";
+
+    public ExternalProcess Process { get; }
+
+    public string AccessLogPath => Path.Combine(Folder, "access.log");
+
+    public string CacheLogPath => Path.Combine(Folder, "cache.log");
+
+    public string[] AccessLog => Poll.ReadLines(AccessLogPath);
+
+    public string[] CacheLog => Poll.ReadLines(CacheLogPath);
+
+    /// <summary>Writes the configuration (base lines, <paramref name="policy"/>, then the closing access rules) and
+    /// starts Squid.</summary>
+    public static async Task<SquidProcess> StartAsync(Sandbox sandbox, string name, IEnumerable<string> policy, ITestOutputHelper output,
+        CancellationToken deadline)
+    {
+        var squid = RequiredTool.Squid;
+        var folder = sandbox.Folder(name, writableByAll: true);
+        var port = FreePort.Next();
+        var config = SquidConfig.Base(name, folder, port).Concat(policy).Concat(SquidConfig.Closing);
+        var configPath = Path.Combine(folder, "squid.conf");
+        await File.WriteAllLinesAsync(configPath, config, deadline);
+
+        // -d 1: the important cache.log lines also go to stderr, which ends up in the test output.
+        var process = ExternalProcess.Start($"{name} squid", squid, ["-N", "-d", "1", "-f", configPath], output, workingDirectory: folder);
+        var result = new SquidProcess(name, folder, port, process, output);
+        try
+        {
+            await Poll.UntilAsync(async token =>
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"{name} squid exited with code {process.ExitCode}:\n{process.Stderr}");
+                }
+
+                return await AnswersHttpAsync(port, token);
+            }, $"{name} squid to answer HTTP on 127.0.0.1:{port}", deadline);
+            return result;
+        }
+        catch
+        {
+            await result.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until access.log has a line matching <paramref name="match"/> (Squid writes it when the
+    /// transaction ends).</summary>
+    public Task<string> WaitForAccessLogAsync(Func<string, bool> match, string what, CancellationToken deadline) =>
+        Poll.UntilLineAsync(AccessLogPath, match, $"{Name} squid access.log: {what}", deadline);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Process.DisposeAsync();
+        try
+        {
+            _output.WriteLine($"---- {Name} squid access.log ----");
+            foreach (var line in AccessLog)
+            {
+                _output.WriteLine("  " + line);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // The test already finished.
+        }
+    }
+
+    /// <summary>Any HTTP answer counts: a bare "GET /" is a bad request to a proxy, answered without going anywhere.
+    /// One attempt gets two seconds; the caller's deadline bounds the polling.</summary>
+    private static async Task<bool> AnswersHttpAsync(int port, CancellationToken deadline)
+    {
+        using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline);
+        attempt.CancelAfter(AttemptTimeout);
+        var cancellationToken = attempt.Token;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+            await socket.SendAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), SocketFlags.None, cancellationToken);
+            var buffer = new byte[5];
+            var read = 0;
+            while (read < buffer.Length)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cancellationToken);
+                if (n == 0)
+                {
+                    return false;
+                }
+
+                read += n;
+            }
+
+            return Encoding.ASCII.GetString(buffer) == "HTTP/";
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException) when (!deadline.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}

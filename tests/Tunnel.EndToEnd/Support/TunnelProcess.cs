@@ -1,0 +1,83 @@
+using Xunit.Abstractions;
+
+namespace Tunnel.EndToEnd.Support;
+
+/// <summary>A published tunnel-server or tunnel-client running as a process with JSON logs on stderr. It listens on
+/// 127.0.0.1 port 0; the real port is read back from its "listening" log event.</summary>
+internal sealed class TunnelProcess : IAsyncDisposable
+{
+    private TunnelProcess(ExternalProcess process, int port)
+    {
+        Process = process;
+        Port = port;
+    }
+
+    public ExternalProcess Process { get; }
+
+    public int Port { get; }
+
+    public string Address => $"127.0.0.1:{Port}";
+
+    public IEnumerable<TunnelLogEvent> Events =>
+        Process.Stderr.Split('\n').Select(TunnelLogEvent.Parse).OfType<TunnelLogEvent>();
+
+    /// <summary>Starts tunnel-server with one tunnel in front of <paramref name="upstream"/>.</summary>
+    public static Task<TunnelProcess> StartServerAsync(PublishedBinaries binaries, string upstream, (string Cert, string Key) identity,
+        string clientCa, ITestOutputHelper output, CancellationToken deadline, params string[] extra) =>
+        StartAsync(binaries, "tunnel-server",
+            ["--listen", "127.0.0.1:0", "--upstream", upstream, "--cert", identity.Cert, "--key", identity.Key, "--ca", clientCa, .. extra],
+            output, deadline);
+
+    /// <summary>Starts tunnel-client with one tunnel to <paramref name="server"/>, expecting <paramref name="serverName"/>.</summary>
+    public static Task<TunnelProcess> StartClientAsync(PublishedBinaries binaries, string server, string serverName,
+        (string Cert, string Key) identity, string serverCa, ITestOutputHelper output, CancellationToken deadline, params string[] extra) =>
+        StartAsync(binaries, "tunnel-client",
+            ["--listen", "127.0.0.1:0", "--server", server, "--server-name", serverName, "--cert", identity.Cert, "--key", identity.Key,
+                "--ca", serverCa, .. extra],
+            output, deadline);
+
+    public static async Task<TunnelProcess> StartAsync(PublishedBinaries binaries, string program, IEnumerable<string> arguments,
+        ITestOutputHelper output, CancellationToken deadline)
+    {
+        var process = ExternalProcess.Start(program, binaries.Of(program), [.. arguments, "--log-format", "json"], output,
+            PublishedBinaries.RuntimeVariables, format: TunnelLogEvent.Format);
+        try
+        {
+            var line = await process.WaitForLineAsync(l => TunnelLogEvent.Parse(l)?.EventName is "ServerListening" or "ClientListening",
+                "its 'listening' log event", deadline);
+            var address = TunnelLogEvent.Parse(line)!["Address"] ?? throw new InvalidOperationException($"no Address in: {line}");
+            return new TunnelProcess(process, int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Runs <paramref name="program"/> with exactly <paramref name="arguments"/> until it exits by itself
+    /// (for usage and start-up errors); returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExitAsync(PublishedBinaries binaries, string program,
+        IEnumerable<string> arguments, ITestOutputHelper output, CancellationToken deadline)
+    {
+        await using var process = ExternalProcess.Start(program, binaries.Of(program), arguments, output, PublishedBinaries.RuntimeVariables);
+        var exitCode = await process.WaitForExitAsync(deadline);
+        return (exitCode, process.Stdout, process.Stderr);
+    }
+
+    /// <summary>Waits for a log event matching <paramref name="match"/> (already logged or still to come).</summary>
+    public async Task<TunnelLogEvent> WaitForEventAsync(Func<TunnelLogEvent, bool> match, string what, CancellationToken deadline)
+    {
+        var line = await Process.WaitForLineAsync(l => TunnelLogEvent.Parse(l) is { } e && match(e), what, deadline);
+        return TunnelLogEvent.Parse(line)!;
+    }
+
+    /// <summary>SIGTERM, then the exit code once the process has drained and exited.</summary>
+    public async Task<int> StopAsync(CancellationToken deadline)
+    {
+        Process.Terminate();
+        return await Process.WaitForExitAsync(deadline);
+    }
+
+    public ValueTask DisposeAsync() => Process.DisposeAsync();
+}
