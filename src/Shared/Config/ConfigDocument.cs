@@ -33,7 +33,11 @@ internal sealed class ConfigDocument
     public string? FilePath { get; }
 
     /// <summary>A label for errors that are not about one value.</summary>
-    public string Label => FilePath is null ? "configuration" : System.IO.Path.GetFileName(FilePath);
+    public string Label => FilePath ?? "configuration";
+
+    /// <summary>Problems that do not stop the process: settings in TUNNEL_ variables that no tunnel uses (other
+    /// software may share the prefix), reported once logging is up.</summary>
+    public List<string> Warnings { get; } = [];
 
     /// <summary>Loads the layers. <paramref name="flags"/> maps configuration keys to (flag name, value);
     /// <paramref name="environment"/> defaults to the process environment.</summary>

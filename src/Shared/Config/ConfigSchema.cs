@@ -50,8 +50,17 @@ internal sealed record ConfigSchema(
         if (!allowed.Contains(setting.Key))
         {
             var suggestion = Suggest(setting.Key, allowed.Concat(Sections.Keys));
-            errors.Add(new ConfigError(document.SourceOf(setting.Path), setting.Path,
-                $"unknown setting{(suggestion is null ? "" : $" (did you mean '{suggestion}'?)")}"));
+            var source = document.SourceOf(setting.Path);
+            var message = $"unknown setting{(suggestion is null ? "" : $" (did you mean '{suggestion}'?)")}";
+            if (source.StartsWith("environment variable", StringComparison.Ordinal))
+            {
+                document.Warnings.Add($"{source}: {setting.Path}: {message}; ignored");
+            }
+            else
+            {
+                errors.Add(new ConfigError(source, setting.Path, message));
+            }
+
             return;
         }
 

@@ -20,7 +20,7 @@ internal static class DaemonProgram
         where TOptions : class
     {
         stderr ??= Console.Error;
-        var (options, errors) = ReadConfiguration(flags, read);
+        var (options, errors, warnings) = ReadConfiguration(flags, read);
         if (options is null)
         {
             await ReportAsync(stderr, program, $"the configuration is invalid ({errors.Count} problem{(errors.Count == 1 ? "" : "s")}); nothing was started:",
@@ -29,6 +29,12 @@ internal static class DaemonProgram
         }
 
         using var logging = LoggingSetup.Create(process(options).Log);
+        var logger = logging.Factory.CreateLogger(program);
+        foreach (var warning in warnings)
+        {
+            ReloadLog.ConfigWarning(logger, warning);
+        }
+
         IDaemonApp<TOptions> app;
         try
         {
@@ -40,7 +46,6 @@ internal static class DaemonProgram
             return ExitCodes.Config;
         }
 
-        var logger = logging.Factory.CreateLogger(program);
         using (app)
         using (new SignalHandlers(app.Host.RequestStop, () => Reload(app, flags, read, logger), logging.ReopenFiles))
         {
@@ -57,7 +62,7 @@ internal static class DaemonProgram
         app.Host.Notifier?.Reloading();
         try
         {
-            var (options, errors) = ReadConfiguration(flags, read);
+            var (options, errors, _) = ReadConfiguration(flags, read);
             if (options is null)
             {
                 foreach (var error in errors)
@@ -83,14 +88,14 @@ internal static class DaemonProgram
         }
     }
 
-    private static (TOptions? Options, List<ConfigError> Errors) ReadConfiguration<TOptions>(CommonRunOptions flags,
+    private static (TOptions? Options, List<ConfigError> Errors, List<string> Warnings) ReadConfiguration<TOptions>(CommonRunOptions flags,
         Func<ConfigDocument, List<ConfigError>, TOptions?> read)
         where TOptions : class
     {
         var errors = new List<ConfigError>();
         var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()));
         var options = errors.Count == 0 ? read(document, errors) : null;
-        return (errors.Count == 0 ? options : null, errors);
+        return (errors.Count == 0 ? options : null, errors, document.Warnings);
     }
 
     private static async Task ReportAsync(TextWriter stderr, string program, string headline, IEnumerable<string> lines)

@@ -16,6 +16,9 @@ internal static partial class ReloadLog
         Message = "reload: {What}; this takes effect only after a restart")]
     public static partial void NeedsRestart(ILogger logger, string what);
 
+    [LoggerMessage(EventId = 25, EventName = "ConfigWarning", Level = LogLevel.Warning, Message = "configuration: {Warning}")]
+    public static partial void ConfigWarning(ILogger logger, string warning);
+
     [LoggerMessage(EventId = 23, EventName = "ReloadDone", Level = LogLevel.Information, Message = "reload complete")]
     public static partial void Done(ILogger logger);
 

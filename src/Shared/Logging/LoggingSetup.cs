@@ -4,7 +4,6 @@ using Serilog.Events;
 using Serilog.Extensions.Logging;
 using Serilog.Formatting;
 using Serilog.Formatting.Display;
-using Serilog.Formatting.Json;
 using Serilog.Sinks.SystemConsole.Themes;
 
 namespace Tunnel.Logging;
@@ -37,7 +36,7 @@ internal sealed class LoggingSetup : IDisposable
 
         if (options.Format == LogFormat.Json)
         {
-            configuration.WriteTo.Console(new JsonFormatter(renderMessage: true), standardErrorFromLevel: LogEventLevel.Verbose);
+            configuration.WriteTo.Console(new JsonLogFormatter(), standardErrorFromLevel: LogEventLevel.Verbose);
         }
         else
         {
@@ -67,7 +66,7 @@ internal sealed class LoggingSetup : IDisposable
     }
 
     private static ITextFormatter CreateFormatter(LogFormat format) => format == LogFormat.Json
-        ? new JsonFormatter(renderMessage: true)
+        ? new JsonLogFormatter()
         : new MessageTemplateTextFormatter(TextTemplate, System.Globalization.CultureInfo.InvariantCulture);
 
     private static LogEventLevel ToSerilog(LogLevel level) => level switch

@@ -65,9 +65,14 @@ internal sealed class ServerConnector : IDisposable
             var last = ex.InnerException as TunnelConnectException
                 ?? Pool.Backends.Select(b => b.LastException).OfType<TunnelConnectException>().FirstOrDefault();
             var status = last?.Status ?? ProxyErrorResponse.ServiceUnavailable;
-            var message = ex.KnownDown
-                ? $"every tunnel-server is down: {Pool.Describe()}"
-                : last is not null && _options.Servers.Count == 1 ? last.Message : $"no tunnel-server could be used: {ex.Message}";
+            var message = (ex.KnownDown, Pool.Backends) switch
+            {
+                (true, [var only]) => $"{only.LastError ?? $"tunnel-server {only.Address} is down"} (known down for " +
+                    $"{only.SinceLastFailure?.TotalSeconds ?? 0:0.#}s; rechecked in the background)",
+                (true, _) => $"every tunnel-server is down: {Pool.Describe()}",
+                (false, [_]) when last is not null => last.Message,
+                _ => $"no tunnel-server could be used: {ex.Message}",
+            };
             throw new TunnelConnectException(status, string.Join(", ", _options.Servers), message, ex);
         }
     }

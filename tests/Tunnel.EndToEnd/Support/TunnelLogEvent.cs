@@ -2,8 +2,9 @@ using System.Text.Json;
 
 namespace Tunnel.EndToEnd.Support;
 
-/// <summary>One line of a tunnel daemon's JSON log (Serilog's JsonFormatter): level, rendered message, event name and
-/// the named properties the tests assert on (Address, PeerIdentity, Upstream, Reason, BytesUp, BytesDown).</summary>
+/// <summary>One line of a tunnel daemon's JSON log (flat: time, level, event, category, message, then the named
+/// properties the tests assert on: address, peerIdentity, upstream, reason, bytesUp, bytesDown). Properties are
+/// looked up case-insensitively, so tests may write them as the message templates do (Reason, BytesUp).</summary>
 internal sealed record TunnelLogEvent(string At, string Severity, string Message, string? EventName, IReadOnlyDictionary<string, string> Fields)
 {
     public string? this[string property] => Fields.GetValueOrDefault(property);
@@ -19,30 +20,19 @@ internal sealed record TunnelLogEvent(string At, string Severity, string Message
         {
             using var document = JsonDocument.Parse(line);
             var root = document.RootElement;
-            var fields = new Dictionary<string, string>(StringComparer.Ordinal);
-            string? eventName = null;
-            if (root.TryGetProperty("Properties", out var bag))
+            var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var property in root.EnumerateObject())
             {
-                foreach (var property in bag.EnumerateObject())
-                {
-                    if (property.Name == "EventId" && property.Value.ValueKind == JsonValueKind.Object &&
-                        property.Value.TryGetProperty("Name", out var name))
-                    {
-                        eventName = name.GetString();
-                        continue;
-                    }
-
-                    fields[property.Name] = property.Value.ValueKind == JsonValueKind.String
-                        ? property.Value.GetString() ?? ""
-                        : property.Value.GetRawText();
-                }
+                fields[property.Name] = property.Value.ValueKind == JsonValueKind.String
+                    ? property.Value.GetString() ?? ""
+                    : property.Value.GetRawText();
             }
 
             return new TunnelLogEvent(
-                root.TryGetProperty("Timestamp", out var timestamp) ? timestamp.GetString() ?? "" : "",
-                root.TryGetProperty("Level", out var level) ? level.GetString() ?? "" : "",
-                root.TryGetProperty("RenderedMessage", out var message) ? message.GetString() ?? "" : "",
-                eventName,
+                fields.GetValueOrDefault("time", ""),
+                fields.GetValueOrDefault("level", ""),
+                fields.GetValueOrDefault("message", ""),
+                fields.GetValueOrDefault("event"),
                 fields);
         }
         catch (JsonException)
@@ -60,12 +50,12 @@ internal sealed record TunnelLogEvent(string At, string Severity, string Message
 
     private static string ShortLevel(string level) => level switch
     {
-        "Verbose" => "TRC",
-        "Debug" => "DBG",
-        "Information" => "INF",
-        "Warning" => "WRN",
-        "Error" => "ERR",
-        "Fatal" => "FTL",
+        "trace" => "TRC",
+        "debug" => "DBG",
+        "information" => "INF",
+        "warning" => "WRN",
+        "error" => "ERR",
+        "critical" => "CRT",
         _ => level,
     };
 }
