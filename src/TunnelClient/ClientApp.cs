@@ -13,6 +13,7 @@ namespace Tunnel.Client;
 internal sealed class ClientApp : IDaemonApp<ClientOptions>
 {
     private readonly ConnectionLimiter _limiter;
+    private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abort = new();
 
     private readonly ClientOptions _options;
@@ -25,7 +26,7 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
         Metrics = new TunnelMetrics("tunnel-client");
-        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
+        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _stop.Token, _abort.Token);
         var tunnels = new List<ClientTunnel>();
         var errors = new List<string>();
         foreach (var tunnelOptions in options.Tunnels)
@@ -46,7 +47,7 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
         }
 
         Tunnels = tunnels;
-        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process, Metrics, loggers, logger, time);
+        Host = new DaemonHost(tunnels, Tracker, _stop, _abort, options.Process, Metrics, loggers, logger, time);
     }
 
     public IReadOnlyList<ClientTunnel> Tunnels { get; }
@@ -83,6 +84,7 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
 
         Host.Dispose();
         _limiter.Dispose();
+        _stop.Dispose();
         _abort.Dispose();
     }
 }

@@ -13,6 +13,7 @@ namespace Tunnel.Server;
 internal sealed class ServerApp : IDaemonApp<ServerOptions>
 {
     private readonly ConnectionLimiter _limiter;
+    private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _abort = new();
 
     private readonly ServerOptions _options;
@@ -25,7 +26,7 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
         _limiter = new ConnectionLimiter(options.Process.MaxConnections);
         Tracker = new ConnectionTracker();
         Metrics = new TunnelMetrics("tunnel-server");
-        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _abort.Token);
+        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _stop.Token, _abort.Token);
         var tunnels = new List<ServerTunnel>();
         var errors = new List<string>();
         foreach (var tunnelOptions in options.Tunnels)
@@ -46,7 +47,7 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
         }
 
         Tunnels = tunnels;
-        Host = new DaemonHost(tunnels, Tracker, _abort, options.Process, Metrics, loggers, logger, time);
+        Host = new DaemonHost(tunnels, Tracker, _stop, _abort, options.Process, Metrics, loggers, logger, time);
     }
 
     public IReadOnlyList<ServerTunnel> Tunnels { get; }
@@ -85,6 +86,7 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
 
         Host.Dispose();
         _limiter.Dispose();
+        _stop.Dispose();
         _abort.Dispose();
     }
 }

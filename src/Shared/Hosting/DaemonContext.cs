@@ -6,7 +6,8 @@ using Tunnel.Net;
 namespace Tunnel.Hosting;
 
 /// <summary>What every tunnel of one process shares: logging, time, metrics, the connection cap and tracker,
-/// connection ids, and the token that resets every connection when a drain times out.</summary>
+/// connection ids, the token that starts a drain (idle connections then close gracefully) and the token that resets
+/// every connection when the drain times out.</summary>
 internal sealed record DaemonContext(
     ILogger Logger,
     TimeProvider Time,
@@ -15,6 +16,7 @@ internal sealed record DaemonContext(
     ConnectionTracker Tracker,
     ConnectionIds Ids,
     bool QuietConnections,
+    CancellationToken Draining,
     CancellationToken Abort)
 {
     /// <summary>A record for a newly accepted connection of <paramref name="tunnel"/>.</summary>

@@ -22,13 +22,23 @@ internal sealed partial class DaemonHost : IDisposable
     private readonly ILoggerFactory _loggers;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop;
     private readonly TaskCompletionSource _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _forceNow = new();
 
-    public DaemonHost(IReadOnlyList<ITunnelService> tunnels, ConnectionTracker tracker, CancellationTokenSource abort,
+    /// <param name="tunnels">The tunnels to bind and run.</param>
+    /// <param name="tracker">Counts connections in flight.</param>
+    /// <param name="stop">Cancelled when the host stops accepting (connections see it as their drain signal).</param>
+    /// <param name="abort">Cancelled when the drain times out: every remaining connection is reset.</param>
+    /// <param name="process">Process settings.</param>
+    /// <param name="metrics">Metrics served by the admin endpoint.</param>
+    /// <param name="loggers">For the admin endpoint's own logging.</param>
+    /// <param name="logger">Host log.</param>
+    /// <param name="time">Clock.</param>
+    public DaemonHost(IReadOnlyList<ITunnelService> tunnels, ConnectionTracker tracker, CancellationTokenSource stop, CancellationTokenSource abort,
         ProcessOptions process, TunnelMetrics metrics, ILoggerFactory loggers, ILogger logger, TimeProvider time)
     {
+        _stop = stop;
         _tunnels = tunnels;
         _tracker = tracker;
         _abort = abort;
@@ -161,7 +171,6 @@ internal sealed partial class DaemonHost : IDisposable
     public void Dispose()
     {
         Notifier?.Dispose();
-        _stop.Dispose();
         _forceNow.Dispose();
     }
 

@@ -23,4 +23,7 @@ internal enum CloseReason
 
     /// <summary>The process was shutting down and the drain timeout expired.</summary>
     Shutdown,
+
+    /// <summary>The process was draining and the connection was idle, so both sides were closed gracefully.</summary>
+    Drained,
 }

@@ -12,6 +12,7 @@ internal static class CloseReasonNames
         CloseReason.CloseTimeout => "close-timeout",
         CloseReason.MaxLifetime => "max-lifetime",
         CloseReason.Shutdown => "shutdown",
+        CloseReason.Drained => "drained",
         _ => "unknown",
     };
 }

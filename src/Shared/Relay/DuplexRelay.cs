@@ -16,7 +16,12 @@ internal sealed class DuplexRelay : IDisposable
     private ITimer? _idleTimer;
     private ITimer? _lifetimeTimer;
     private ITimer? _closeTimer;
+    private ITimer? _drainTimer;
+    private CancellationTokenRegistration _drainRegistration;
+    private IRelayEndpoint? _client;
+    private IRelayEndpoint? _upstream;
     private int _timeoutReason = -1;
+    private int _drainClosing;
 
     private DuplexRelay(RelayOptions options, TimeProvider time, CancellationToken shutdown)
     {
@@ -26,21 +31,27 @@ internal sealed class DuplexRelay : IDisposable
         _cts = CancellationTokenSource.CreateLinkedTokenSource(shutdown);
     }
 
-    /// <summary>Runs the relay. <paramref name="abort"/> resets the connection at once (a forced shutdown).</summary>
+    /// <summary>Runs the relay. When <paramref name="drain"/> fires, the connection is closed gracefully as soon as
+    /// it has been idle for <see cref="RelayOptions.DrainIdle"/>; <paramref name="abort"/> resets it at once (a
+    /// forced shutdown).</summary>
     public static async Task<RelayResult> RunAsync(
         IRelayEndpoint client,
         IRelayEndpoint upstream,
         RelayOptions options,
         TimeProvider time,
+        CancellationToken drain,
         CancellationToken abort)
     {
         using var relay = new DuplexRelay(options, time, abort);
-        return await relay.RunAsync(client, upstream);
+        return await relay.RunAsync(client, upstream, drain);
     }
 
-    private async Task<RelayResult> RunAsync(IRelayEndpoint client, IRelayEndpoint upstream)
+    private async Task<RelayResult> RunAsync(IRelayEndpoint client, IRelayEndpoint upstream, CancellationToken drain)
     {
+        _client = client;
+        _upstream = upstream;
         StartTimers();
+        _drainRegistration = drain.Register(static s => ((DuplexRelay)s!).OnDrain(), this);
         var token = _cts.Token;
         var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize, _options.BytesUp);
         var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize, _options.BytesDown);
@@ -63,7 +74,7 @@ internal sealed class DuplexRelay : IDisposable
                     writeError = await TryCompleteWritesAsync(upFirst ? client : upstream, token);
                     if (writeError is null)
                     {
-                        return Result(up, down, CloseReason.Done);
+                        return Result(up, down, Volatile.Read(ref _drainClosing) == 1 ? CloseReason.Drained : CloseReason.Done);
                     }
 
                     Abort(client, upstream);
@@ -143,11 +154,61 @@ internal sealed class DuplexRelay : IDisposable
 
     private void ArmCloseTimer()
     {
-        if (_options.CloseTimeout != Timeout.InfiniteTimeSpan)
+        if (_options.CloseTimeout != Timeout.InfiniteTimeSpan && _closeTimer is null)
         {
             _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.CloseTimeout), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
         }
     }
+
+    /// <summary>The process is draining: close now if idle, otherwise look again when it could first be idle.</summary>
+    private void OnDrain()
+    {
+        var idleFor = _activity.IdleFor;
+        if (idleFor >= _options.DrainIdle)
+        {
+            if (Interlocked.Exchange(ref _drainClosing, 1) == 0)
+            {
+                _ = CloseBothGracefullyAsync();
+            }
+
+            return;
+        }
+
+        var wait = _options.DrainIdle - idleFor;
+        if (_drainTimer is null)
+        {
+            _drainTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).OnDrain(), this, wait, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _drainTimer.Change(wait, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>Sends end of stream to both peers, as an idle keep-alive connection is closed; each peer answers
+    /// with its own, which ends the pumps normally. A peer that does not gets the close timeout.</summary>
+    private async Task CloseBothGracefullyAsync()
+    {
+        // Peers answer a FIN on an idle connection at once; one that does not is reset soon, not after the full
+        // close timeout, so that it cannot hold the drain.
+        _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.Shutdown), this,
+            Min(_options.CloseTimeout, DrainCloseGrace), Timeout.InfiniteTimeSpan);
+        try
+        {
+            await _client!.CompleteWritesAsync(_cts.Token);
+            await _upstream!.CompleteWritesAsync(_cts.Token);
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or
+            OperationCanceledException or NotSupportedException or InvalidOperationException)
+        {
+            // Data arrived at the same moment (a write is in progress) or a peer is gone: reset instead.
+            TimeOut(CloseReason.Shutdown);
+        }
+    }
+
+    private static readonly TimeSpan DrainCloseGrace = TimeSpan.FromSeconds(5);
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a == Timeout.InfiniteTimeSpan || b < a ? b : a;
 
     private void OnIdleTimer()
     {
@@ -179,6 +240,8 @@ internal sealed class DuplexRelay : IDisposable
 
     public void Dispose()
     {
+        _drainRegistration.Dispose();
+        _drainTimer?.Dispose();
         _idleTimer?.Dispose();
         _lifetimeTimer?.Dispose();
         _closeTimer?.Dispose();

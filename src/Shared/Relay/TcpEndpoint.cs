@@ -11,9 +11,16 @@ internal sealed class TcpEndpoint(Socket socket) : IRelayEndpoint
 
     public Stream Stream => _stream;
 
+    private int _writesCompleted;
+
+    /// <summary>Sends FIN; idempotent.</summary>
     public ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
     {
-        socket.Shutdown(SocketShutdown.Send);
+        if (Interlocked.Exchange(ref _writesCompleted, 1) == 0)
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+
         return ValueTask.CompletedTask;
     }
 

@@ -13,10 +13,16 @@ internal sealed class TlsEndpoint(Socket socket, SslStream tls) : IRelayEndpoint
 
     public Stream Stream => tls;
 
+    private int _writesCompleted;
+
+    /// <summary>Sends close_notify then FIN; idempotent.</summary>
     public async ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
     {
-        await tls.ShutdownAsync().WaitAsync(cancellationToken);
-        socket.Shutdown(SocketShutdown.Send);
+        if (Interlocked.Exchange(ref _writesCompleted, 1) == 0)
+        {
+            await tls.ShutdownAsync().WaitAsync(cancellationToken);
+            socket.Shutdown(SocketShutdown.Send);
+        }
     }
 
     public void Abort() => SocketClose.Reset(socket);

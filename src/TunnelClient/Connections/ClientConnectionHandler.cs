@@ -60,7 +60,8 @@ internal sealed class ClientConnectionHandler
     /// nothing (a Squid probe: logged at Debug) or failed.</summary>
     private async Task<ArraySegment<byte>?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
     {
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort);
+        // A connection that has sent nothing is not in flight: a drain closes it at once.
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, _context.Draining);
         byte[]? buffer = null;
         try
         {
@@ -76,6 +77,10 @@ internal sealed class ClientConnectionHandler
             }
 
             record.Closed("no-data", routine: true);
+        }
+        catch (Exception ex) when (_context.Draining.IsCancellationRequested && !_context.Abort.IsCancellationRequested && ex is OperationCanceledException)
+        {
+            record.Closed("drained", routine: true);
         }
         catch (Exception ex)
         {
@@ -127,7 +132,22 @@ internal sealed class ClientConnectionHandler
         record.Metrics.Accepted("success").Increment();
         record.Upstream = server.Server.ToString();
         record.PeerIdentity = server.ServerIdentity;
-        IRelayEndpoint upstream = ProxyRequest.IsProxyRequest(first) ? new GuardedEndpoint(server.Endpoint) : server.Endpoint;
+
+        // A proxy request whose tunnel ends before any answer gets a 502 with the reason; once it has been
+        // delivered, the connection is cut after a short linger instead of waiting out the close timeout.
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(_context.Abort);
+        ITimer? lingerTimer = null;
+        GuardedEndpoint? guarded = null;
+        if (ProxyRequest.IsProxyRequest(first))
+        {
+            guarded = new GuardedEndpoint(server.Endpoint, reason =>
+            {
+                ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, record.Upstream, reason);
+                lingerTimer = _context.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);
+            });
+        }
+
+        IRelayEndpoint upstream = guarded ?? (IRelayEndpoint)server.Endpoint;
         using (server)
         await using (upstream)
         {
@@ -147,9 +167,16 @@ internal sealed class ClientConnectionHandler
                 return;
             }
 
-            var result = await DuplexRelay.RunAsync(inner, upstream, _relayOptions, _context.Time, _context.Abort);
+            var result = await DuplexRelay.RunAsync(inner, upstream, _relayOptions, _context.Time, _context.Draining, linger.Token);
+            lingerTimer?.Dispose();
             record.BytesUp += result.BytesUp;
             record.BytesDown = result.BytesDown;
+            if (guarded?.Answered502 == true)
+            {
+                record.Closed("no-answer");
+                return;
+            }
+
             record.Closed(result.Reason.ToName());
             ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
         }

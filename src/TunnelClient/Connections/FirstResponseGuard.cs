@@ -7,7 +7,7 @@ namespace Tunnel.Client.Connections;
 /// the first response byte (the server refused this client's certificate, or died), the reader sees an HTTP 502 with
 /// the reason instead of a bare close, which Squid would turn into "200 Connection established" followed by a TLS
 /// error for the user. After the first byte it is a plain pass-through.</summary>
-internal sealed class FirstResponseGuard(Stream inner) : Stream
+internal sealed class FirstResponseGuard(Stream inner, Action<string> onNoAnswer) : Stream
 {
     private bool _answered;
     private byte[]? _synthetic;
@@ -36,11 +36,11 @@ internal sealed class FirstResponseGuard(Stream inner) : Stream
                     return 0; // A zero-byte read completed: data or end of stream is ready.
                 }
 
-                _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, ClosedWithoutAnswer);
+                Answer(ClosedWithoutAnswer);
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, Explain(ex));
+                Answer(Explain(ex));
                 if (buffer.IsEmpty)
                 {
                     return 0;
@@ -48,7 +48,7 @@ internal sealed class FirstResponseGuard(Stream inner) : Stream
             }
         }
 
-        var count = Math.Min(buffer.Length, _synthetic.Length - _offset);
+        var count = Math.Min(buffer.Length, _synthetic!.Length - _offset);
         _synthetic.AsMemory(_offset, count).CopyTo(buffer);
         _offset += count;
         return count;
@@ -56,6 +56,15 @@ internal sealed class FirstResponseGuard(Stream inner) : Stream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
         inner.WriteAsync(buffer, cancellationToken);
+
+    /// <summary>True once the reader was given a 502 instead of a response.</summary>
+    public bool Answered502 => _synthetic is not null;
+
+    private void Answer(string reason)
+    {
+        _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, reason);
+        onNoAnswer(reason);
+    }
 
     /// <summary>tunnel-server refuses a client certificate by closing without an alert (nothing for a prober to
     /// fingerprint), so an early close is most often a refused certificate.</summary>

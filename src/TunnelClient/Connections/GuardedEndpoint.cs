@@ -4,13 +4,25 @@ namespace Tunnel.Client.Connections;
 
 /// <summary>The server side of a tunnel read through a <see cref="FirstResponseGuard"/>; closing and aborting act on
 /// the real TLS connection.</summary>
-internal sealed class GuardedEndpoint(TlsEndpoint inner) : IRelayEndpoint
+internal sealed class GuardedEndpoint : IRelayEndpoint
 {
-    public Stream Stream { get; } = new FirstResponseGuard(inner.Stream);
+    private readonly TlsEndpoint _inner;
+    private readonly FirstResponseGuard _guard;
 
-    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken) => inner.CompleteWritesAsync(cancellationToken);
+    public GuardedEndpoint(TlsEndpoint inner, Action<string> onNoAnswer)
+    {
+        _inner = inner;
+        _guard = new FirstResponseGuard(inner.Stream, onNoAnswer);
+    }
 
-    public void Abort() => inner.Abort();
+    public Stream Stream => _guard;
 
-    public ValueTask DisposeAsync() => inner.DisposeAsync();
+    /// <summary>True when the tunnel ended before any response and the client was answered with a 502.</summary>
+    public bool Answered502 => _guard.Answered502;
+
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken) => _inner.CompleteWritesAsync(cancellationToken);
+
+    public void Abort() => _inner.Abort();
+
+    public ValueTask DisposeAsync() => _inner.DisposeAsync();
 }

@@ -145,7 +145,9 @@ internal sealed class ServerConnectionHandler
     /// anything, -1 that it failed.</summary>
     private async Task<int> ReadFirstChunkAsync(TlsEndpoint client, byte[] buffer, ConnectionRecord record)
     {
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort);
+        // An authenticated connection that has sent nothing (a client's warm pool) is not in flight: a drain
+        // closes it at once, with close_notify, so the client simply drops it from its pool.
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, _context.Draining);
         try
         {
             var read = await client.Stream.ReadAsync(buffer.AsMemory(0, FirstChunkSize), scope.Token);
@@ -155,6 +157,13 @@ internal sealed class ServerConnectionHandler
             }
 
             return read;
+        }
+        catch (OperationCanceledException) when (_context.Draining.IsCancellationRequested && !_abort.IsCancellationRequested)
+        {
+            // The cancelled read leaves the TLS stream unusable for a close_notify; a FIN is the graceful end left.
+            client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            record.Closed("drained", routine: true);
+            return -1;
         }
         catch (Exception ex)
         {
@@ -216,7 +225,7 @@ internal sealed class ServerConnectionHandler
                 }
             }
 
-            var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _abort);
+            var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _context.Draining, _abort);
             record.BytesUp += result.BytesUp;
             record.BytesDown = result.BytesDown;
             record.Closed(result.Reason.ToName());

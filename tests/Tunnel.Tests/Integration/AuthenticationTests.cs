@@ -125,6 +125,9 @@ public sealed class AuthenticationTests(ITestOutputHelper output) : IDisposable
         Assert.StartsWith("HTTP/1.1 502 Bad Gateway", response);
         Assert.Contains("it refuses the client certificate", response);
         Assert.Equal(0, upstream.Accepted);
+        await _logs.WaitForAsync(l => l.Category == "tunnel-client" && l.Level == Microsoft.Extensions.Logging.LogLevel.Warning &&
+            l.Message.Contains("it refuses the client certificate"), Wait);
+        await _logs.WaitForAsync(l => l.Category == "tunnel-client" && l.Message.Contains("reason=no-answer"), Wait);
     }
 
     public void Dispose()

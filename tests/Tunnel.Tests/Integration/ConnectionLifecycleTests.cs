@@ -193,17 +193,52 @@ public sealed class ConnectionLifecycleTests(ITestOutputHelper output) : IDispos
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task Sigterm_closes_idle_and_silent_connections_gracefully_instead_of_waiting_for_them()
+    {
+        // Squid keeps idle keep-alive connections to its parent for a minute and opens standby connections that
+        // send nothing; neither may hold a drain until the shutdown timeout.
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address,
+            server: s => s["shutdownTimeout"] = "30s", client: c => c["shutdownTimeout"] = "30s");
+        using var keepAlive = await tunnel.ConnectClientAsync();
+        await keepAlive.SendAsync("ping"u8.ToArray(), SocketFlags.None);
+        Assert.Equal(4, await keepAlive.ReceiveAsync(new byte[4].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        using var silent = await tunnel.ConnectClientAsync();
+        await _logs.WaitForAsync(_ => tunnel.Client!.Tracker.Active == 2, Wait);
+
+        var started = DateTime.UtcNow;
+        tunnel.Client!.Host.RequestStop();
+        // Both get a FIN (not an RST), and close in turn, as Squid does with an idle parent connection.
+        Assert.Equal(0, await keepAlive.ReceiveAsync(new byte[4].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        keepAlive.Close();
+        Assert.Equal(0, await silent.ReceiveAsync(new byte[4].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        silent.Close();
+        Assert.Equal(ExitCodes.Ok, await tunnel.StopClientAsync());
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+        Assert.Contains(_logs.Lines, l => l.Category == "tunnel-client" && l.Message.Contains("reason=drained") && l.Message.Contains("up=4"));
+        Assert.Contains(_logs.Lines, l => l.Category == "tunnel-client" && l.Message.Contains("reason=drained") && l.Message.Contains("up=0"));
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task A_drain_that_times_out_resets_what_is_left_and_exits_1()
     {
-        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        // An upstream that never stops sending keeps the connection busy through the whole drain.
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            var chunk = new byte[16 * 1024];
+            while (true)
+            {
+                await socket.SendAsync(chunk.AsMemory(), SocketFlags.None);
+            }
+        });
         await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["shutdownTimeout"] = "500ms");
         using var socket = await tunnel.ConnectClientAsync();
         await socket.SendAsync("hello"u8.ToArray(), SocketFlags.None);
-        var buffer = new byte[5];
-        Assert.Equal(5, await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        var reader = ReadUntilClosedAsync(socket, Wait);
+        await _logs.WaitForAsync(l => l.Category == "tunnel-server" && l.Message.Contains(" open: "), Wait);
 
         Assert.Equal(ExitCodes.Failure, await tunnel.StopServerAsync());
-        Assert.True(await ReadUntilClosedAsync(socket, Wait));
+        Assert.True(await reader);
         Assert.True(_logs.Contains("reason=shutdown"));
     }
 

@@ -12,10 +12,11 @@ public sealed class DuplexRelayTests
     private readonly PipeEndpoint _upstream = new();
     private readonly ManualTimeProvider _time = new();
 
-    private Task<RelayResult> Run(TimeSpan? idle = null, TimeSpan? close = null, TimeSpan? lifetime = null, CancellationToken abort = default) =>
+    private Task<RelayResult> Run(TimeSpan? idle = null, TimeSpan? close = null, TimeSpan? lifetime = null,
+        CancellationToken abort = default, CancellationToken drain = default) =>
         DuplexRelay.RunAsync(_client, _upstream,
             new RelayOptions(idle ?? Timeout.InfiniteTimeSpan, close ?? Timeout.InfiniteTimeSpan, lifetime ?? Timeout.InfiniteTimeSpan),
-            _time, abort);
+            _time, drain, abort);
 
     [Fact(Timeout = 10_000)]
     public async Task Client_end_of_stream_half_closes_the_upstream_and_the_answer_still_flows_back()
@@ -128,6 +129,45 @@ public sealed class DuplexRelayTests
         var result = await relay.WaitAsync(Wait);
         Assert.Equal(CloseReason.Shutdown, result.Reason);
         Assert.True(_client.Aborted && _upstream.Aborted);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task A_drain_closes_an_idle_connection_gracefully_on_both_sides()
+    {
+        using var drain = new CancellationTokenSource();
+        var relay = Run(close: TimeSpan.FromSeconds(30), drain: drain.Token);
+        await _client.Peer.WriteAsync("x"u8.ToArray());
+        await ReadExactlyAsync(_upstream.Peer, 1);
+
+        drain.Cancel();                          // active 0 s ago: not yet
+        Assert.False(_client.WritesCompleted);
+        _time.Advance(TimeSpan.FromSeconds(1));  // now idle for the drain threshold
+        Assert.True(_client.WritesCompleted && _upstream.WritesCompleted);
+
+        _client.PeerCompletes();                 // both peers answer the FIN with their own
+        _upstream.PeerCompletes();
+        var result = await relay.WaitAsync(Wait);
+        Assert.Equal(CloseReason.Drained, result.Reason);
+        Assert.False(_client.Aborted || _upstream.Aborted);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task A_drain_lets_a_busy_transfer_finish()
+    {
+        using var drain = new CancellationTokenSource();
+        var relay = Run(drain: drain.Token);
+        drain.Cancel();
+        for (var i = 0; i < 5; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(500));
+            await _client.Peer.WriteAsync("x"u8.ToArray());
+            await ReadExactlyAsync(_upstream.Peer, 1);
+            Assert.False(_client.WritesCompleted);
+        }
+
+        _client.PeerCompletes();
+        _upstream.PeerCompletes();
+        Assert.Equal(CloseReason.Done, (await relay.WaitAsync(Wait)).Reason);
     }
 
     [Fact(Timeout = 10_000)]

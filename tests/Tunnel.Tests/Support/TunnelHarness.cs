@@ -124,7 +124,11 @@ internal sealed class TunnelHarness : IAsyncDisposable
 
     public async Task<int> StopClientAsync()
     {
-        Client!.Host.RequestStop();
+        if (!Client!.Host.StopRequested)
+        {
+            Client.Host.RequestStop();
+        }
+
         return await _clientRun!.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
