@@ -55,8 +55,10 @@ internal static partial class CliValues
             : throw Usage($"--dns '{name}' is not a DNS name (letters, digits and '-' between dots; '*.' allowed as the first label)");
     }).Distinct().ToList();
 
+    /// <summary>IPv4 in full dotted-quad form only: the parser also takes "10.1.2" (10.1.0.2), never what was meant.</summary>
     public static List<IPAddress> IpAddresses(string? list) => Split(list).Select(text =>
-        IPAddress.TryParse(text, out var address) && text.Contains(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? '.' : ':')
+        IPAddress.TryParse(text, out var address) &&
+        (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? text.Contains(':', StringComparison.Ordinal) : address.ToString() == text)
             ? address
             : throw Usage($"--ip '{text}' is not an IP address (e.g. 192.0.2.10 or 2001:db8::10)")).Distinct().ToList();
 
