@@ -70,7 +70,7 @@ internal static partial class CliValues
     public static TimeSpan Duration(string? text, string defaultText, string flag) =>
         Config.Durations.TryParse(text ?? defaultText, allowDisabled: false, out var value)
             ? value.Value
-            : throw Usage($"{flag} '{text}' is not a duration (e.g. {Config.Durations.Examples})");
+            : throw Usage($"{flag} '{text}' is not a duration: write it like {defaultText} ({Config.Durations.Examples})");
 
     /// <summary>A serial as typed: hex with optional colons, spaces or 0x prefix; normalised to upper case.</summary>
     public static string? Serial(string text)

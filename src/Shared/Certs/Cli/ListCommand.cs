@@ -9,7 +9,7 @@ internal static class ListCommand
 {
     public static async Task<int> RunAsync(ListOptions options, CertsContext context)
     {
-        TimeSpan? window = options.Expiring is null ? null : CliValues.Duration(options.Expiring, options.Expiring, "--expiring");
+        TimeSpan? window = options.Expiring is null ? null : CliValues.Duration(options.Expiring, "30d", "--expiring");
         using var folder = PkiFolder.Open(options.Directory(context), write: false);
         var now = context.Time.GetUtcNow();
         var rows = folder.Index.Certificates
