@@ -166,7 +166,7 @@ internal static class InspectCommand
         if (verdict.Ok && role == "server" && expectedName is not null && !leaf.MatchesHostname(expectedName, allowWildcards: true, allowCommonName: false))
         {
             verdict = new PeerVerdict(PeerProblem.NameMismatch,
-                $"the server certificate {CertificateInfo.ShortName(leaf)} is for [{string.Join(", ", CertificateInfo.SubjectAlternativeNames(leaf))}], not '{expectedName}'", leaf);
+                $"the server certificate {CertificateInfo.ShortName(leaf)} is for [{string.Join(", ", CertificateInfo.SubjectAlternativeNames(leaf))}], not '{expectedName}'");
         }
 
         return new VerdictReport(verdict.Ok, verdict.Problem, verdict.Reason, bundle.Source, role);
