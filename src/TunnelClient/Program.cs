@@ -1,3 +1,4 @@
+using Tunnel.Certs.Cli;
 using Tunnel.Cli;
 using Tunnel.Client;
 using Tunnel.Client.Cli;
@@ -6,7 +7,13 @@ using Tunnel.Hosting;
 
 const string ProgramName = "tunnel-client";
 
-return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ClientRunOptions), typeof(VersionOptions)], verb => verb switch
+// "certs ..." is a command family of its own, with its own verbs; it is handed over before the daemon's parser.
+if (args is ["certs", ..])
+{
+    return await CertsProgram.RunAsync(ProgramName + " certs", args[1..]);
+}
+
+return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ClientRunOptions), typeof(VersionOptions), typeof(CertsVerbOptions)], verb => verb switch
 {
     ClientRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ClientOptionsReader.Read, o => o.Process, ClientApp.Create),
     VersionOptions => Task.FromResult(PrintVersion()),

@@ -1,3 +1,4 @@
+using Tunnel.Certs.Cli;
 using Tunnel.Cli;
 using Tunnel.Hosting;
 using Tunnel.Server;
@@ -6,7 +7,13 @@ using Tunnel.Server.Options;
 
 const string ProgramName = "tunnel-server";
 
-return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ServerRunOptions), typeof(VersionOptions)], verb => verb switch
+// "certs ..." is a command family of its own, with its own verbs; it is handed over before the daemon's parser.
+if (args is ["certs", ..])
+{
+    return await CertsProgram.RunAsync(ProgramName + " certs", args[1..]);
+}
+
+return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ServerRunOptions), typeof(VersionOptions), typeof(CertsVerbOptions)], verb => verb switch
 {
     ServerRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ServerOptionsReader.Read, o => o.Process, ServerApp.Create),
     VersionOptions => Task.FromResult(PrintVersion()),

@@ -21,21 +21,17 @@ internal static class CertificateFactory
         var request = CreateRequest(spec, key);
         AddExtensions(request, spec, issuer);
 
-        // A certificate cannot outlive or predate its issuer (CertificateRequest.Create enforces it).
-        var notBefore = spec.NotBefore;
-        var notAfter = spec.NotAfter;
-        if (issuer is not null)
-        {
-            notBefore = Max(notBefore, new DateTimeOffset(issuer.NotBefore.ToUniversalTime(), TimeSpan.Zero));
-            notAfter = Min(notAfter, new DateTimeOffset(issuer.NotAfter.ToUniversalTime(), TimeSpan.Zero));
-        }
-
         if (issuer is null)
         {
-            return request.CreateSelfSigned(notBefore, notAfter);
+            return request.CreateSelfSigned(spec.NotBefore, spec.NotAfter);
         }
 
-        using var signed = request.Create(issuer, notBefore, notAfter, NewSerialNumber());
+        // A certificate never outlives its issuer, nor starts before it (CertificateRequest refuses both).
+        var (notBefore, notAfter) = ClampToIssuer(spec.NotBefore, spec.NotAfter, issuer);
+
+        // The generator overload signs with the issuer's key whatever the subject's key type is: the
+        // Create(X509Certificate2, ...) overload refuses an RSA CA issuing an ECDSA leaf and vice versa.
+        using var signed = CreateSigned(request, issuer, notBefore, notAfter);
         return key switch
         {
             ECDsa ec => signed.CopyWithPrivateKey(ec),
@@ -44,9 +40,13 @@ internal static class CertificateFactory
         };
     }
 
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+    /// <summary>The validity a certificate signed by <paramref name="issuer"/> actually gets.</summary>
+    public static (DateTimeOffset NotBefore, DateTimeOffset NotAfter) ClampToIssuer(DateTimeOffset notBefore, DateTimeOffset notAfter, X509Certificate2 issuer)
+    {
+        var issuerNotBefore = new DateTimeOffset(issuer.NotBefore.ToUniversalTime(), TimeSpan.Zero);
+        var issuerNotAfter = new DateTimeOffset(issuer.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        return (notBefore < issuerNotBefore ? issuerNotBefore : notBefore, notAfter > issuerNotAfter ? issuerNotAfter : notAfter);
+    }
 
     /// <summary>A random positive 128-bit serial (RFC 5280 §4.1.2.2 allows up to 20 octets).</summary>
     public static byte[] NewSerialNumber()
@@ -54,6 +54,16 @@ internal static class CertificateFactory
         var serial = RandomNumberGenerator.GetBytes(16);
         serial[0] = (byte)((serial[0] & 0x7F) | 0x40);
         return serial;
+    }
+
+    private static X509Certificate2 CreateSigned(CertificateRequest request, X509Certificate2 issuer, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        using var ecKey = issuer.GetECDsaPrivateKey();
+        using var rsaKey = ecKey is null ? issuer.GetRSAPrivateKey() : null;
+        var generator = ecKey is not null ? X509SignatureGenerator.CreateForECDsa(ecKey)
+            : rsaKey is not null ? X509SignatureGenerator.CreateForRSA(rsaKey, RSASignaturePadding.Pkcs1)
+            : throw new ArgumentException("the issuer certificate carries no ECDSA or RSA private key", nameof(issuer));
+        return request.Create(issuer.SubjectName, generator, notBefore, notAfter, NewSerialNumber());
     }
 
     private static AsymmetricAlgorithm CreateKey(KeyAlgorithm algorithm) => algorithm switch
@@ -64,13 +74,14 @@ internal static class CertificateFactory
 
     private static CertificateRequest CreateRequest(CertificateSpec spec, AsymmetricAlgorithm key)
     {
+        // The builder encodes components in the reverse order of the calls (display order, CN first), so this
+        // encodes O before CN: the usual most-significant-first order that OpenSSL shows as "O = ..., CN = ...".
         var subject = new X500DistinguishedNameBuilder();
+        subject.AddCommonName(spec.CommonName);
         if (spec.Organization is { } organization)
         {
             subject.AddOrganizationName(organization);
         }
-
-        subject.AddCommonName(spec.CommonName);
         var name = subject.Build();
         return key switch
         {

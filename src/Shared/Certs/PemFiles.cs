@@ -8,8 +8,8 @@ namespace Tunnel.Certs;
 /// then chmod-ed), and nothing is overwritten unless asked.</summary>
 internal static class PemFiles
 {
-    private const UnixFileMode PrivateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-    private const UnixFileMode PublicMode = PrivateMode | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+    public const UnixFileMode PrivateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    public const UnixFileMode PublicMode = PrivateMode | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
     public static string Certificates(IEnumerable<X509Certificate2> certificates)
     {
@@ -22,9 +22,12 @@ internal static class PemFiles
         return builder.ToString();
     }
 
-    public static string PrivateKey(X509Certificate2 certificate) =>
-        (certificate.GetECDsaPrivateKey() as AsymmetricAlgorithm ?? certificate.GetRSAPrivateKey()
-            ?? throw new InvalidOperationException("certificate has no private key")).ExportPkcs8PrivateKeyPem() + "\n";
+    public static string PrivateKey(X509Certificate2 certificate)
+    {
+        using var key = (AsymmetricAlgorithm?)certificate.GetECDsaPrivateKey() ?? certificate.GetRSAPrivateKey()
+            ?? throw new InvalidOperationException("certificate has no private key");
+        return key.ExportPkcs8PrivateKeyPem() + "\n";
+    }
 
     public static void WriteCertificates(string path, IEnumerable<X509Certificate2> certificates, bool overwrite) =>
         Write(path, Certificates(certificates), PublicMode, overwrite);
@@ -32,17 +35,41 @@ internal static class PemFiles
     public static void WritePrivateKey(string path, X509Certificate2 certificate, bool overwrite) =>
         Write(path, PrivateKey(certificate), PrivateMode, overwrite);
 
-    public static void Write(string path, string content, UnixFileMode mode, bool overwrite)
+    public static void Write(string path, string content, UnixFileMode mode, bool overwrite) =>
+        WriteBytes(path, new UTF8Encoding(false).GetBytes(content), mode, overwrite);
+
+    /// <summary>Writes a new file with <paramref name="mode"/> from its creation. Without <paramref name="overwrite"/>
+    /// an existing file is an error (<see cref="IOException"/>); with it, the content goes to a fresh temporary file
+    /// that is renamed over the old one, so a reader (a daemon reloading on SIGHUP) never sees half a file and a key
+    /// never lands in an old file whose mode was wider.</summary>
+    public static void WriteBytes(string path, byte[] content, UnixFileMode mode, bool overwrite)
     {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (directory is not null)
+        var fullPath = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(fullPath)!;
+        Directory.CreateDirectory(directory);
+        if (!overwrite)
         {
-            Directory.CreateDirectory(directory);
+            WriteNew(fullPath, content, mode);
+            return;
         }
 
+        var temporary = Path.Combine(directory, $".{Path.GetFileName(fullPath)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            WriteNew(temporary, content, mode);
+            File.Move(temporary, fullPath, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temporary);
+        }
+    }
+
+    private static void WriteNew(string path, byte[] content, UnixFileMode mode)
+    {
         var options = new FileStreamOptions
         {
-            Mode = overwrite ? FileMode.Create : FileMode.CreateNew,
+            Mode = FileMode.CreateNew,
             Access = FileAccess.Write,
         };
         if (!OperatingSystem.IsWindows())
@@ -51,13 +78,14 @@ internal static class PemFiles
         }
 
         using (var stream = new FileStream(path, options))
-        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
         {
-            writer.Write(content);
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
         }
 
         if (!OperatingSystem.IsWindows())
         {
+            // The umask may have narrowed the creation mode; certificates must stay readable by the daemons.
             File.SetUnixFileMode(path, mode);
         }
     }
