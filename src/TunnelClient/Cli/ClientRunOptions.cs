@@ -30,6 +30,14 @@ internal sealed class ClientRunOptions : CommonRunOptions
     [ConfigKey("hedgeDelay")]
     public string? HedgeDelay { get; set; }
 
+    [Option("proxy", HelpText = "Reach the servers through this HTTP proxy (CONNECT), e.g. http://proxy.corp:3128 or http://user@proxy.corp:3128; the password comes from TUNNEL_PROXYPASSWORD or --proxy-password-file. Default: direct")]
+    [ConfigKey("proxy")]
+    public string? Proxy { get; set; }
+
+    [Option("proxy-password-file", HelpText = "File whose first line is the outbound proxy password (mode 0600). Default: none")]
+    [ConfigKey("proxyPasswordFile")]
+    public string? ProxyPasswordFile { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }
