@@ -175,7 +175,7 @@ def main(out):
               "(1, 5, 15 min; other work on the machine shows here) |")
     for impl in ("stunnel", "tunnel"):
         tls = read_text(os.path.join(out, "logs", f"tls-{impl}.txt"))
-        proto = [l.split(":", 1)[1].strip() for l in tls.splitlines() if l.startswith(("Protocol version", "Ciphersuite", "Peer Temp Key", "Negotiated TLS1.3 group"))]
+        proto = [l.split(":", 1)[1].strip() for l in tls.splitlines() if l.startswith(("Protocol version", "Ciphersuite", "Server Temp Key"))]
         if proto:
             md.append(f"| TLS negotiated, {'stunnel' if impl == 'stunnel' else 'Tunnel'} server | {', '.join(proto)} |")
     md.append("")
@@ -255,7 +255,7 @@ def main(out):
   hold = lost) and closes all. Per-connection RSS = (RSS loaded − RSS idle) / established, for each process; the
   idle baseline is taken after a warm-up of 20 connections. "Refused or dropped" counts connections that were
   refused, closed or never answered (stunnel accepts and closes connections over `max_clients` = 125/256 of the fd
-  limit). After the close the harness waits (≤ 60 s) until each process holds no more descriptors than at rest,
+  limit). After the close the harness waits (≤ 60 s) until `ss` shows no connection owned by either process,
   waits a few seconds and reads RSS again; "share of the growth still held" = (after − idle) / (loaded − idle) for
   the pair, and the target reading "memory returned after close" as Tunnel ≤ 25 % is this harness's own. Each run
   uses freshly started pairs.
@@ -300,8 +300,13 @@ def chart(rows, meta, path):
     items = [r for r in rows if r["ratio"] not in (None, float("inf")) and r["ratio"] > 0]
     if not items:
         return
-    labels = [f"{r['group'].split(' (')[0].split(':')[0]}: {r['label']}" if not r["key"].startswith("mem.")
-              else f"{r['key'].split('.')[1]} idle: {r['label']}" for r in items]
+    def label(r):
+        parts = r["key"].split(".")
+        if parts[0] == "mem":
+            return f"idle process: {r['label']}" if parts[1] == "idle" else f"{int(parts[1]):,} idle conns: {r['label']}"
+        return f"{r['group'].split(' (')[0].split(':')[0]}: {r['label']}"
+
+    labels = [label(r) for r in items]
     ratios = [r["ratio"] for r in items]
     colors = []
     for r in items:
@@ -309,7 +314,8 @@ def chart(rows, meta, path):
         colors.append("#2e7d32" if better else ("#9e9e9e" if abs(r["ratio"] - 1) < 0.02 else "#c62828"))
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(items) + 1.6))
     y = list(range(len(items)))[::-1]
-    ax.barh(y, ratios, color=colors, height=0.7)
+    # Bars grow from 1× (parity) towards the ratio.
+    ax.barh(y, [r - 1 for r in ratios], left=1, color=colors, height=0.7)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.8)
     for yi, r in zip(y, items):

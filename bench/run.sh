@@ -2,7 +2,7 @@
 # Side-by-side benchmark on loopback: a stunnel client+server pair against a Tunnel client+server pair, same
 # certificates (ECDSA P-256), same upstreams, same load generators, runs alternating stunnel, Tunnel, stunnel...
 #
-#   bench/run.sh [--full|--quick|--smoke] [--out DIR]
+#   bench/run.sh [--full|--quick|--smoke] [--out DIR] [--only bulk,http,ttfb,memory]
 #
 #   --full   (default) 5 runs per figure, 5 s per load run, 1k/5k/9.9k idle connections, 50 TTFB probes;
 #            copies the report to docs/benchmarks.md and docs/benchmarks.png. About 25 minutes.
@@ -10,19 +10,24 @@
 #   --smoke  1 run, 2 s, 100 idle connections, 10 probes; for CI; leaves docs/ alone. Under 2 minutes after the
 #            build. Exits non-zero if any figure has no number.
 #
+#   --only   runs only the named sections (for tuning work); the report marks the rest "no number" and docs/
+#            is left alone.
+#
 # Results: bench/results/<UTC timestamp>/ (report.md, ratios.png, raw.jsonl, logs/, conf/), git-ignored.
 # Everything listens on 127.0.0.1 only; every process started here is stopped by PID on exit.
 set -euo pipefail
 
 MODE=full
 OUT=
+ONLY=bulk,http,ttfb,memory
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) MODE=full ;;
     --quick) MODE=quick ;;
     --smoke) MODE=smoke ;;
     --out) OUT=$2; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -33,6 +38,9 @@ case "$MODE" in
   quick) RUNS=3; DUR=3; WARM=2; MEM_NS="1000 5000";      TTFB_N=20; SETTLE=2 ;;
   smoke) RUNS=1; DUR=2; WARM=1; MEM_NS="100";            TTFB_N=10; SETTLE=1 ;;
 esac
+# For tuning work: BENCH_RUNS=2 BENCH_MEM_NS="9900" bench/run.sh --quick --only memory
+RUNS=${BENCH_RUNS:-$RUNS}
+MEM_NS=${BENCH_MEM_NS:-$MEM_NS}
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -376,11 +384,14 @@ section_ttfb() {
 
 # ---------------------------------------------------------------------------------------------------------------
 # 4. Memory per idle tunneled connection, refused/dropped connections, memory after close.
-wait_fds_back() { # wait_fds_back PID BASELINE SECONDS: until the process holds no more descriptors than at rest
-  local pid=$1 base=$2 limit=$3 i
-  for i in $(seq $((limit * 10))); do
-    [ "$(fds "$pid")" -le $((base + 2)) ] && return 0
-    sleep 0.1
+conns() { # TCP connections (not listeners) the process holds, from ss; TIME-WAIT has no owner and does not count
+  ss -Htanp 2>/dev/null | grep -v '^LISTEN' | grep -c "pid=$1," || true
+}
+wait_no_conns() { # wait_no_conns PID SECONDS: until the process holds no connection
+  local pid=$1 limit=$2 i
+  for i in $(seq $((limit * 4))); do
+    [ "$(conns "$pid")" -eq 0 ] && return 0
+    sleep 0.25
   done
   return 1
 }
@@ -402,14 +413,13 @@ memory_run() { # memory_run IMPL N RUN
     return
   fi
   local cp=${CPID[$impl]} sp=${SPID[$impl]}
-  local cfd0 sfd0
-  cfd0=$(fds "$cp"); sfd0=$(fds "$sp")
   # Warm-up: a few tunnels, so code paths are loaded (JIT for .NET) before the baseline is taken.
   hold "$impl" 20 "$tag-warm"; wait_file "$HOLD_READY" 60 || true; touch "$HOLD_RELEASE"; stop_pid "$HOLD_PID"
-  wait_fds_back "$cp" "$cfd0" 30 || true; wait_fds_back "$sp" "$sfd0" 30 || true
+  wait_no_conns "$cp" 30 || true; wait_no_conns "$sp" 30 || true
   sleep "$SETTLE"
-  local cbase sbase
+  local cbase sbase cfd0 sfd0
   cbase=$(rss_kb "$cp"); sbase=$(rss_kb "$sp")
+  cfd0=$(fds "$cp"); sfd0=$(fds "$sp")
 
   hold "$impl" "$n" "$tag"
   local summary=null
@@ -425,8 +435,8 @@ memory_run() { # memory_run IMPL N RUN
   local final
   final=$(tail -1 "$HOLD_OUT" 2>/dev/null || true)
   local closed=true
-  wait_fds_back "$cp" "$cfd0" 60 || closed=false
-  wait_fds_back "$sp" "$sfd0" 60 || closed=false
+  wait_no_conns "$cp" 60 || closed=false
+  wait_no_conns "$sp" 60 || closed=false
   sleep "$SETTLE"
   local cafter safter
   cafter=$(rss_kb "$cp"); safter=$(rss_kb "$sp")
@@ -493,13 +503,14 @@ tls_check() {
   done
 }
 
+wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
 start_nginx
 tls_check
-section_bulk
-section_http
-section_ttfb
+if wanted bulk; then section_bulk; fi
+if wanted http; then section_http; fi
+if wanted ttfb; then section_ttfb; fi
 stop_pid "$NGINX_PID"
-section_memory
+if wanted memory; then section_memory; fi
 
 "$PY" - "$OUT/meta.json" "$STARTED" <<'EOF'
 import json, sys, time
@@ -512,7 +523,7 @@ EOF
 log "writing the report"
 status=0
 "$PY" "$BENCH/report.py" "$OUT" || status=$?
-if [ "$MODE" != smoke ] && [ -f "$OUT/report.md" ]; then
+if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory ] && [ -f "$OUT/report.md" ]; then
   cp "$OUT/report.md" "$ROOT/docs/benchmarks.md"
   cp "$OUT/ratios.png" "$ROOT/docs/benchmarks.png"
   log "copied to docs/benchmarks.md and docs/benchmarks.png"
