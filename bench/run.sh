@@ -34,8 +34,8 @@ while [ $# -gt 0 ]; do
 done
 
 case "$MODE" in
-  full)  RUNS=5; DUR=5; WARM=3; MEM_NS="1000 5000 9900"; TTFB_N=50; SETTLE=3 ;;
-  quick) RUNS=3; DUR=3; WARM=2; MEM_NS="1000 5000";      TTFB_N=20; SETTLE=2 ;;
+  full)  RUNS=5; DUR=5; WARM=8; MEM_NS="1000 5000 9900"; TTFB_N=50; SETTLE=3 ;;
+  quick) RUNS=3; DUR=3; WARM=5; MEM_NS="1000 5000";      TTFB_N=20; SETTLE=2 ;;
   smoke) RUNS=1; DUR=2; WARM=1; MEM_NS="100";            TTFB_N=10; SETTLE=1 ;;
 esac
 # For tuning work: BENCH_RUNS=2 BENCH_MEM_NS="9900" bench/run.sh --quick --only memory
@@ -97,7 +97,27 @@ wait_port() { # wait_port PORT PID: until something listens on 127.0.0.1:PORT (c
   return 1
 }
 
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# N distinct free ports below the ephemeral range (32768+), so the thousands of outgoing connections of a run
+# can never take one as their local port while its listener is down between sections.
+free_ports() {
+  "$PY" - "$1" <<'PYEOF'
+import random, socket, sys
+chosen = []
+while len(chosen) < int(sys.argv[1]):
+    port = random.randrange(20000, 32000)
+    if port in chosen:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        chosen.append(port)
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(" ".join(map(str, chosen)))
+PYEOF
+}
 
 cpu_ticks() { # utime+stime of each PID, summed
   local total=0 pid t
@@ -144,10 +164,9 @@ CERTS=$OUT/certs
 "$BENCH/make-certs.sh" "$CERTS" "$NAME"
 
 # Ports, all on 127.0.0.1.
-P_IPERF=$(free_port); P_NGINX=$(free_port); P_ECHO=$(free_port)
 declare -A P_CLI P_SRV P_RELAY CPID SPID
-P_CLI[stunnel]=$(free_port); P_SRV[stunnel]=$(free_port); P_RELAY[stunnel]=$(free_port)
-P_CLI[tunnel]=$(free_port); P_SRV[tunnel]=$(free_port); P_RELAY[tunnel]=$(free_port)
+read -r P_IPERF P_NGINX P_ECHO P_CLI[stunnel] P_SRV[stunnel] P_RELAY[stunnel] P_CLI[tunnel] P_SRV[tunnel] P_RELAY[tunnel] \
+  < <(free_ports 9)
 IMPLS=(stunnel tunnel)
 
 # ---------------------------------------------------------------------------------------------------------------
