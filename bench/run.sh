@@ -70,18 +70,22 @@ start_bg() { # start_bg LOGFILE CMD... ; sets LAST_PID. Runs with the benchmark'
   LAST_PID=$!
   PIDS+=("$LAST_PID")
 }
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null || true
+stop_pid() { # stops one of our children and forgets its PID (PIDs wrap fast here: stunnel uses one per connection)
+  local pid=$1 i rest=()
+  for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || rest+=("$i"); done
+  PIDS=("${rest[@]}")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
   wait "$pid" 2>/dev/null || true
 }
 stop_pids() { local p; for p in "$@"; do [ -n "$p" ] && stop_pid "$p"; done; }
 cleanup() {
   local p
   for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
