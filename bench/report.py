@@ -115,9 +115,26 @@ def verdict(target, ratio, t_med):
         text = f"≤ {x:g}×"
         ok = ratio is not None and ratio <= x
     else:  # tunnel<=: an absolute bound on Tunnel's own figure
-        text = f"Tunnel ≤ {x:g}"
+        text = "Tunnel = 0" if x == 0 else f"Tunnel ≤ {x:g}"
         ok = t_med is not None and t_med <= x
     return text, ok
+
+
+def warning_lines(out):
+    """Warning-or-worse log events of each pair per section (stunnel LOG0-4, Tunnel WRN/ERR/FTL)."""
+    import glob
+    import re
+    counts = defaultdict(lambda: [0, 0])
+    for path in glob.glob(os.path.join(out, "logs", "*tunnel-*-*.log")):
+        name = os.path.basename(path)
+        impl = "stunnel" if name.startswith("stunnel-") else "tunnel"
+        section = name.split("-")[1]
+        pattern = r"LOG[0-4]\[" if impl == "stunnel" else r"^\S+ (WRN|ERR|FTL) "
+        n = sum(1 for line in read_text(path).splitlines() if re.search(pattern, line))
+        counts[section][0 if impl == "stunnel" else 1] += n
+    parts = [f"{section} {s}/{t}" for section, (s, t) in sorted(counts.items()) if s or t]
+    return ("- Warning-or-worse log events, stunnel/Tunnel, per section (see `logs/`): " + ", ".join(parts) + "."
+            if parts else "- No warning-or-worse log event from either pair.")
 
 
 def read_text(path):
@@ -230,6 +247,7 @@ def main(out):
                     f"(idle, loaded, after close); threads {e.get('threads')}; fds (client idle, loaded, server idle, "
                     f"loaded) {e.get('fds')}")
                 break  # the first run is representative; all runs are in raw.jsonl
+    md.append(warning_lines(out))
     md.append("")
 
     md.append("## Method\n")
@@ -323,7 +341,7 @@ def chart(rows, meta, path):
         if t.startswith(("≥", "≤")) and "Tunnel" not in t:
             x = float(t.split()[1].rstrip("×"))
             ax.plot([x], [yi], marker="|", color="black", markersize=12, markeredgewidth=2)
-        ax.text(r["ratio"], yi, f" {r['ratio']:.2f}×", va="center", fontsize=7)
+        ax.text(max(r["ratio"], 1.0), yi, f" {r['ratio']:.2f}×", va="center", fontsize=7)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=7)
     ax.set_xlabel("Tunnel / stunnel (log scale). Green: Tunnel better, red: worse. Black tick: target.")
