@@ -213,6 +213,20 @@ def main(out):
         md.append(f"| {r['label']} | {r['unit']} | {cell(r['s'])} | {cell(r['t'])} | {ratio} | {r['target']} | {mark} |")
     md.append("")
 
+    context = [("ctx.bulk.p1.up", "bulk, 1 stream (iperf3 straight to iperf3 -s)", "Gbit/s"),
+               ("ctx.cpr.c50.rate", "new connection per request, 50 connections (wrk straight to nginx)", "conn/s"),
+               ("ctx.cpr.c50.p99", "… p99 latency", "ms"),
+               ("ctx.ka.c50.rate", "kept-alive, 50 connections (wrk straight to nginx)", "req/s"),
+               ("ctx.ka.c50.p99", "… p99 latency", "ms"),
+               ("ctx.ttfb.p50", "time to first byte through the 25 ms delay, plain TCP, no TLS (p50)", "ms")]
+    md.append("Context, measured once in the same run without any tunnel (what the loopback, the load generators and "
+              "the upstreams alone do on this machine):\n")
+    md.append("| load, no tunnel | unit | value |\n|---|---|---|")
+    for key, label, unit in context:
+        values = data[key].get("direct", [])
+        md.append(f"| {label} | {unit} | {fmt(values[0]) if values else 'no number'} |")
+    md.append("")
+
     missed = [r for r in rows if r["ok"] is False]
     md.append("### Targets missed in this run\n")
     if missed:
@@ -233,6 +247,14 @@ def main(out):
             reqs = sum(int(e.get("requests", 0)) for e in ex)
             if ex:
                 md.append(f"- `{key}` {impl}: {reqs:,} requests in all runs, {errs:,} wrk socket errors or non-2xx.")
+    for key in ("cpu.bulk.p1.up", "cpu.cpr.c50", "cpu.cpr.c1"):
+        shares = []
+        for impl in ("stunnel", "tunnel"):
+            values = [e["clientShare"] for e in extras.get((key, impl), []) if e.get("clientShare") is not None]
+            if values:
+                shares.append(f"{impl} {100 * statistics.median(values):.0f} %")
+        if shares:
+            md.append(f"- `{key}`: client-side process's share of the pair's CPU (median): {', '.join(shares)}.")
     for n in mem_ns:
         for impl in ("stunnel", "tunnel"):
             for e in extras.get((f"mem.{n}.client_kb", impl), []):

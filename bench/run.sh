@@ -170,7 +170,7 @@ CERTS=$OUT/certs
 # Ports, all on 127.0.0.1.
 declare -A P_CLI P_SRV P_RELAY CPID SPID
 read -r P_IPERF P_NGINX P_ECHO P_CLI[stunnel] P_SRV[stunnel] P_RELAY[stunnel] P_CLI[tunnel] P_SRV[tunnel] P_RELAY[tunnel] \
-  < <(free_ports 9)
+  P_DIRECT_RELAY < <(free_ports 10)
 IMPLS=(stunnel tunnel)
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -268,14 +268,16 @@ section_bulk() {
         for impl in "${IMPLS[@]}"; do
           local flags=() json=$OUT/tmp/iperf-$impl-$p-$dir-$run.json c0 c1 parsed gbps bytes
           [ "$dir" = down ] && flags=(-R)
-          c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+          local cc0 cc1
+          cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
           timeout $((DUR + 20)) iperf3 -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$DUR" -P "$p" "${flags[@]}" -J >"$json" 2>&1 || true
-          c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+          cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
           parsed=$("$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print(e["bits_per_second"]/1e9, e["bytes"])' "$json" 2>/dev/null || echo "null 0")
           read -r gbps bytes <<<"$parsed"
           record "bulk.p$p.$dir" "$impl" "$run" "$gbps"
           if [ "$gbps" != null ] && [ "$bytes" -gt 0 ]; then
-            record "cpu.bulk.p$p.$dir" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK/($bytes/1e9)")"
+            record "cpu.bulk.p$p.$dir" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK/($bytes/1e9)")" \
+              "{\"clientShare\":$(calc "($cc1-$cc0)/max(1,$c1-$c0)")}"
           else
             record "cpu.bulk.p$p.$dir" "$impl" "$run" null
           fi
@@ -285,6 +287,10 @@ section_bulk() {
       done
     done
   done
+  # Context, once: the same load without a tunnel.
+  local json=$OUT/tmp/iperf-direct.json
+  timeout $((DUR + 20)) iperf3 -c 127.0.0.1 -p "$P_IPERF" -t "$DUR" -P 1 -J >"$json" 2>&1 || true
+  record ctx.bulk.p1.up direct 1 "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e9)' "$json" 2>/dev/null || echo null)"
   for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
   stop_pid "$iperf_pid"
 }
@@ -346,15 +352,17 @@ section_http() {
       for impl in "${IMPLS[@]}"; do
         local t=2 c0 c1 rate p50 p99 requests errors
         [ "$c" = 1 ] && t=1
-        c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+        local cc0 cc1
+        cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
         read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-c$c-$impl-$run.txt" $t "$c" "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" close)
-        c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+        cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
         local extra="{\"requests\":${requests:-0},\"errors\":${errors:-0}}"
         record "cpr.c$c.rate" "$impl" "$run" "$rate" "$extra"
         record "cpr.c$c.p50" "$impl" "$run" "$p50"
         record "cpr.c$c.p99" "$impl" "$run" "$p99"
         if [ "${requests:-0}" -gt 0 ]; then
-          record "cpu.cpr.c$c" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK*1000/$requests")"
+          record "cpu.cpr.c$c" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK*1000/$requests")" \
+            "{\"clientShare\":$(calc "($cc1-$cc0)/max(1,$c1-$c0)")}"
         else
           record "cpu.cpr.c$c" "$impl" "$run" null
         fi
@@ -372,6 +380,12 @@ section_http() {
       pause
     done
   done
+  # Context, once: the same loads straight to nginx, no tunnel.
+  local rate p50 p99 requests errors
+  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin" close)
+  record ctx.cpr.c50.rate direct 1 "$rate"; record ctx.cpr.c50.p99 direct 1 "$p99"
+  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin")
+  record ctx.ka.c50.rate direct 1 "$rate"; record ctx.ka.c50.p99 direct 1 "$p99"
   for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
 }
 
@@ -401,6 +415,15 @@ section_ttfb() {
       pause
     done
   done
+  # Context, once: plain TCP through the same delay straight to nginx (no TLS): the floor for a new connection.
+  start_bg "$OUT/logs/relay-direct.log" "$TOOL" delay --listen "127.0.0.1:$P_DIRECT_RELAY" \
+    --target "127.0.0.1:$P_NGINX" --delay-ms "$DELAY_MS" --emulate-connect true --max-seconds 600
+  relays+=("$LAST_PID")
+  if wait_port "$P_DIRECT_RELAY" "$LAST_PID"; then
+    local json=$OUT/tmp/ttfb-direct.json
+    timeout $((TTFB_N * 11 + 10)) "$TOOL" ttfb --target "127.0.0.1:$P_DIRECT_RELAY" --count "$TTFB_N" >"$json" 2>&1 || true
+    record ctx.ttfb.p50 direct 1 "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["p50Ms"])' "$json" 2>/dev/null || echo null)"
+  fi
   for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
   stop_pids "${relays[@]}"
 }
