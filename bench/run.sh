@@ -5,7 +5,7 @@
 #   bench/run.sh [--full|--quick|--smoke] [--out DIR] [--only bulk,http,ttfb,memory]
 #
 #   --full   (default) 5 runs per figure, 5 s per load run, 1k/5k/9.9k idle connections, 50 TTFB probes;
-#            copies the report to docs/benchmarks.md and docs/benchmarks.png. About 25 minutes.
+#            copies the report to docs/benchmarks.md and docs/benchmarks.png. 25–28 minutes here.
 #   --quick  3 runs, 3 s, 1k/5k idle connections, 20 probes; also updates docs/. About 8 minutes.
 #   --smoke  1 run, 2 s, 100 idle connections, 10 probes; for CI; leaves docs/ alone. Under 2 minutes after the
 #            build. Exits non-zero if any figure has no number.
