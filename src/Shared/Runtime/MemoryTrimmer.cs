@@ -1,0 +1,54 @@
+using Microsoft.Extensions.Logging;
+using Tunnel.Net;
+
+namespace Tunnel.Runtime;
+
+/// <summary>Gives memory back after a burst of connections has gone: when the number of open connections has fallen
+/// to half of its recent peak (by at least <see cref="MinimumDrop"/>), or to zero, and stayed there for a check
+/// period, it runs a compacting collection and trims the native heaps. Busy processes are left alone.</summary>
+internal sealed partial class MemoryTrimmer : IDisposable
+{
+    private const int MinimumDrop = 256;
+    private static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
+
+    private readonly ConnectionTracker _tracker;
+    private readonly ILogger _logger;
+    private readonly ITimer _timer;
+    private int _peak;
+    private int _lastSeen;
+
+    public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time)
+    {
+        _tracker = tracker;
+        _logger = logger;
+        _timer = time.CreateTimer(static s => ((MemoryTrimmer)s!).Check(), this, Period, Period);
+    }
+
+    /// <summary>One check; public for tests.</summary>
+    public bool Check()
+    {
+        var active = _tracker.Active;
+        var settled = active == _lastSeen;
+        _lastSeen = active;
+        _peak = Math.Max(_peak, active);
+        var dropped = _peak - active;
+        if (!settled || dropped < MinimumDrop && !(active == 0 && _peak > 0) || active > _peak / 2)
+        {
+            return false;
+        }
+
+        var before = Environment.WorkingSet;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        NativeMemory.Trim();
+        LogTrimmed(_logger, _peak, active, (before - Environment.WorkingSet) / (1024 * 1024));
+        _peak = active;
+        return true;
+    }
+
+    public void Dispose() => _timer.Dispose();
+
+    [LoggerMessage(EventId = 40, EventName = "MemoryTrimmed", Level = LogLevel.Debug,
+        Message = "connections fell from {Peak} to {Active}: returned {FreedMiB} MiB to the system")]
+    private static partial void LogTrimmed(ILogger logger, int peak, int active, long freedMiB);
+}
