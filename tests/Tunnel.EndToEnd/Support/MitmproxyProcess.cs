@@ -26,7 +26,7 @@ internal sealed class MitmproxyProcess : IMiddlebox
     public ExternalProcess Process { get; }
 
     /// <summary>mitmproxy's CA certificate, which issues every certificate it presents.</summary>
-    public X509Certificate2 LoadCa() => X509Certificate2.CreateFromPemFile(Path.Combine(ConfDir, "mitmproxy-ca-cert.pem"));
+    public X509Certificate2 LoadCa() => X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(ConfDir, "mitmproxy-ca-cert.pem")));
 
     /// <summary>Starts mitmdump in front of <paramref name="server"/> (host:port) and waits until it listens.</summary>
     public static async Task<MitmproxyProcess> StartAsync(Sandbox sandbox, string server, ITestOutputHelper output, CancellationToken deadline)
