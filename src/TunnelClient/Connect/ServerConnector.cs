@@ -80,16 +80,7 @@ internal sealed class ServerConnector : IDisposable
     /// <summary>One attempt on one server: TCP connect, then the TLS handshake with our verification.</summary>
     public async Task<ServerConnection> ConnectAsync(HostPort server, CancellationToken cancellationToken)
     {
-        Socket socket;
-        try
-        {
-            socket = await TcpConnector.ConnectAsync(server, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
-        }
-        catch (ConnectException ex)
-        {
-            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
-            throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
-        }
+        var socket = await OpenSocketAsync(server, cancellationToken);
 
         var state = _tls.Current;
         var check = new ServerCertificateCheck(state, _time);
@@ -121,6 +112,64 @@ internal sealed class ServerConnector : IDisposable
             {
                 Retryable = check.Verdict is not { Ok: false },
             };
+        }
+    }
+
+    /// <summary>A TCP connection to the server: direct, or a tunnel through the site's outbound proxy.</summary>
+    private async Task<Socket> OpenSocketAsync(HostPort server, CancellationToken cancellationToken)
+    {
+        if (_options.Proxy is not { } proxy)
+        {
+            try
+            {
+                return await TcpConnector.ConnectAsync(server, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
+            }
+            catch (ConnectException ex)
+            {
+                _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+                throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
+            }
+        }
+
+        Socket socket;
+        try
+        {
+            socket = await TcpConnector.ConnectAsync(proxy.Address, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
+        }
+        catch (ConnectException ex)
+        {
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+            throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"outbound proxy {ex.Message}", ex);
+        }
+
+        using var scope = new TimeoutScope(_options.Timeouts.Connect, _time, cancellationToken);
+        try
+        {
+            await HttpConnectTunnel.EstablishAsync(socket, server, proxy, scope.Token);
+            return socket;
+        }
+        catch (Exception ex) when (ex is OutboundProxyException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+            var message = ex switch
+            {
+                OutboundProxyException => ex.Message,
+                OperationCanceledException => $"outbound proxy {proxy.Address} did not answer CONNECT to {server} within {Durations.Format(_options.Timeouts.Connect)}",
+                _ => $"outbound proxy {proxy.Address}: {SocketErrors.Describe(ex)}",
+            };
+
+            // A proxy that refuses (403/407) will refuse again: no retry round, and a 502 names the proxy's answer.
+            throw new TunnelConnectException(ex is OutboundProxyException { Status: not null } ? ProxyErrorResponse.BadGateway : ProxyErrorResponse.ServiceUnavailable,
+                server.ToString(), message, ex)
+            {
+                Retryable = ex is not OutboundProxyException { Status: not null },
+            };
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
         }
     }
 
