@@ -42,7 +42,8 @@ internal static class FirewallAssert
         Assert.True(view.ServerHellos.Count > 0, $"{view.Name}: no ServerHello{context}");
         foreach (var hello in view.ServerHellos)
         {
-            Assert.True(hello.SelectedVersion == "0x0304", $"{view.Name}: a ServerHello did not select TLS 1.3: {hello}");
+            // RFC 8446 section 4.1.3: TLS 1.3 is selected in supported_versions; legacy_version stays TLS 1.2.
+            Assert.True(hello.SelectedVersion == "0x0304" && hello.LegacyVersion == "0x0303", $"{view.Name}: a ServerHello did not select TLS 1.3: {hello}");
         }
 
         var opened = view.ClientHellos.Select(h => h.Stream).ToHashSet();

@@ -192,9 +192,13 @@ internal sealed class FirewallView
         return lower;
     }
 
-    private static int? Int(string cell) =>
-        cell.StartsWith("0x", StringComparison.Ordinal) ? Convert.ToInt32(cell, 16)
-        : int.TryParse(cell.Split(',')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+    /// <summary>The first value of a cell ("6", "0x0304", "1,2"), or null when empty.</summary>
+    private static int? Int(string cell)
+    {
+        var first = cell.Split(',')[0];
+        return first.StartsWith("0x", StringComparison.Ordinal) ? Convert.ToInt32(first, 16)
+            : int.TryParse(first, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+    }
 
     private static List<string> List(string cell) => [.. cell.Split(',', StringSplitOptions.RemoveEmptyEntries)];
 

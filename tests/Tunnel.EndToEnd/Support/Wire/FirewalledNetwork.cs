@@ -16,8 +16,8 @@ namespace Tunnel.EndToEnd.Support.Wire;
 /// The site's default route is the firewall, as on a real site, so anything that tries to go around the tunnel reaches
 /// the firewall and its captures. The cloud routes only the site's subnet back, so the cloud's own traffic (which would
 /// not cross a customer's firewall) stays off the wire. The firewall forwards exactly one thing from the site, TCP to
-/// the tunnel-server's address on port 443 (<see cref="TunnelRule"/>), plus the cloud's replies on those connections,
-/// and counts and drops everything else, itself included as a destination. IPv6 is off in all three namespaces, so the
+/// the tunnel-server's address on port 443 (the rule <see cref="RemoveTunnelRuleAsync"/> deletes), plus the cloud's
+/// replies on those connections, and counts and drops everything else, itself included as a destination. IPv6 is off in all three namespaces, so the
 /// captures hold no link-local chatter: only ARP and what the daemons send.
 /// Names carry a random tag per instance, so tests run in parallel. Disposal deletes the namespaces, and with them
 /// the veths and rules; stop the processes inside first (a namespace lives on while a process is in it).</summary>
@@ -83,10 +83,6 @@ internal sealed partial class FirewalledNetwork : IAsyncDisposable
     /// <summary>The address the firewall lets the site reach.</summary>
     public IPEndPoint TunnelEndpoint => new(CloudAddress, TunnelPort);
 
-    /// <summary>The accept rule, as nft lists it.</summary>
-    public string TunnelRule =>
-        $"iifname \"{SiteFacingInterface}\" oifname \"{CloudFacingInterface}\" ip daddr {CloudAddress} tcp dport {TunnelPort} counter accept";
-
     /// <summary>Creates the namespaces, links, addresses, routes and rules. Must run as root.</summary>
     public static async Task<FirewalledNetwork> CreateAsync(ITestOutputHelper output, CancellationToken deadline)
     {
@@ -105,7 +101,7 @@ internal sealed partial class FirewalledNetwork : IAsyncDisposable
         }
     }
 
-    /// <summary>Deletes <see cref="TunnelRule"/>: from now on the firewall forwards nothing from the site, not even
+    /// <summary>Deletes the rule letting the site reach the tunnel-server: from now on the firewall forwards nothing from the site, not even
     /// packets of connections already open.</summary>
     public async Task RemoveTunnelRuleAsync(CancellationToken deadline)
     {
