@@ -42,6 +42,10 @@ internal abstract class ClientFlags : CommonRunOptions
     [ConfigKey("serverPins")]
     public IEnumerable<string>? ServerPins { get; set; }
 
+    [Option("pool-size", HelpText = "Verified TLS connections kept ready per tunnel, so a new connection pays no handshake; 0 disables. Default: 2")]
+    [ConfigKey("poolSize")]
+    public string? PoolSize { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }

@@ -23,12 +23,16 @@ internal sealed class ServerConnector : IDisposable
     private readonly TunnelSeries _metrics;
     private readonly TimeProvider _time;
     private readonly HealthProber? _prober;
+    private readonly TunnelMetrics _allMetrics;
+    private readonly ILogger _logger;
 
     public ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TunnelMetrics metrics, ILogger logger, TimeProvider time)
     {
         _options = options;
         _tls = tls;
         _metrics = metrics.For(options.Name);
+        _allMetrics = metrics;
+        _logger = logger;
         _time = time;
         Pool = new BackendPool(options.Name, options.Servers, options.Balancing, logger, time);
         var up = metrics.BackendUp("tunnel_server_up", "1 when the client considers a tunnel-server usable (health checks pass, circuit closed).");
@@ -47,8 +51,34 @@ internal sealed class ServerConnector : IDisposable
 
     public BackendPool Pool { get; }
 
-    /// <summary>A verified connection to one of the servers. Throws <see cref="TunnelConnectException"/>.</summary>
-    public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
+    /// <summary>Ready connections, when the pool is enabled.</summary>
+    public WarmPool? Warm { get; private set; }
+
+    /// <summary>Starts the warm pool (once the tunnel is listening; a tunnel that cannot bind should not dial).</summary>
+    public void StartWarmPool()
+    {
+        if (_options.Pool.Size > 0 && Warm is null)
+        {
+            Warm = new WarmPool(_options.Name, EstablishAsync, _options.Pool, _allMetrics, _logger, _time);
+        }
+    }
+
+    public async Task StopWarmPoolAsync()
+    {
+        if (Warm is { } warm)
+        {
+            Warm = null;
+            await warm.DisposeAsync();
+        }
+    }
+
+    /// <summary>A verified connection to one of the servers: from the warm pool when one is ready, else a new one.
+    /// Throws <see cref="TunnelConnectException"/>.</summary>
+    public Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken) =>
+        Warm?.TryTake() is { } pooled ? Task.FromResult(pooled) : EstablishAsync(cancellationToken);
+
+    /// <summary>A new verified connection through the balancer.</summary>
+    public async Task<ServerConnection> EstablishAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -184,5 +214,9 @@ internal sealed class ServerConnector : IDisposable
         }
     }
 
-    public void Dispose() => _prober?.Dispose();
+    public void Dispose()
+    {
+        _prober?.Dispose();
+        StopWarmPoolAsync().GetAwaiter().GetResult();
+    }
 }

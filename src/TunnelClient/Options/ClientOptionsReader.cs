@@ -1,5 +1,6 @@
 using System.Net.Security;
 using Tunnel.Client.Connect;
+using Tunnel.Cli;
 using Tunnel.Config;
 using Tunnel.Tls;
 
@@ -11,7 +12,7 @@ internal static class ClientOptionsReader
     public static readonly string[] TunnelKeys =
         [
             "servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval",
-            "proxy", "proxyUser", "proxyPassword", "proxyPasswordFile",
+            "proxy", "proxyUser", "proxyPassword", "proxyPasswordFile", "poolSize", "poolMaxAge",
         ];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
@@ -74,13 +75,14 @@ internal static class ClientOptionsReader
         var keepAlive = CommonSettings.ReadKeepAlive(tunnel);
         var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "", hedge: true);
         var proxy = ReadProxy(tunnel);
+        var pool = new PoolOptions(tunnel.Int("poolSize", Defaults.PoolSize, 0, 1000), tunnel.Duration("poolMaxAge", Defaults.PoolMaxAge, allowDisabled: false));
 
         if (tunnel.Errors.Count > before || listener is null)
         {
             return null;
         }
 
-        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy);
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy, pool);
     }
 
     /// <summary>The outbound proxy: <c>http://[user[:password]@]host:port</c>, with the user and password also

@@ -21,6 +21,7 @@ namespace Tunnel.Client.Options;
 /// <param name="ServerPins">SPKI SHA-256 pins; when set, the server's chain must contain a pinned key (leaf or CA).</param>
 /// <param name="Balancing">Server selection, retries, hedging and health checks.</param>
 /// <param name="Proxy">The site's outbound HTTP proxy to reach the servers through (optional).</param>
+/// <param name="Pool">The warm pool of ready connections.</param>
 internal sealed record ClientTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -35,7 +36,8 @@ internal sealed record ClientTunnelOptions(
     KeepAliveOptions KeepAlive,
     IReadOnlyList<byte[]> ServerPins,
     BalancingOptions Balancing,
-    OutboundProxyOptions? Proxy)
+    OutboundProxyOptions? Proxy,
+    PoolOptions Pool)
 {
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
