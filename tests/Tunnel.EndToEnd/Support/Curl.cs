@@ -8,7 +8,8 @@ internal static class Curl
 {
     private static readonly TimeSpan MaxTime = TimeSpan.FromSeconds(60);
 
-    public static async Task<CurlResult> RunAsync(Sandbox sandbox, IEnumerable<string> arguments, ITestOutputHelper output, CancellationToken deadline)
+    public static async Task<CurlResult> RunAsync(Sandbox sandbox, IEnumerable<string> arguments, ITestOutputHelper output, CancellationToken deadline,
+        NetworkNamespace? ns = null)
     {
         var curl = RequiredTool.Curl;
         var body = sandbox.NewPath("curl", "body");
@@ -18,8 +19,8 @@ internal static class Curl
             "-sS", "--max-time", ((int)MaxTime.TotalSeconds).ToString(CultureInfo.InvariantCulture),
             "-o", body, "-D", headers, "-w", "%{http_code} %{http_connect}",
         ];
-        await using var process = ExternalProcess.Start("curl", curl, [.. common, .. arguments], output);
-        output.WriteLine($"$ curl {string.Join(' ', arguments)}");
+        await using var process = (ns ?? NetworkNamespace.Own).Start("curl", curl, [.. common, .. arguments], output);
+        output.WriteLine($"{(ns?.Name is { } name ? $"[{name}] " : "")}$ curl {string.Join(' ', arguments)}");
         var exit = await process.WaitForExitAsync(deadline);
         var codes = process.Stdout.Trim().Split(' ');
         var result = new CurlResult(

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using Tunnel.Certs;
 using Tunnel.Tests.Support;
@@ -5,23 +6,29 @@ using Xunit.Abstractions;
 
 namespace Tunnel.EndToEnd.Support;
 
-/// <summary>The destination at the far end of the chain: nginx on 127.0.0.1 serving HTTPS (with its own CA and a
-/// certificate for <see cref="HostName"/>) and plain HTTP from one folder, and storing PUT uploads under /upload/.
-/// The outer Squid maps <see cref="HostName"/> to 127.0.0.1, so nothing needs DNS.</summary>
+/// <summary>The destination at the far end of the chain: nginx on 127.0.0.1 (of its network namespace) serving HTTPS
+/// (with its own CA and a certificate for <see cref="Host"/>, <see cref="HostName"/> unless a test chose another) and
+/// plain HTTP from one folder, and storing PUT uploads under /upload/. The outer Squid maps the name to 127.0.0.1, so
+/// nothing needs DNS.</summary>
 internal sealed class NginxTarget : IAsyncDisposable
 {
+    /// <summary>The name the target has unless a test chooses another.</summary>
     public const string HostName = "target.e2e.test";
 
     private readonly TestPki _pki;
 
-    private NginxTarget(string folder, int httpsPort, int httpPort, ExternalProcess process, TestPki pki)
+    private NginxTarget(string host, string folder, int httpsPort, int httpPort, ExternalProcess process, TestPki pki)
     {
+        Host = host;
         Folder = folder;
         HttpsPort = httpsPort;
         HttpPort = httpPort;
         Process = process;
         _pki = pki;
     }
+
+    /// <summary>The name in the target's certificate and URLs.</summary>
+    public string Host { get; }
 
     public string Folder { get; }
 
@@ -36,21 +43,23 @@ internal sealed class NginxTarget : IAsyncDisposable
 
     public string WebRoot => Path.Combine(Folder, "www");
 
-    public string HttpsUrl(string path) => $"https://{HostName}:{HttpsPort}/{path}";
+    public string HttpsUrl(string path) => $"https://{Host}:{HttpsPort}/{path}";
 
-    public string HttpUrl(string path) => $"http://{HostName}:{HttpPort}/{path}";
+    public string HttpUrl(string path) => $"http://{Host}:{HttpPort}/{path}";
 
     /// <summary>Where a PUT to /upload/<paramref name="name"/> lands.</summary>
     public string UploadedFile(string name) => Path.Combine(WebRoot, "upload", name);
 
-    public static async Task<NginxTarget> StartAsync(Sandbox sandbox, ITestOutputHelper output, CancellationToken deadline)
+    public static async Task<NginxTarget> StartAsync(Sandbox sandbox, ITestOutputHelper output, CancellationToken deadline,
+        string host = HostName, NetworkNamespace? ns = null)
     {
+        ns ??= NetworkNamespace.Own;
         var nginx = RequiredTool.Nginx;
         var folder = sandbox.Folder("nginx");
         var pki = new TestPki("E2E Target CA");
-        var (cert, key) = pki.Issue(new CertificateSpec(CertificateKind.Server, HostName, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1))
+        var (cert, key) = pki.Issue(new CertificateSpec(CertificateKind.Server, host, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1))
         {
-            DnsNames = [HostName],
+            DnsNames = [host],
         });
         Directory.CreateDirectory(Path.Combine(folder, "www", "upload"));
         Directory.CreateDirectory(Path.Combine(folder, "tmp"));
@@ -78,7 +87,7 @@ internal sealed class NginxTarget : IAsyncDisposable
               server {
                 listen 127.0.0.1:{{httpsPort}} ssl;
                 listen 127.0.0.1:{{httpPort}};
-                server_name {{HostName}};
+                server_name {{host}};
                 ssl_protocols TLSv1.2 TLSv1.3;
                 ssl_certificate {{cert}};
                 ssl_certificate_key {{key}};
@@ -92,8 +101,8 @@ internal sealed class NginxTarget : IAsyncDisposable
             """, deadline);
 
         // -e: the error log before the configuration is read, so nginx touches nothing outside the sandbox.
-        var process = ExternalProcess.Start("nginx", nginx, ["-p", folder, "-c", configPath, "-e", "stderr"], output, workingDirectory: folder);
-        var target = new NginxTarget(folder, httpsPort, httpPort, process, pki);
+        var process = ns.Start("nginx", nginx, ["-p", folder, "-c", configPath, "-e", "stderr"], output, workingDirectory: folder);
+        var target = new NginxTarget(host, folder, httpsPort, httpPort, process, pki);
         try
         {
             foreach (var port in new[] { httpsPort, httpPort })
@@ -105,8 +114,8 @@ internal sealed class NginxTarget : IAsyncDisposable
                         throw new InvalidOperationException($"nginx exited with code {process.ExitCode}:\n{process.Stderr}");
                     }
 
-                    return await Poll.AcceptsAsync(port, token);
-                }, $"nginx to listen on 127.0.0.1:{port}", deadline);
+                    return await ns.AcceptsAsync(new IPEndPoint(IPAddress.Loopback, port), token);
+                }, $"nginx to listen on 127.0.0.1:{port} in {ns}", deadline);
             }
 
             return target;

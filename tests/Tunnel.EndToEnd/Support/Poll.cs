@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace Tunnel.EndToEnd.Support;
 
@@ -36,19 +35,8 @@ internal static class Poll
     public static Task UntilListeningAsync(int port, string what, CancellationToken deadline) =>
         UntilAsync(async token => await AcceptsAsync(port, token), $"{what} to listen on 127.0.0.1:{port}", deadline);
 
-    public static async Task<bool> AcceptsAsync(int port, CancellationToken cancellationToken)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-            return true;
-        }
-        catch (SocketException)
-        {
-            return false;
-        }
-    }
+    public static Task<bool> AcceptsAsync(int port, CancellationToken cancellationToken) =>
+        NetworkNamespace.Own.AcceptsAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
 
     /// <summary>The lines of a text file another process appends to (empty if it does not exist yet).</summary>
     public static string[] ReadLines(string path)

@@ -19,6 +19,16 @@ internal static class RequiredTool
 
     public static string Stunnel => Command("stunnel4", "stunnel4");
 
+    public static string Ip => Command("ip", "iproute2");
+
+    public static string Nft => Command("nft", "nftables");
+
+    public static string Tcpdump => Command("tcpdump", "tcpdump");
+
+    public static string Tshark => Command("tshark", "tshark");
+
+    public static string Mitmdump => Command("mitmdump", "mitmproxy");
+
     /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
     public static void CheckChainTools()
     {
@@ -27,21 +37,40 @@ internal static class RequiredTool
         _ = Curl;
     }
 
+    /// <summary>Fails at once if a tool the firewall tests need (namespaces, nftables, capture, dissection) is missing,
+    /// naming every missing package, before anything is created.</summary>
+    public static void CheckFirewallTools()
+    {
+        var missing = new[] { ("ip", "iproute2"), ("nft", "nftables"), ("tcpdump", "tcpdump"), ("tshark", "tshark") }
+            .Where(tool => Find(tool.Item1) is null)
+            .Select(tool => tool.Item2)
+            .ToList();
+        if (missing.Count > 0)
+        {
+            Assert.Fail(Missing($"{string.Join(", ", missing.Select(p => $"'{p}'"))} not installed", string.Join(' ', missing)));
+        }
+
+        CheckChainTools();
+    }
+
     /// <summary>The full path of <paramref name="command"/>, or a failed test naming <paramref name="debianPackage"/>.</summary>
     public static string Command(string command, string debianPackage)
     {
-        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
-        foreach (var folder in path.Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(ExtraFolders))
+        if (Find(command) is { } found)
         {
-            var candidate = Path.Combine(folder, command);
-            if (System.IO.File.Exists(candidate))
-            {
-                return candidate;
-            }
+            return found;
         }
 
         Assert.Fail(Missing($"'{command}' is not on PATH (nor in {string.Join(", ", ExtraFolders)})", debianPackage));
         return "";
+    }
+
+    private static string? Find(string command)
+    {
+        var path = Environment.GetEnvironmentVariable("PATH") ?? "";
+        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(ExtraFolders)
+            .Select(folder => Path.Combine(folder, command))
+            .FirstOrDefault(System.IO.File.Exists);
     }
 
     public static string File(string path, string debianPackage)

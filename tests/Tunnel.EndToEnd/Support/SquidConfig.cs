@@ -39,11 +39,18 @@ internal static class SquidConfig
     ];
 
     /// <summary>The inner Squid sends everything to tunnel-client as its parent (ecosystem.md B3.1).
-    /// <paramref name="passCredentials"/> forwards the user's Proxy-Authorization to the upstream proxy.</summary>
-    public static IEnumerable<string> Inner(int tunnelClientPort, bool passCredentials) =>
+    /// <paramref name="passCredentials"/> forwards the user's Proxy-Authorization to the upstream proxy.
+    /// <paramref name="systemResolver"/> leaves out the dns_nameservers line (only to show why it is there).</summary>
+    /// <remarks>dns_nameservers 127.0.0.1: Squid resolves every destination it forwards to, even through a parent and
+    /// with pinger_enable off (tunnel.cc and FwdState.cc call netdbPingSite, which looks the name up whenever Squid is
+    /// built with ICMP support, as Debian's is). With the system resolver that is a DNS query naming the target on the
+    /// site's network, the very thing the tunnel hides (Concealment/InnerSquidNeedsNoResolver). The inner Squid needs
+    /// DNS for nothing else (the parent is an address), so its queries go to loopback, where they stop.</remarks>
+    public static IEnumerable<string> Inner(int tunnelClientPort, bool passCredentials, bool systemResolver = false) =>
     [
         $"cache_peer 127.0.0.1 parent {tunnelClientPort} 0 no-query no-digest default name=tunnel{(passCredentials ? " login=PASSTHRU" : "")}",
         "never_direct allow all",
+        .. systemResolver ? Array.Empty<string>() : ["dns_nameservers 127.0.0.1"],
     ];
 
     /// <summary>Refuses requests for <paramref name="domain"/> (a 403 the user must see unchanged).</summary>

@@ -5,8 +5,9 @@ using Xunit.Abstractions;
 
 namespace Tunnel.EndToEnd.Support;
 
-/// <summary>A Squid run as root in the foreground (<c>squid -N -f conf</c>) on a free loopback port, ready once it
-/// answers an HTTP request. Disposing kills it by PID and copies its access.log into the test output.</summary>
+/// <summary>A Squid run as root in the foreground (<c>squid -N -f conf</c>) on a free loopback port (of its network
+/// namespace), ready once it answers an HTTP request. Disposing kills it by PID and copies its access.log into the test
+/// output.</summary>
 internal sealed class SquidProcess : IAsyncDisposable
 {
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
@@ -45,8 +46,9 @@ internal sealed class SquidProcess : IAsyncDisposable
     /// <summary>Writes the configuration (base lines, <paramref name="policy"/>, then the closing access rules) and
     /// starts Squid.</summary>
     public static async Task<SquidProcess> StartAsync(Sandbox sandbox, string name, IEnumerable<string> policy, ITestOutputHelper output,
-        CancellationToken deadline)
+        CancellationToken deadline, NetworkNamespace? ns = null)
     {
+        ns ??= NetworkNamespace.Own;
         var squid = RequiredTool.Squid;
         var folder = sandbox.Folder(name, writableByAll: true);
         var port = FreePort.Next();
@@ -55,7 +57,7 @@ internal sealed class SquidProcess : IAsyncDisposable
         await File.WriteAllLinesAsync(configPath, config, deadline);
 
         // -d 1: the important cache.log lines also go to stderr, which ends up in the test output.
-        var process = ExternalProcess.Start($"{name} squid", squid, ["-N", "-d", "1", "-f", configPath], output, workingDirectory: folder);
+        var process = ns.Start($"{name} squid", squid, ["-N", "-d", "1", "-f", configPath], output, workingDirectory: folder);
         var result = new SquidProcess(name, folder, port, process, output);
         try
         {
@@ -66,8 +68,8 @@ internal sealed class SquidProcess : IAsyncDisposable
                     throw new InvalidOperationException($"{name} squid exited with code {process.ExitCode}:\n{process.Stderr}");
                 }
 
-                return await AnswersHttpAsync(port, token);
-            }, $"{name} squid to answer HTTP on 127.0.0.1:{port}", deadline);
+                return await AnswersHttpAsync(ns, port, token);
+            }, $"{name} squid to answer HTTP on 127.0.0.1:{port} in {ns}", deadline);
             return result;
         }
         catch
@@ -101,12 +103,12 @@ internal sealed class SquidProcess : IAsyncDisposable
 
     /// <summary>Any HTTP answer counts: a bare "GET /" is a bad request to a proxy, answered without going anywhere.
     /// One attempt gets two seconds; the caller's deadline bounds the polling.</summary>
-    private static async Task<bool> AnswersHttpAsync(int port, CancellationToken deadline)
+    private static async Task<bool> AnswersHttpAsync(NetworkNamespace ns, int port, CancellationToken deadline)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline);
         attempt.CancelAfter(AttemptTimeout);
         var cancellationToken = attempt.Token;
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var socket = ns.NewTcpSocket();
         try
         {
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);

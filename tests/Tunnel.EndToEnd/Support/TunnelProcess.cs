@@ -3,20 +3,24 @@ using Xunit.Abstractions;
 namespace Tunnel.EndToEnd.Support;
 
 /// <summary>A published tunnel-server or tunnel-client running as a process with JSON logs on stderr. It listens on
-/// 127.0.0.1 port 0; the real port is read back from its "listening" log event.</summary>
+/// 127.0.0.1 port 0 unless told otherwise; the real address is read back from its "listening" log event.</summary>
 internal sealed class TunnelProcess : IAsyncDisposable
 {
-    private TunnelProcess(ExternalProcess process, int port)
+    private TunnelProcess(ExternalProcess process, string host, int port)
     {
         Process = process;
+        Host = host;
         Port = port;
     }
 
     public ExternalProcess Process { get; }
 
+    /// <summary>The address it listens on, as logged ("127.0.0.1").</summary>
+    public string Host { get; }
+
     public int Port { get; }
 
-    public string Address => $"127.0.0.1:{Port}";
+    public string Address => $"{Host}:{Port}";
 
     public IEnumerable<TunnelLogEvent> Events =>
         Process.Stderr.Split('\n').Select(TunnelLogEvent.Parse).OfType<TunnelLogEvent>();
@@ -36,17 +40,20 @@ internal sealed class TunnelProcess : IAsyncDisposable
                 "--ca", serverCa, .. extra],
             output, deadline);
 
+    /// <summary>Starts <paramref name="program"/> with <paramref name="arguments"/> (which must include --listen) in
+    /// <paramref name="ns"/>, the test's own network namespace by default.</summary>
     public static async Task<TunnelProcess> StartAsync(PublishedBinaries binaries, string program, IEnumerable<string> arguments,
-        ITestOutputHelper output, CancellationToken deadline)
+        ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null)
     {
-        var process = ExternalProcess.Start(program, binaries.Of(program), [.. arguments, "--log-format", "json"], output,
+        var process = (ns ?? NetworkNamespace.Own).Start(program, binaries.Of(program), [.. arguments, "--log-format", "json"], output,
             PublishedBinaries.RuntimeVariables, format: TunnelLogEvent.Format);
         try
         {
             var line = await process.WaitForLineAsync(l => TunnelLogEvent.Parse(l)?.EventName is "ServerListening" or "ClientListening",
                 "its 'listening' log event", deadline);
             var address = TunnelLogEvent.Parse(line)!["Address"] ?? throw new InvalidOperationException($"no Address in: {line}");
-            return new TunnelProcess(process, int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+            var colon = address.LastIndexOf(':');
+            return new TunnelProcess(process, address[..colon], int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
         }
         catch
         {
