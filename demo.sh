@@ -344,13 +344,14 @@ INNER_DIR="$(squid_dir inner)"
   squid_conf "$INNER_DIR" "$INNER_PORT" inner
   echo "cache_peer 127.0.0.1 parent $CLIENT_PORT 0 no-query no-digest default name=tunnel"
   echo "never_direct allow all"
+  echo "dns_nameservers 127.0.0.1"
   echo "http_access allow localhost"
   echo "http_access deny all"
 } >"$INNER_DIR/squid.conf"
 start "inner squid" "$INNER_DIR/stderr.log" squid -N -d 1 -f "$INNER_DIR/squid.conf"
 wait_for_port "inner squid" "$INNER_PORT" "${STARTED_PIDS[-1]}" "$INNER_DIR/stderr.log"
 CHAIN_UP=1
-grep -E '^(cache_peer|never_direct)' "$INNER_DIR/squid.conf" | indent
+grep -E '^(cache_peer|never_direct|dns_nameservers)' "$INNER_DIR/squid.conf" | indent
 
 # ------------------------------------------------------------------------------------------------------- requests
 

@@ -4,10 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus
+scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus \
+  iproute2 nftables tcpdump tshark mitmproxy
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Tunnel.sln -c Release -warnaserror
+dotnet format Tunnel.sln --verify-no-changes --no-restore
 dotnet publish src/TunnelServer/TunnelServer.csproj -c Release --no-build -o artifacts/publish >/dev/null
 dotnet publish src/TunnelClient/TunnelClient.csproj -c Release --no-build -o artifacts/publish >/dev/null
 export TUNNEL_PUBLISHED_DIR="$PWD/artifacts/publish"

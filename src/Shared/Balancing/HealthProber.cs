@@ -26,8 +26,26 @@ internal sealed class HealthProber : IDisposable
             _failures[backend] = 0;
         }
 
-        var interval = pool.Options.HealthCheckInterval;
-        _timer = time.CreateTimer(static s => _ = ((HealthProber)s!).ProbeAllAsync(), this, TimeSpan.Zero, interval);
+        _interval = pool.Options.HealthCheckInterval;
+        _timer = time.CreateTimer(static s => ((HealthProber)s!).Tick(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer.Change(TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    private readonly TimeSpan _interval;
+
+    /// <summary>Probes, then schedules the next round with ±10 % jitter: probes from many sites do not arrive in
+    /// step, and the pattern on the wire is less regular.</summary>
+    private void Tick()
+    {
+        _ = ProbeAllAsync();
+        var jitter = 0.9 + (Random.Shared.NextDouble() * 0.2);
+        try
+        {
+            _timer.Change(_interval * jitter, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
     }
 
     /// <summary>Probes every backend once (also used by tests and at start-up).</summary>

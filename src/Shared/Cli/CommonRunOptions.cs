@@ -65,6 +65,10 @@ internal abstract class CommonRunOptions
     [ConfigKey("keepAlive")]
     public string? KeepAlive { get; set; }
 
+    [Option("tcp-user-timeout", HelpText = "A connection whose sent data stays unacknowledged this long fails instead of hanging on a silent path (TCP_USER_TIMEOUT); 0 leaves the kernel's ~15 min. Default: " + Defaults.TcpUserTimeout)]
+    [ConfigKey("tcpUserTimeout")]
+    public string? TcpUserTimeout { get; set; }
+
     [Option("max-connections", HelpText = "Concurrent connections per process; more wait in the kernel backlog. Default: derived from the open-file limit")]
     [ConfigKey("maxConnections")]
     public string? MaxConnections { get; set; }

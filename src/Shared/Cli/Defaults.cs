@@ -11,6 +11,7 @@ internal static class Defaults
     public const string ShutdownTimeout = "30s";
     public const string TlsMinVersion = "1.3";
     public const string KeepAlive = "on";
+    public const string TcpUserTimeout = "30s";
     public const string LogLevel = "information";
     public const string LogFormat = "text";
     public const string CertExpiryWarning = "30d";

@@ -18,7 +18,7 @@ internal static class CommonSettings
     public static readonly string[] TunnelKeys =
     [
         "listen", "cert", "key", "pkcs12", "passwordEnv", "passwordFile", "ca", "tlsMinVersion",
-        "connectTimeout", "handshakeTimeout", "idleTimeout", "closeTimeout", "maxLifetime", "keepAlive", "backlog", "reusePort",
+        "connectTimeout", "handshakeTimeout", "idleTimeout", "closeTimeout", "maxLifetime", "keepAlive", "tcpUserTimeout", "backlog", "reusePort",
     ];
 
     public static readonly IReadOnlyDictionary<string, IReadOnlySet<string>> Sections = new Dictionary<string, IReadOnlySet<string>>(StringComparer.OrdinalIgnoreCase)
@@ -106,7 +106,10 @@ internal static class CommonSettings
         tunnel.Duration("maxLifetime", Defaults.MaxLifetime));
 
     public static KeepAliveOptions ReadKeepAlive(SettingsReader tunnel) =>
-        tunnel.Bool("keepAlive", true) ? KeepAliveOptions.Default : KeepAliveOptions.Off;
+        (tunnel.Bool("keepAlive", true) ? KeepAliveOptions.Default : KeepAliveOptions.Off) with
+        {
+            UnacknowledgedTimeout = tunnel.Duration("tcpUserTimeout", Defaults.TcpUserTimeout),
+        };
 
     public static ListenerOptions? ReadListener(SettingsReader tunnel, string what)
     {

@@ -1,9 +1,10 @@
-using Microsoft.Extensions.Logging;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
 using Tunnel.Config;
 using Tunnel.Metrics;
 using Tunnel.Net;
+using Tunnel.Runtime;
 
 namespace Tunnel.Hosting;
 
@@ -108,6 +109,7 @@ internal sealed partial class DaemonHost : IDisposable
         }
 
         _bound.TrySetResult();
+        using var trimmer = new MemoryTrimmer(_tracker, _logger, _time);
         Notifier?.Ready($"listening: {string.Join(", ", _tunnels.Select(t => t.Name))}");
         var loops = _tunnels.Select(t => t.RunAsync(_stop.Token)).ToArray();
         try

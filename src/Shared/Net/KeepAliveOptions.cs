@@ -10,5 +10,10 @@ internal sealed record KeepAliveOptions(bool Enabled, TimeSpan Idle, TimeSpan In
 {
     public static KeepAliveOptions Default { get; } = new(true, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(15), 4);
 
+    /// <summary>TCP_USER_TIMEOUT: a connection whose sent data stays unacknowledged this long fails instead of
+    /// hanging (a path that went silent: a firewall change, a NAT that forgot the flow). Infinite leaves the kernel
+    /// default (about 15 minutes of retransmissions).</summary>
+    public TimeSpan UnacknowledgedTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public static KeepAliveOptions Off { get; } = Default with { Enabled = false };
 }

@@ -6,9 +6,18 @@ namespace Tunnel.Net;
 /// TCP keepalive.</summary>
 internal static class SocketTuning
 {
+    // IPPROTO_TCP / TCP_USER_TIMEOUT on Linux (linux/tcp.h); .NET has no named option for it.
+    private const int TcpUserTimeout = 18;
+
     public static void Apply(Socket socket, KeepAliveOptions keepAlive)
     {
         socket.NoDelay = true;
+        if (keepAlive.UnacknowledgedTimeout != Timeout.InfiniteTimeSpan && OperatingSystem.IsLinux())
+        {
+            socket.SetRawSocketOption((int)SocketOptionLevel.Tcp, TcpUserTimeout,
+                BitConverter.GetBytes((int)keepAlive.UnacknowledgedTimeout.TotalMilliseconds));
+        }
+
         if (!keepAlive.Enabled)
         {
             return;

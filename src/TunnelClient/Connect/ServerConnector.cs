@@ -9,6 +9,7 @@ using Tunnel.Http;
 using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Relay;
+using Tunnel.Runtime;
 using Tunnel.Tls;
 
 namespace Tunnel.Client.Connect;
@@ -120,6 +121,7 @@ internal sealed class ServerConnector : IDisposable
         try
         {
             await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
+            OpenSslBuffers.ReleaseWhenIdle(stream);
             _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
         }
@@ -210,7 +212,12 @@ internal sealed class ServerConnector : IDisposable
         var connection = await ConnectAsync(backend.Address, cancellationToken);
         await using (connection.Endpoint)
         {
+            // close_notify, then wait for the server's end: closing with its bytes unread would send an RST.
             await connection.Endpoint.CompleteWritesAsync(cancellationToken);
+            var sink = new byte[256];
+            while (await connection.Endpoint.Stream.ReadAsync(sink, cancellationToken) > 0)
+            {
+            }
         }
     }
 

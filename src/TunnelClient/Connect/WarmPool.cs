@@ -74,7 +74,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
             }
 
             _refill.Release();
-            if (entry.PendingRead.IsCompleted || _time.GetElapsedTime(entry.Created) > _options.MaxAge)
+            if (entry.PendingRead.IsCompleted || _time.GetElapsedTime(entry.Created) > entry.Lifetime)
             {
                 // Closed by the server, or too old to trust the path to still hold it.
                 _stale.Increment();
@@ -113,7 +113,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
                 }
 
                 // Wake when a connection is taken or leaves, or to replace aged ones.
-                await _refill.WaitAsync(_options.MaxAge, _stop.Token);
+                await _refill.WaitAsync(_options.MaxAge / 4, _stop.Token);
                 ExpireAged();
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -141,7 +141,9 @@ internal sealed partial class WarmPool : IAsyncDisposable
 #pragma warning disable CA2022 // A zero-byte read returns no data by design: it only watches for the server closing.
         var pending = connection.Endpoint.Tls.ReadAsync(Memory<byte>.Empty).AsTask();
 #pragma warning restore CA2022
-        var entry = new Entry(connection, pending, _time.GetTimestamp());
+        // Each connection gets a slightly different age limit, so the pool does not recycle in a regular beat.
+        var lifetime = _options.MaxAge * (0.8 + (Random.Shared.NextDouble() * 0.2));
+        var entry = new Entry(connection, pending, _time.GetTimestamp(), lifetime);
         LinkedListNode<Entry> node;
         lock (_lock)
         {
@@ -190,7 +192,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
         List<Entry> aged;
         lock (_lock)
         {
-            aged = _idle.Where(e => _time.GetElapsedTime(e.Created) > _options.MaxAge).ToList();
+            aged = _idle.Where(e => _time.GetElapsedTime(e.Created) > e.Lifetime).ToList();
             foreach (var entry in aged)
             {
                 _idle.Remove(entry);
@@ -236,7 +238,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
         _stop.Dispose();
     }
 
-    private sealed record Entry(ServerConnection Connection, Task PendingRead, long Created);
+    private sealed record Entry(ServerConnection Connection, Task PendingRead, long Created, TimeSpan Lifetime);
 
     [LoggerMessage(EventId = 410, EventName = "PoolRefillFailed", Level = LogLevel.Debug,
         Message = "tunnel {Tunnel}: warm pool could not open a connection ({Error}); retrying in {Seconds}s")]

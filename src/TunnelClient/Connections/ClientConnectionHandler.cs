@@ -140,7 +140,7 @@ internal sealed class ClientConnectionHandler
         GuardedEndpoint? guarded = null;
         if (ProxyRequest.IsProxyRequest(first))
         {
-            guarded = new GuardedEndpoint(server.Relay, reason =>
+            guarded = new GuardedEndpoint(server.Relay, record.Upstream, reason =>
             {
                 ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, record.Upstream, reason);
                 lingerTimer = _context.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);

@@ -7,7 +7,7 @@ namespace Tunnel.Client.Connections;
 /// the first response byte (the server refused this client's certificate, or died), the reader sees an HTTP 502 with
 /// the reason instead of a bare close, which Squid would turn into "200 Connection established" followed by a TLS
 /// error for the user. After the first byte it is a plain pass-through.</summary>
-internal sealed class FirstResponseGuard(Stream inner, Action<string> onNoAnswer) : Stream
+internal sealed class FirstResponseGuard(Stream inner, string server, Action<string> onNoAnswer) : Stream
 {
     private bool _answered;
     private byte[]? _synthetic;
@@ -68,17 +68,24 @@ internal sealed class FirstResponseGuard(Stream inner, Action<string> onNoAnswer
 
     /// <summary>tunnel-server refuses a client certificate by closing without an alert (nothing for a prober to
     /// fingerprint), so an early close is most often a refused certificate.</summary>
-    private const string ClosedWithoutAnswer =
-        "tunnel-server closed the tunnel without answering: it does this when it refuses the client certificate " +
+    private string ClosedWithoutAnswer =>
+        $"tunnel-server {server} closed the tunnel without answering: it does this when it refuses the client certificate " +
         "(check this client's certificate, its CA and the server's allow-list; the server log names the reason)";
 
-    private static string Explain(Exception ex)
+    private string Explain(Exception ex) => ex switch
     {
-        var detail = SocketErrors.Describe(ex);
-        return SocketErrors.IsRoutine(ex)
-            ? ClosedWithoutAnswer
-            : $"tunnel to tunnel-server failed before the upstream proxy answered: {detail}";
-    }
+        _ when IsTimeout(ex) => $"tunnel-server {server} stopped acknowledging data (the path went silent: a firewall or NAT " +
+            "dropping the flow); the next connection will use another path or report the server down",
+        _ when SocketErrors.IsRoutine(ex) => ClosedWithoutAnswer,
+        _ => $"tunnel to tunnel-server {server} failed before the upstream proxy answered: {SocketErrors.Describe(ex)}",
+    };
+
+    private static bool IsTimeout(Exception ex) => ex switch
+    {
+        System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.TimedOut } => true,
+        { InnerException: { } inner } => IsTimeout(inner),
+        _ => false,
+    };
 
     public override bool CanRead => true;
 

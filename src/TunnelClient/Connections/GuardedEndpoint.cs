@@ -9,10 +9,10 @@ internal sealed class GuardedEndpoint : IRelayEndpoint
     private readonly IRelayEndpoint _inner;
     private readonly FirstResponseGuard _guard;
 
-    public GuardedEndpoint(IRelayEndpoint inner, Action<string> onNoAnswer)
+    public GuardedEndpoint(IRelayEndpoint inner, string server, Action<string> onNoAnswer)
     {
         _inner = inner;
-        _guard = new FirstResponseGuard(inner.Stream, onNoAnswer);
+        _guard = new FirstResponseGuard(inner.Stream, server, onNoAnswer);
     }
 
     public Stream Stream => _guard;

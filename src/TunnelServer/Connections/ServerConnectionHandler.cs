@@ -8,6 +8,7 @@ using Tunnel.Http;
 using Tunnel.Logging;
 using Tunnel.Net;
 using Tunnel.Relay;
+using Tunnel.Runtime;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
 using Tunnel.Server.Upstream;
@@ -94,6 +95,7 @@ internal sealed class ServerConnectionHandler
         {
             SocketTuning.Apply(client.Socket, _options.KeepAlive);
             await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
+            OpenSslBuffers.ReleaseWhenIdle(client.Tls);
             record.PeerIdentity = check.Verdict?.PeerName ?? "-";
             record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             record.Metrics.Accepted("success").Increment();

@@ -59,17 +59,15 @@ public sealed class ClosedTunnelPortLeavesNoWayAround(ITestOutputHelper output)
         FirewallAssert.NeverShows(siteFacing, "secret-target-7f3a");
     }
 
-    [Fact(Timeout = 120_000, Skip = "Known tunnel-client bug (warm pool, main 5a35696): a request handed a pooled connection whose path has " +
-        "gone silent (a firewall rule, an expired NAT or conntrack entry) is never answered: FirstResponseGuard explains a close or an " +
-        "error before the first response byte but not silence, and TCP retransmits for about 15 minutes, so curl times out (exit 28) " +
-        "instead of getting a 5xx with X-Tunnel-Error. Remove Skip once fixed.")]
+    [Fact(Timeout = 120_000)]
     public async Task A_request_on_a_pooled_connection_whose_path_went_silent_gets_an_explained_error_not_a_hang()
     {
         // Guards the 502/503 promise against the warm pool: a connection verified a moment ago can be dead by the time
         // a request uses it, and a firewall that drops (rather than resets) gives no sign but silence.
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(110));
-        await using var scene = await FirewalledChain.StartAsync("pooled", ["--sni", "cover.example.net", "--connect-timeout", "2s"], output,
-            deadline.Token);
+        // TCP_USER_TIMEOUT (--tcp-user-timeout) is what turns the silence into an error on the pooled connection.
+        await using var scene = await FirewalledChain.StartAsync("pooled",
+            ["--sni", "cover.example.net", "--connect-timeout", "2s", "--tcp-user-timeout", "5s"], output, deadline.Token);
         await scene.Target.PublishFileAsync("index.html", 4096, seed: 76, deadline.Token);
         var httpsUrl = scene.Target.HttpsUrl("index.html");
         var open = await scene.CurlAsync(deadline.Token, httpsUrl); // the pool is filled and in use
