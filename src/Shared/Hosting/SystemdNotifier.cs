@@ -51,7 +51,7 @@ internal sealed class SystemdNotifier : IDisposable
 
     /// <summary>RELOADING=1 with the monotonic clock in µs, as Type=notify-reload requires; follow with
     /// <see cref="Ready"/>.</summary>
-    public void Reloading() => Notify($"RELOADING=1\nMONOTONIC_USEC={Stopwatch.GetTimestamp() * 1_000_000 / Stopwatch.Frequency}");
+    public void Reloading() => Notify($"RELOADING=1\nMONOTONIC_USEC={(long)Stopwatch.GetElapsedTime(0).TotalMicroseconds}");
 
     public void Stopping(string status) => Notify($"STOPPING=1\nSTATUS={status}");
 
