@@ -32,10 +32,10 @@ public sealed class TunnelClientAgainstStunnelServer(ITestOutputHelper output)
             "requireCert = yes",
             "verifyChain = yes",
         ], output, deadline.Token);
-        // stunnel dials its upstream as soon as it accepts, so a warm pool's idle connections would each open one:
-        // with a stunnel server, the pool is off (docs/configuration.md, poolSize).
+        // stunnel dials its upstream as soon as it accepts, so a warm pool's idle connections and health probes would
+        // each open one: with a stunnel server both are off (docs/configuration.md, poolSize and healthCheckInterval).
         await using var client = await TunnelProcess.StartClientAsync(binaries, stunnel.Address, ProxyChain.ServerName,
-            pki.IssueClient("tunnel-site"), pki.CaPath, output, deadline.Token, "--pool-size", "0");
+            pki.IssueClient("tunnel-site"), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--health-check-interval", "0");
 
         var down = await DuplexTransfer.RunAsync(client.Port, Size, seed: 81, deadline.Token);
         var up = await received.Task.WaitAsync(deadline.Token);
