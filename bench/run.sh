@@ -433,10 +433,14 @@ section_ttfb() {
 conns() { # TCP connections (not listeners) the process holds, from ss; TIME-WAIT has no owner and does not count
   ss -Htanp 2>/dev/null | grep -v '^LISTEN' | grep -c "pid=$1," || true
 }
-wait_no_conns() { # wait_no_conns PID SECONDS: until the process holds no connection
-  local pid=$1 limit=$2 i
+# The warm pool size the Tunnel client runs with (kept in step with bench/tunnel-client.json).
+TUNNEL_POOL=$(grep -oE '"poolSize"[[:space:]]*:[[:space:]]*[0-9]+' "$BENCH/tunnel-client.json" | grep -oE '[0-9]+$' || echo 2)
+
+wait_no_conns() { # wait_no_conns PID SECONDS [BASE]: until the process holds no more connections than BASE (its own
+  # standing connections, e.g. tunnel-client's warm pool; default 0)
+  local pid=$1 limit=$2 base=${3:-0} i
   for i in $(seq $((limit * 4))); do
-    [ "$(conns "$pid")" -eq 0 ] && return 0
+    [ "$(conns "$pid")" -le "$base" ] && return 0
     sleep 0.25
   done
   return 1
@@ -461,11 +465,16 @@ memory_run() { # memory_run IMPL N RUN
   local cp=${CPID[$impl]} sp=${SPID[$impl]}
   # Warm-up: a few tunnels, so code paths are loaded (JIT for .NET) before the baseline is taken.
   hold "$impl" 20 "$tag-warm"; wait_file "$HOLD_READY" 60 || true; touch "$HOLD_RELEASE"; stop_pid "$HOLD_PID"
-  wait_no_conns "$cp" 30 || true; wait_no_conns "$sp" 30 || true
+  # Connections a pair keeps on its own: tunnel-client's warm pool (poolSize in bench/tunnel-client.json) on both sides.
+  local standing=0
+  [ "$impl" = tunnel ] && standing=$TUNNEL_POOL
+  wait_no_conns "$cp" 30 "$standing" || true; wait_no_conns "$sp" 30 "$standing" || true
   sleep "$SETTLE"
   local cbase sbase cfd0 sfd0
   cbase=$(rss_kb "$cp"); sbase=$(rss_kb "$sp")
   cfd0=$(fds "$cp"); sfd0=$(fds "$sp")
+  local cconn0 sconn0
+  cconn0=$(conns "$cp"); sconn0=$(conns "$sp")
 
   hold "$impl" "$n" "$tag"
   local summary=null
@@ -481,9 +490,11 @@ memory_run() { # memory_run IMPL N RUN
   local final
   final=$(tail -1 "$HOLD_OUT" 2>/dev/null || true)
   local closed=true
-  wait_no_conns "$cp" 60 || closed=false
-  wait_no_conns "$sp" 60 || closed=false
-  sleep "$SETTLE"
+  wait_no_conns "$cp" 60 "$cconn0" || closed=false
+  wait_no_conns "$sp" 60 "$sconn0" || closed=false
+  # "Returned after close" is what an operator sees a few seconds later, not the instant the last socket closes:
+  # both pairs get the same 5 s more (Tunnel trims within about 4 s of a drop).
+  sleep $((SETTLE + 5))
   local cafter safter
   cafter=$(rss_kb "$cp"); safter=$(rss_kb "$sp")
   stop_pair "$impl"

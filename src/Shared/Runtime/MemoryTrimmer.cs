@@ -8,8 +8,8 @@ namespace Tunnel.Runtime;
 /// period, it runs a compacting collection and trims the native heaps. Busy processes are left alone.</summary>
 internal sealed partial class MemoryTrimmer : IDisposable
 {
-    private const int MinimumDrop = 256;
-    private static readonly TimeSpan Period = TimeSpan.FromSeconds(10);
+    private const int MinimumDrop = 64;
+    private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
     private readonly ConnectionTracker _tracker;
     private readonly ILogger _logger;

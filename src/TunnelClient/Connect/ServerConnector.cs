@@ -9,7 +9,6 @@ using Tunnel.Http;
 using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Relay;
-using Tunnel.Runtime;
 using Tunnel.Tls;
 
 namespace Tunnel.Client.Connect;
@@ -121,7 +120,6 @@ internal sealed class ServerConnector : IDisposable
         try
         {
             await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
-            OpenSslBuffers.ReleaseWhenIdle(stream);
             _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
         }

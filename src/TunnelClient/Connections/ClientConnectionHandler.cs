@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Sockets;
 using Tunnel.Client.Connect;
 using Tunnel.Client.Options;
@@ -16,7 +15,6 @@ namespace Tunnel.Client.Connections;
 /// and relays. A proxy request that cannot be carried gets an HTTP 502/503 with the reason.</summary>
 internal sealed class ClientConnectionHandler
 {
-    private const int FirstChunkSize = 16 * 1024;
     private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
 
     private readonly ClientTunnelOptions _options;
@@ -39,41 +37,35 @@ internal sealed class ClientConnectionHandler
         var inner = new TcpEndpoint(socket);
         await using (inner)
         {
-            var first = await ReadFirstChunkAsync(inner, record);
+            using var first = await ReadFirstChunkAsync(inner, record);
             if (first is null)
             {
                 return;
             }
 
-            try
-            {
-                await TunnelAsync(inner, first.Value, record);
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(first.Value.Array!);
-            }
+            await TunnelAsync(inner, first, record);
         }
     }
 
     /// <summary>Waits up to the idle timeout for the first bytes without holding a buffer. Null when the peer sent
     /// nothing (a Squid probe: logged at Debug) or failed.</summary>
-    private async Task<ArraySegment<byte>?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
+    private async Task<FirstChunk?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
     {
         // A connection that has sent nothing is not in flight: a drain closes it at once.
         using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, _context.Draining);
-        byte[]? buffer = null;
+        FirstChunk? chunk = null;
         try
         {
             SocketTuning.Apply(inner.Socket, _options.KeepAlive);
 #pragma warning disable CA2022 // A zero-byte read returns no data by design.
             await inner.Stream.ReadAsync(Memory<byte>.Empty, scope.Token);
 #pragma warning restore CA2022
-            buffer = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
-            var read = await inner.Stream.ReadAsync(buffer.AsMemory(0, FirstChunkSize), scope.Token);
+            chunk = FirstChunk.Rent();
+            var read = await inner.Stream.ReadAsync(chunk.Space, scope.Token);
             if (read > 0)
             {
-                return new ArraySegment<byte>(buffer, 0, read);
+                chunk.SetLength(read);
+                return chunk;
             }
 
             record.Closed("no-data", routine: true);
@@ -89,15 +81,11 @@ internal sealed class ClientConnectionHandler
                 routine: SocketErrors.IsRoutine(ex));
         }
 
-        if (buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-
+        chunk?.Release();
         return null;
     }
 
-    private async Task TunnelAsync(TcpEndpoint inner, ArraySegment<byte> first, ConnectionRecord record)
+    private async Task TunnelAsync(TcpEndpoint inner, FirstChunk first, ConnectionRecord record)
     {
         ServerConnection server;
         try
@@ -109,9 +97,9 @@ internal sealed class ClientConnectionHandler
             record.Metrics.Accepted(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "error" : "rejected").Increment();
             record.Upstream = ex.Server;
             ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, ex.Server, ex.Message);
-            if (ProxyRequest.IsProxyRequest(first))
+            if (ProxyRequest.IsProxyRequest(first.Data.Span))
             {
-                await ProxyErrorResponse.RespondAsync(inner, first, ex.Status, ex.Message, ErrorLinger, _context.Time, _context.Abort);
+                await ProxyErrorResponse.RespondAsync(inner, first.Data, ex.Status, ex.Message, ErrorLinger, _context.Time, _context.Abort);
                 record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "server-unreachable" : "tls-failed");
             }
             else
@@ -138,7 +126,7 @@ internal sealed class ClientConnectionHandler
         using var linger = CancellationTokenSource.CreateLinkedTokenSource(_context.Abort);
         ITimer? lingerTimer = null;
         GuardedEndpoint? guarded = null;
-        if (ProxyRequest.IsProxyRequest(first))
+        if (ProxyRequest.IsProxyRequest(first.Data.Span))
         {
             guarded = new GuardedEndpoint(server.Relay, record.Upstream, reason =>
             {
@@ -154,9 +142,10 @@ internal sealed class ClientConnectionHandler
             record.Opened(TlsVersions.Name(server.Endpoint.Tls.SslProtocol), server.Endpoint.Tls.NegotiatedCipherSuite.ToString());
             try
             {
-                await server.Relay.Stream.WriteAsync(first, _context.Abort);
-                record.BytesUp = first.Count;
-                record.Metrics.BytesUp.Add(first.Count);
+                await server.Relay.Stream.WriteAsync(first.Data, _context.Abort);
+                record.BytesUp = first.Length;
+                record.Metrics.BytesUp.Add(first.Length);
+                first.Release();
             }
             catch (Exception ex)
             {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -8,7 +7,6 @@ using Tunnel.Http;
 using Tunnel.Logging;
 using Tunnel.Net;
 using Tunnel.Relay;
-using Tunnel.Runtime;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
 using Tunnel.Server.Upstream;
@@ -21,9 +19,6 @@ namespace Tunnel.Server.Connections;
 /// before the client is authenticated.</summary>
 internal sealed class ServerConnectionHandler
 {
-    /// <summary>The first read from the client: one TLS record's worth of plaintext.</summary>
-    private const int FirstChunkSize = 16 * 1024;
-
     private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
 
     private readonly ServerTunnelOptions _options;
@@ -59,29 +54,13 @@ internal sealed class ServerConnectionHandler
                 return;
             }
 
-            byte[]? first = null;
-            try
+            using var first = _options.Dial == UpstreamDial.FirstByte ? await ReadFirstChunkAsync(client, record) : null;
+            if (_options.Dial == UpstreamDial.FirstByte && first is null)
             {
-                var firstLength = 0;
-                if (_options.Dial == UpstreamDial.FirstByte)
-                {
-                    first = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
-                    firstLength = await ReadFirstChunkAsync(client, first, record);
-                    if (firstLength <= 0)
-                    {
-                        return;
-                    }
-                }
+                return;
+            }
 
-                await ForwardAsync(client, first.AsMemory(0, firstLength), record);
-            }
-            finally
-            {
-                if (first is not null)
-                {
-                    ArrayPool<byte>.Shared.Return(first);
-                }
-            }
+            await ForwardAsync(client, first, record);
         }
     }
 
@@ -95,7 +74,6 @@ internal sealed class ServerConnectionHandler
         {
             SocketTuning.Apply(client.Socket, _options.KeepAlive);
             await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
-            OpenSslBuffers.ReleaseWhenIdle(client.Tls);
             record.PeerIdentity = check.Verdict?.PeerName ?? "-";
             record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             record.Metrics.Accepted("success").Increment();
@@ -143,41 +121,49 @@ internal sealed class ServerConnectionHandler
         }
     }
 
-    /// <summary>Waits (up to the idle timeout) for the client's first bytes; 0 means it closed without sending
-    /// anything, -1 that it failed.</summary>
-    private async Task<int> ReadFirstChunkAsync(TlsEndpoint client, byte[] buffer, ConnectionRecord record)
+    /// <summary>Waits (up to the idle timeout) for the client's first bytes, holding no buffer while it waits (a
+    /// client's warm pool keeps connections here); null when the client closed without sending anything, or failed.</summary>
+    private async Task<FirstChunk?> ReadFirstChunkAsync(TlsEndpoint client, ConnectionRecord record)
     {
         // An authenticated connection that has sent nothing (a client's warm pool) is not in flight: a drain
         // closes it at once, with close_notify, so the client simply drops it from its pool.
         using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, _context.Draining);
+        FirstChunk? chunk = null;
         try
         {
-            var read = await client.Stream.ReadAsync(buffer.AsMemory(0, FirstChunkSize), scope.Token);
-            if (read == 0)
+#pragma warning disable CA2022 // A zero-byte read returns no data by design.
+            await client.Stream.ReadAsync(Memory<byte>.Empty, scope.Token);
+#pragma warning restore CA2022
+            chunk = FirstChunk.Rent();
+            var read = await client.Stream.ReadAsync(chunk.Space, scope.Token);
+            if (read > 0)
             {
-                record.Closed("no-data", routine: true);
+                chunk.SetLength(read);
+                return chunk;
             }
 
-            return read;
+            record.Closed("no-data", routine: true);
         }
         catch (OperationCanceledException) when (_context.Draining.IsCancellationRequested && !_abort.IsCancellationRequested)
         {
             // The cancelled read leaves the TLS stream unusable for a close_notify; a FIN is the graceful end left.
             client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
             record.Closed("drained", routine: true);
-            return -1;
         }
         catch (Exception ex)
         {
             client.Abort();
             record.Closed(scope.TimedOut ? "idle-timeout" : _abort.IsCancellationRequested ? "shutdown" : "client-error");
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
-            return -1;
         }
+
+        chunk?.Release();
+        return null;
     }
 
-    private async Task ForwardAsync(TlsEndpoint client, ReadOnlyMemory<byte> first, ConnectionRecord record)
+    private async Task ForwardAsync(TlsEndpoint client, FirstChunk? chunk, ConnectionRecord record)
     {
+        var first = chunk?.Data ?? ReadOnlyMemory<byte>.Empty;
         Socket upstreamSocket;
         IDisposable lease;
         try
@@ -216,6 +202,7 @@ internal sealed class ServerConnectionHandler
                     await upstreamEndpoint.Stream.WriteAsync(first, _abort);
                     record.BytesUp = first.Length;
                     record.Metrics.BytesUp.Add(first.Length);
+                    chunk!.Release();
                 }
                 catch (Exception ex)
                 {
