@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -7,7 +8,10 @@ using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
 using Tunnel.Net;
+using Tunnel.Net.ProxyProtocol;
 using Tunnel.Relay;
+using Tunnel.Server.Admission;
+using Tunnel.Server.Decoy;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
 using Tunnel.Server.Upstream;
@@ -15,9 +19,11 @@ using Tunnel.Tls;
 
 namespace Tunnel.Server.Connections;
 
-/// <summary>Serves one accepted connection: TLS handshake under a timeout with the client certificate verified,
-/// then (on the first byte, by default) a connection to the upstream, then the relay. Nothing reaches the upstream
-/// before the client is authenticated.</summary>
+/// <summary>Serves one accepted connection: the PROXY header when a load balancer must send one, the per-source and
+/// handshake-rate limits, the TLS handshake with the client certificate verified (header and handshake together under
+/// the handshake timeout), the per-identity limit, then (on the first byte, by default) a connection to the upstream,
+/// then the relay. Nothing reaches the upstream before the client is authenticated; a client that is not goes to the
+/// decoy when one is configured, and is refused otherwise.</summary>
 internal sealed class ServerConnectionHandler
 {
     /// <summary>The first read from the client: one TLS record's worth of plaintext.</summary>
@@ -28,21 +34,28 @@ internal sealed class ServerConnectionHandler
     private readonly ServerTunnelOptions _options;
     private readonly Reloadable<ServerTlsState> _tls;
     private readonly UpstreamConnector _upstream;
+    private readonly AdmissionControl _admission;
+    private readonly DecoyForwarder? _decoy;
     private readonly DaemonContext _context;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationToken _abort;
     private readonly RelayOptions _relayOptions;
+    private readonly LogThrottle _badHeaderWarnings;
 
-    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, DaemonContext context)
+    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, AdmissionControl admission,
+        DaemonContext context)
     {
         _options = options;
         _tls = tls;
         _upstream = upstream;
+        _admission = admission;
+        _decoy = options.Edge.Decoy is { } decoy ? new DecoyForwarder(decoy, options, context) : null;
         _context = context;
         _logger = context.Logger;
         _time = context.Time;
         _abort = context.Abort;
+        _badHeaderWarnings = new LogThrottle(AdmissionControl.WarningInterval, context.Time);
         var series = context.Metrics.For(options.Name);
         _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
     }
@@ -50,95 +63,212 @@ internal sealed class ServerConnectionHandler
     public async Task HandleAsync(Socket socket)
     {
         using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
-        var client = new TlsEndpoint(socket, new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false));
-        await using (client)
+        IDisposable? sourceLease = null;
+        TlsEndpoint? client = null;
+        try
         {
-            if (!await HandshakeAsync(client, record))
+            ClientAddresses addresses;
+            PeerVerdict? verdict;
+
+            // One deadline for the PROXY header and the TLS handshake together: a slow header must not buy a slow
+            // handshake a second full timeout.
+            using (var handshake = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort))
+            {
+                var received = await ReceiveAddressesAsync(socket, record, handshake);
+                if (received is null)
+                {
+                    return;
+                }
+
+                addresses = received.Value.Addresses;
+                sourceLease = _admission.AdmitSource(addresses.Source.Address, record);
+                if (sourceLease is null || !_admission.AdmitHandshake(record))
+                {
+                    return;
+                }
+
+                Stream transport = new NetworkStream(socket, ownsSocket: true);
+                if (received.Value.Following.Length > 0)
+                {
+                    transport = new PrefixedStream(received.Value.Following, transport);
+                }
+
+                client = new TlsEndpoint(socket, new SslStream(transport, leaveInnerStreamOpen: false));
+                verdict = await HandshakeAsync(client, record, handshake);
+                if (verdict is null)
+                {
+                    return;
+                }
+            }
+
+            if (!verdict.Ok)
+            {
+                // Only reachable with a decoy: without one the handshake itself fails.
+                await _decoy!.RelayAsync(client, record, verdict);
+                return;
+            }
+
+            // Closed like a refused certificate (no alert, no close_notify): the client learns nothing more.
+            using var identityLease = _admission.AdmitIdentity(verdict.PeerName, record);
+            if (identityLease is null)
             {
                 return;
             }
 
-            byte[]? first = null;
-            try
+            record.Metrics.Accepted("success").Increment();
+            await ServeAsync(client, addresses, record);
+        }
+        finally
+        {
+            if (client is not null)
             {
-                var firstLength = 0;
-                if (_options.Dial == UpstreamDial.FirstByte)
-                {
-                    first = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
-                    firstLength = await ReadFirstChunkAsync(client, first, record);
-                    if (firstLength <= 0)
-                    {
-                        return;
-                    }
-                }
-
-                await ForwardAsync(client, first.AsMemory(0, firstLength), record);
+                await client.DisposeAsync();
             }
-            finally
+            else
             {
-                if (first is not null)
+                socket.Dispose();
+            }
+
+            sourceLease?.Dispose();
+        }
+    }
+
+    private async Task ServeAsync(TlsEndpoint client, ClientAddresses addresses, ConnectionRecord record)
+    {
+        byte[]? first = null;
+        try
+        {
+            var firstLength = 0;
+            if (_options.Dial == UpstreamDial.FirstByte)
+            {
+                first = ArrayPool<byte>.Shared.Rent(FirstChunkSize);
+                firstLength = await ReadFirstChunkAsync(client, first, record);
+                if (firstLength <= 0)
                 {
-                    ArrayPool<byte>.Shared.Return(first);
+                    return;
                 }
+            }
+
+            await ForwardAsync(client, first.AsMemory(0, firstLength), addresses, record);
+        }
+        finally
+        {
+            if (first is not null)
+            {
+                ArrayPool<byte>.Shared.Return(first);
             }
         }
     }
 
-    private async Task<bool> HandshakeAsync(TlsEndpoint client, ConnectionRecord record)
+    /// <summary>The connection's real endpoints and the bytes read past a PROXY header, or null when the connection
+    /// was closed for want of a valid header (counted and logged here).</summary>
+    private async Task<(ClientAddresses Addresses, byte[] Following)?> ReceiveAddressesAsync(Socket socket, ConnectionRecord record, TimeoutScope handshake)
     {
-        var state = _tls.Current;
-        var check = new ClientCertificateCheck(state, _time);
-        using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort);
-        var started = _time.GetTimestamp();
         try
         {
-            SocketTuning.Apply(client.Socket, _options.KeepAlive);
-            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
-            record.PeerIdentity = check.Verdict?.PeerName ?? "-";
-            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            record.Metrics.Accepted("success").Increment();
-            return true;
-        }
-        catch (Exception ex)
-        {
-            string reason;
-            string detail;
-            if (scope.TimedOut)
+            var direct = new ClientAddresses((IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!);
+            SocketTuning.Apply(socket, _options.KeepAlive);
+            if (_options.Edge.ProxyProtocol == ProxyProtocolMode.Off)
             {
-                reason = "handshake-timeout";
-                detail = $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}";
+                return (direct, []);
             }
-            else if (check.Verdict is { Ok: false } verdict)
+
+            var (header, following) = await ProxyHeaderReader.ReadAsync(socket, _options.Edge.ProxyProtocol, handshake.Token);
+            if (header.Source is not { } source)
             {
-                reason = "client-rejected";
-                detail = verdict.Reason;
-                record.PeerIdentity = verdict.PeerName;
+                // LOCAL (a balancer's own health check) or UNKNOWN: the real endpoints stand.
+                return (direct, following);
+            }
+
+            record.Peer = source.ToString();
+            AdmissionLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, header.Version == ProxyProtocolVersion.V1 ? "v1" : "v2",
+                direct.Source.ToString(), record.Peer, header.Destination!.ToString());
+            return (new ClientAddresses(source, header.Destination, direct.Source), following);
+        }
+        catch (ProxyHeaderException ex)
+        {
+            record.Metrics.Accepted("bad-proxy-header").Increment();
+            if (_badHeaderWarnings.ShouldLog(out var suppressed))
+            {
+                AdmissionLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
+                    Config.Durations.Format(_badHeaderWarnings.Interval));
             }
             else
             {
-                reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
-                detail = SocketErrors.Describe(ex);
+                AdmissionLog.ProxyHeaderInvalidQuiet(_logger, record.Tunnel, record.Id, record.Peer, ex.Message);
             }
 
-            record.Metrics.Accepted(reason switch
-            {
-                "handshake-timeout" => "timeout",
-                "client-rejected" => "rejected",
-                _ => "error",
-            }).Increment();
-            if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
-            {
-                // A TCP probe or a client that gave up: not worth a warning.
-                ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
-            }
-            else if (reason != "shutdown")
-            {
-                ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
-            }
-
-            record.Closed(reason);
-            return false;
+            record.Closed("bad-proxy-header", routine: true);
         }
+        catch (Exception ex)
+        {
+            Failed(record, handshake, ex, $"no PROXY protocol header within {Config.Durations.Format(_options.Timeouts.Handshake)}", null);
+        }
+
+        return null;
+    }
+
+    /// <summary>The client's verdict after a completed handshake (refused only when a decoy takes such clients), or
+    /// null when the handshake failed (counted, logged and closed here).</summary>
+    private async Task<PeerVerdict?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record, TimeoutScope handshake)
+    {
+        var state = _tls.Current;
+        var check = new ClientCertificateCheck(state, _time, completeRefusedHandshakes: _decoy is not null);
+        var started = _time.GetTimestamp();
+        try
+        {
+            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), handshake.Token);
+            var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
+            record.PeerIdentity = verdict.PeerName;
+            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            return verdict;
+        }
+        catch (Exception ex)
+        {
+            Failed(record, handshake, ex, $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}", check.Verdict);
+            return null;
+        }
+    }
+
+    /// <summary>Counts, logs and closes a connection whose PROXY header or handshake failed.</summary>
+    private void Failed(ConnectionRecord record, TimeoutScope handshake, Exception ex, string timeoutDetail, PeerVerdict? verdict)
+    {
+        string reason;
+        string detail;
+        if (handshake.TimedOut)
+        {
+            reason = "handshake-timeout";
+            detail = timeoutDetail;
+        }
+        else if (verdict is { Ok: false })
+        {
+            reason = "client-rejected";
+            detail = verdict.Reason;
+            record.PeerIdentity = verdict.PeerName;
+        }
+        else
+        {
+            reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
+            detail = SocketErrors.Describe(ex);
+        }
+
+        record.Metrics.Accepted(reason switch
+        {
+            "handshake-timeout" => "timeout",
+            "client-rejected" => "rejected",
+            _ => "error",
+        }).Increment();
+        if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
+        {
+            // A TCP probe or a client that gave up: not worth a warning.
+            ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
+        }
+        else if (reason != "shutdown")
+        {
+            ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
+        }
+
+        record.Closed(reason);
     }
 
     /// <summary>Waits (up to the idle timeout) for the client's first bytes; 0 means it closed without sending
@@ -161,7 +291,7 @@ internal sealed class ServerConnectionHandler
         catch (OperationCanceledException) when (_context.Draining.IsCancellationRequested && !_abort.IsCancellationRequested)
         {
             // The cancelled read leaves the TLS stream unusable for a close_notify; a FIN is the graceful end left.
-            client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            client.Socket.Shutdown(SocketShutdown.Both);
             record.Closed("drained", routine: true);
             return -1;
         }
@@ -174,7 +304,7 @@ internal sealed class ServerConnectionHandler
         }
     }
 
-    private async Task ForwardAsync(TlsEndpoint client, ReadOnlyMemory<byte> first, ConnectionRecord record)
+    private async Task ForwardAsync(TlsEndpoint client, ReadOnlyMemory<byte> first, ClientAddresses addresses, ConnectionRecord record)
     {
         Socket upstreamSocket;
         IDisposable lease;
@@ -207,22 +337,28 @@ internal sealed class ServerConnectionHandler
         await using (upstreamEndpoint)
         {
             record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
-            if (!first.IsEmpty)
+            try
             {
-                try
+                if (_options.Edge.UpstreamProxyProtocol is { } version)
+                {
+                    // First on the connection and in one write, so the upstream sees it whole before any client byte.
+                    await upstreamEndpoint.Stream.WriteAsync(ProxyHeaderWriter.Build(version, addresses.Source, addresses.Destination), _abort);
+                }
+
+                if (!first.IsEmpty)
                 {
                     await upstreamEndpoint.Stream.WriteAsync(first, _abort);
                     record.BytesUp = first.Length;
                     record.Metrics.BytesUp.Add(first.Length);
                 }
-                catch (Exception ex)
-                {
-                    client.Abort();
-                    upstreamEndpoint.Abort();
-                    record.Closed("upstream-error");
-                    ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
-                    return;
-                }
+            }
+            catch (Exception ex)
+            {
+                client.Abort();
+                upstreamEndpoint.Abort();
+                record.Closed("upstream-error");
+                ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
+                return;
             }
 
             var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _context.Draining, _abort);
