@@ -25,4 +25,8 @@ internal static partial class AdmissionLog
     [LoggerMessage(EventId = 314, EventName = "ProxyHeaderReceived", Level = LogLevel.Debug,
         Message = "tunnel {Tunnel} conn {ConnectionId}: PROXY {Version} header from {Via}: client {Peer}, front end {Destination}")]
     public static partial void ProxyHeaderReceived(ILogger logger, string tunnel, long connectionId, string version, string via, string peer, string destination);
+
+    [LoggerMessage(EventId = 315, EventName = "ProxyHeaderWithoutAddress", Level = LogLevel.Debug,
+        Message = "tunnel {Tunnel} conn {ConnectionId}: PROXY {Version} header from {Via} with {Kind}; keeping the connection's own addresses")]
+    public static partial void ProxyHeaderWithoutAddress(ILogger logger, string tunnel, long connectionId, string version, string via, string kind);
 }

@@ -7,4 +7,6 @@ namespace Tunnel.Server.Connections;
 /// <param name="Source">The client.</param>
 /// <param name="Destination">The address the client connected to.</param>
 /// <param name="Via">The load balancer that sent the PROXY header (null without one).</param>
-internal sealed record ClientAddresses(IPEndPoint Source, IPEndPoint Destination, IPEndPoint? Via = null);
+/// <param name="BalancerOwn">The header said the connection is the balancer's own (a v2 LOCAL command: its health
+/// check), not a client's.</param>
+internal sealed record ClientAddresses(IPEndPoint Source, IPEndPoint Destination, IPEndPoint? Via = null, bool BalancerOwn = false);

@@ -94,7 +94,7 @@ internal sealed class ServerConnectionHandler
                 }
 
                 client = new TlsEndpoint(socket, new SslStream(transport, leaveInnerStreamOpen: false));
-                verdict = await HandshakeAsync(client, record, handshake);
+                verdict = await HandshakeAsync(client, record, handshake, addresses.BalancerOwn);
                 if (verdict is null)
                 {
                     return;
@@ -174,15 +174,17 @@ internal sealed class ServerConnectionHandler
             }
 
             var (header, following) = await ProxyHeaderReader.ReadAsync(socket, _options.Edge.ProxyProtocol, handshake.Token);
+            var version = header.Version == ProxyProtocolVersion.V1 ? "v1" : "v2";
             if (header.Source is not { } source)
             {
                 // LOCAL (a balancer's own health check) or UNKNOWN: the real endpoints stand.
-                return (direct, following);
+                AdmissionLog.ProxyHeaderWithoutAddress(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(),
+                    header.IsLocal ? "LOCAL: the balancer's own connection, such as a health check" : "no client address (UNKNOWN or a non-TCP family)");
+                return (direct with { BalancerOwn = header.IsLocal }, following);
             }
 
             record.Peer = source.ToString();
-            AdmissionLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, header.Version == ProxyProtocolVersion.V1 ? "v1" : "v2",
-                direct.Source.ToString(), record.Peer, header.Destination!.ToString());
+            AdmissionLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(), record.Peer, header.Destination!.ToString());
             return (new ClientAddresses(source, header.Destination, direct.Source), following);
         }
         catch (ProxyHeaderException ex)
@@ -202,7 +204,7 @@ internal sealed class ServerConnectionHandler
         }
         catch (Exception ex)
         {
-            Failed(record, handshake, ex, $"no PROXY protocol header within {Config.Durations.Format(_options.Timeouts.Handshake)}", null);
+            Failed(record, handshake, ex, $"no PROXY protocol header within {Config.Durations.Format(_options.Timeouts.Handshake)}", null, balancerCheck: false);
         }
 
         return null;
@@ -210,7 +212,11 @@ internal sealed class ServerConnectionHandler
 
     /// <summary>The client's verdict after a completed handshake (refused only when a decoy takes such clients), or
     /// null when the handshake failed (counted, logged and closed here).</summary>
-    private async Task<PeerVerdict?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record, TimeoutScope handshake)
+    /// <param name="client">The accepted connection.</param>
+    /// <param name="record">Its record.</param>
+    /// <param name="handshake">The deadline shared with the PROXY header.</param>
+    /// <param name="balancerCheck">A balancer's health check: one that closes without a handshake is routine.</param>
+    private async Task<PeerVerdict?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record, TimeoutScope handshake, bool balancerCheck)
     {
         var state = _tls.Current;
         var check = new ClientCertificateCheck(state, _time, completeRefusedHandshakes: _decoy is not null);
@@ -225,13 +231,13 @@ internal sealed class ServerConnectionHandler
         }
         catch (Exception ex)
         {
-            Failed(record, handshake, ex, $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}", check.Verdict);
+            Failed(record, handshake, ex, $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}", check.Verdict, balancerCheck);
             return null;
         }
     }
 
     /// <summary>Counts, logs and closes a connection whose PROXY header or handshake failed.</summary>
-    private void Failed(ConnectionRecord record, TimeoutScope handshake, Exception ex, string timeoutDetail, PeerVerdict? verdict)
+    private void Failed(ConnectionRecord record, TimeoutScope handshake, Exception ex, string timeoutDetail, PeerVerdict? verdict, bool balancerCheck)
     {
         string reason;
         string detail;
@@ -268,7 +274,9 @@ internal sealed class ServerConnectionHandler
             ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
         }
 
-        record.Closed(reason);
+        // A balancer's health check connects, sends its LOCAL header and leaves, every second or two: like a TCP
+        // probe, not worth a close line at information level.
+        record.Closed(reason, routine: balancerCheck && reason == "handshake-failed" && SocketErrors.IsRoutine(ex));
     }
 
     /// <summary>Waits (up to the idle timeout) for the client's first bytes; 0 means it closed without sending

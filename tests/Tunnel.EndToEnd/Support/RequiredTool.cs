@@ -19,6 +19,8 @@ internal static class RequiredTool
 
     public static string Stunnel => Command("stunnel4", "stunnel4");
 
+    public static string Haproxy => Command("haproxy", "haproxy");
+
     /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
     public static void CheckChainTools()
     {
