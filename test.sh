@@ -13,3 +13,7 @@ dotnet publish src/TunnelClient/TunnelClient.csproj -c Release --no-build -o art
 export TUNNEL_PUBLISHED_DIR="$PWD/artifacts/publish"
 
 dotnet test Tunnel.sln -c Release --no-build --blame-hang-timeout 5m --logger "console;verbosity=minimal" "$@"
+
+# The benchmark harness in smoke mode (about 2 minutes; a few seconds per figure), so that it keeps working.
+# It measures nothing worth quoting; docs/benchmarks.md comes from a full run.
+bench/run.sh --smoke

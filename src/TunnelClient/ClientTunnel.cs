@@ -58,6 +58,7 @@ internal sealed partial class ClientTunnel : ITunnelService
     public void Bind()
     {
         _listener.Bind();
+        Connector.StartWarmPool();
         var identity = Tls.Current.Identity is { } id ? CertificateInfo.ShortName(id.Certificate) : "no client certificate";
         LogListening(_logger, Name, _listener.LocalEndPoint.ToString(), string.Join(", ", _startup.Servers), _startup.ServerName, identity);
         if (Tls.Current.Identity is null)
@@ -66,7 +67,13 @@ internal sealed partial class ClientTunnel : ITunnelService
         }
     }
 
-    public Task RunAsync(CancellationToken stopAccepting) => _listener.RunAsync(_handler.HandleAsync, stopAccepting);
+    public async Task RunAsync(CancellationToken stopAccepting)
+    {
+        await _listener.RunAsync(_handler.HandleAsync, stopAccepting);
+
+        // Draining: nothing new will need a pooled connection.
+        await Connector.StopWarmPoolAsync();
+    }
 
     public TunnelReadiness Readiness(DateTimeOffset now) => ReadinessChecks.Evaluate(Name, _listener.IsListening ? _listener.LocalEndPoint.ToString() : null,
         Tls.Current.Identity?.NotAfter, Connector.Pool, "tunnel-server", now);

@@ -2,6 +2,7 @@ using Tunnel.Certs.Cli;
 using Tunnel.Cli;
 using Tunnel.Client;
 using Tunnel.Client.Cli;
+using Tunnel.Client.Diagnostics;
 using Tunnel.Client.Options;
 using Tunnel.Hosting;
 
@@ -13,9 +14,11 @@ if (args is ["certs", ..])
     return await CertsProgram.RunAsync(ProgramName + " certs", args[1..]);
 }
 
-return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ClientRunOptions), typeof(VersionOptions), typeof(CertsVerbOptions)], verb => verb switch
+return await CommandLineApp.RunAsync(ProgramName, args,
+    [typeof(ClientRunOptions), typeof(DiagnoseOptions), typeof(VersionOptions), typeof(CertsVerbOptions)], verb => verb switch
 {
     ClientRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ClientOptionsReader.Read, o => o.Process, ClientApp.Create),
+    DiagnoseOptions diagnose => DiagnoseCommand.RunAsync(diagnose, Console.Out, TimeProvider.System),
     VersionOptions => Task.FromResult(PrintVersion()),
     _ => Task.FromResult(ExitCodes.Usage),
 });

@@ -21,4 +21,6 @@ internal static class Defaults
     public const string HedgeDelay = "1s";
     public const string BreakDuration = "5s";
     public const string HealthCheckInterval = "10s";
+    public const int PoolSize = 2;
+    public const string PoolMaxAge = "30s";
 }

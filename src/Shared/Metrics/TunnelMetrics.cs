@@ -52,6 +52,27 @@ internal sealed class TunnelMetrics
 
     private readonly Dictionary<string, MetricFamily<Gauge>> _backendUp = [];
 
+    private MetricFamily<Counter>? _poolTakes;
+    private MetricFamily<Gauge>? _poolIdle;
+
+    /// <summary>Warm-pool takes by result (hit: a pooled connection was used; miss: the pool was empty; stale: a
+    /// pooled connection had been closed or aged out), registered on first use (client only).</summary>
+    public MetricFamily<Counter> PoolTakes()
+    {
+        lock (_backendUp)
+        {
+            return _poolTakes ??= Registry.Counter("tunnel_pool_takes_total", "Warm-pool takes by result: hit, miss (pool empty), stale (closed or too old).", "tunnel", "result");
+        }
+    }
+
+    public MetricFamily<Gauge> PoolIdle()
+    {
+        lock (_backendUp)
+        {
+            return _poolIdle ??= Registry.Gauge("tunnel_pool_idle_connections", "Verified TLS connections waiting in the warm pool.", "tunnel");
+        }
+    }
+
     public MetricFamily<Gauge> ConnectionsOpen { get; }
 
     public MetricFamily<Counter> Accepts { get; }

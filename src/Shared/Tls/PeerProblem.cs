@@ -6,6 +6,9 @@ internal enum PeerProblem
     None,
     NoCertificate,
     UnknownIssuer,
+
+    /// <summary>An unknown issuer on a certificate made out to the expected name: a TLS-intercepting middlebox.</summary>
+    Intercepted,
     Expired,
     NotYetValid,
     WrongUsage,

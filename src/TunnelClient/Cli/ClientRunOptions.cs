@@ -3,8 +3,8 @@ using Tunnel.Cli;
 
 namespace Tunnel.Client.Cli;
 
-[Verb("run", isDefault: true, HelpText = "Accept plain TCP (e.g. from Squid's cache_peer) and carry each connection over mutual TLS to a tunnel-server (the default verb).")]
-internal sealed class ClientRunOptions : CommonRunOptions
+/// <summary>Flags of the tunnels tunnel-client runs, shared by <c>run</c> and <c>diagnose</c>.</summary>
+internal abstract class ClientFlags : CommonRunOptions
 {
     [Option("server", Separator = ',', HelpText = "tunnel-server host:port (several: comma-separated, tried in order).")]
     [ConfigKey("servers")]
@@ -30,7 +30,28 @@ internal sealed class ClientRunOptions : CommonRunOptions
     [ConfigKey("hedgeDelay")]
     public string? HedgeDelay { get; set; }
 
+    [Option("proxy", HelpText = "Reach the servers through this HTTP proxy (CONNECT), e.g. http://proxy.corp:3128 or http://user@proxy.corp:3128; the password comes from TUNNEL_PROXYPASSWORD or --proxy-password-file. Default: direct")]
+    [ConfigKey("proxy")]
+    public string? Proxy { get; set; }
+
+    [Option("proxy-password-file", HelpText = "File whose first line is the outbound proxy password (mode 0600). Default: none")]
+    [ConfigKey("proxyPasswordFile")]
+    public string? ProxyPasswordFile { get; set; }
+
+    [Option("server-pins", Separator = ',', HelpText = "SPKI pins (sha256/BASE64, as `certs inspect` prints) of the server or its CA; one must match. Default: none")]
+    [ConfigKey("serverPins")]
+    public IEnumerable<string>? ServerPins { get; set; }
+
+    [Option("pool-size", HelpText = "Verified TLS connections kept ready per tunnel, so a new connection pays no handshake; 0 disables. Default: 2")]
+    [ConfigKey("poolSize")]
+    public string? PoolSize { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }
+}
+
+[Verb("run", isDefault: true, HelpText = "Accept plain TCP (e.g. from Squid's cache_peer) and carry each connection over mutual TLS to a tunnel-server (the default verb).")]
+internal sealed class ClientRunOptions : ClientFlags
+{
 }

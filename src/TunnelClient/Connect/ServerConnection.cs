@@ -9,5 +9,12 @@ internal sealed record ServerConnection(TlsEndpoint Endpoint, HostPort Server, s
 {
     public IDisposable? Lease { get; init; }
 
+    /// <summary>What the relay reads and writes: the TLS endpoint, or a wrapper that hands over the read a warm
+    /// pool left pending on it.</summary>
+    public IRelayEndpoint Relay { get; init; } = Endpoint;
+
+    /// <summary>Taken from the warm pool rather than established for this connection.</summary>
+    public bool Pooled { get; init; }
+
     public void Dispose() => Lease?.Dispose();
 }

@@ -23,12 +23,16 @@ internal sealed class ServerConnector : IDisposable
     private readonly TunnelSeries _metrics;
     private readonly TimeProvider _time;
     private readonly HealthProber? _prober;
+    private readonly TunnelMetrics _allMetrics;
+    private readonly ILogger _logger;
 
     public ServerConnector(ClientTunnelOptions options, Reloadable<ClientTlsState> tls, TunnelMetrics metrics, ILogger logger, TimeProvider time)
     {
         _options = options;
         _tls = tls;
         _metrics = metrics.For(options.Name);
+        _allMetrics = metrics;
+        _logger = logger;
         _time = time;
         Pool = new BackendPool(options.Name, options.Servers, options.Balancing, logger, time);
         var up = metrics.BackendUp("tunnel_server_up", "1 when the client considers a tunnel-server usable (health checks pass, circuit closed).");
@@ -47,8 +51,34 @@ internal sealed class ServerConnector : IDisposable
 
     public BackendPool Pool { get; }
 
-    /// <summary>A verified connection to one of the servers. Throws <see cref="TunnelConnectException"/>.</summary>
-    public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
+    /// <summary>Ready connections, when the pool is enabled.</summary>
+    public WarmPool? Warm { get; private set; }
+
+    /// <summary>Starts the warm pool (once the tunnel is listening; a tunnel that cannot bind should not dial).</summary>
+    public void StartWarmPool()
+    {
+        if (_options.Pool.Size > 0 && Warm is null)
+        {
+            Warm = new WarmPool(_options.Name, EstablishAsync, _options.Pool, _allMetrics, _logger, _time);
+        }
+    }
+
+    public async Task StopWarmPoolAsync()
+    {
+        if (Warm is { } warm)
+        {
+            Warm = null;
+            await warm.DisposeAsync();
+        }
+    }
+
+    /// <summary>A verified connection to one of the servers: from the warm pool when one is ready, else a new one.
+    /// Throws <see cref="TunnelConnectException"/>.</summary>
+    public Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken) =>
+        Warm?.TryTake() is { } pooled ? Task.FromResult(pooled) : EstablishAsync(cancellationToken);
+
+    /// <summary>A new verified connection through the balancer.</summary>
+    public async Task<ServerConnection> EstablishAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -80,16 +110,7 @@ internal sealed class ServerConnector : IDisposable
     /// <summary>One attempt on one server: TCP connect, then the TLS handshake with our verification.</summary>
     public async Task<ServerConnection> ConnectAsync(HostPort server, CancellationToken cancellationToken)
     {
-        Socket socket;
-        try
-        {
-            socket = await TcpConnector.ConnectAsync(server, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
-        }
-        catch (ConnectException ex)
-        {
-            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
-            throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
-        }
+        var socket = await OpenSocketAsync(server, cancellationToken);
 
         var state = _tls.Current;
         var check = new ServerCertificateCheck(state, _time);
@@ -124,6 +145,64 @@ internal sealed class ServerConnector : IDisposable
         }
     }
 
+    /// <summary>A TCP connection to the server: direct, or a tunnel through the site's outbound proxy.</summary>
+    private async Task<Socket> OpenSocketAsync(HostPort server, CancellationToken cancellationToken)
+    {
+        if (_options.Proxy is not { } proxy)
+        {
+            try
+            {
+                return await TcpConnector.ConnectAsync(server, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
+            }
+            catch (ConnectException ex)
+            {
+                _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+                throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"tunnel-server {ex.Message}", ex);
+            }
+        }
+
+        Socket socket;
+        try
+        {
+            socket = await TcpConnector.ConnectAsync(proxy.Address, _options.Timeouts.Connect, _options.KeepAlive, _time, cancellationToken);
+        }
+        catch (ConnectException ex)
+        {
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+            throw new TunnelConnectException(ProxyErrorResponse.ServiceUnavailable, server.ToString(), $"outbound proxy {ex.Message}", ex);
+        }
+
+        using var scope = new TimeoutScope(_options.Timeouts.Connect, _time, cancellationToken);
+        try
+        {
+            await HttpConnectTunnel.EstablishAsync(socket, server, proxy, scope.Token);
+            return socket;
+        }
+        catch (Exception ex) when (ex is OutboundProxyException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            _metrics.UpstreamConnectErrors(server.ToString()).Increment();
+            var message = ex switch
+            {
+                OutboundProxyException => ex.Message,
+                OperationCanceledException => $"outbound proxy {proxy.Address} did not answer CONNECT to {server} within {Durations.Format(_options.Timeouts.Connect)}",
+                _ => $"outbound proxy {proxy.Address}: {SocketErrors.Describe(ex)}",
+            };
+
+            // A proxy that refuses (403/407) will refuse again: no retry round, and a 502 names the proxy's answer.
+            throw new TunnelConnectException(ex is OutboundProxyException { Status: not null } ? ProxyErrorResponse.BadGateway : ProxyErrorResponse.ServiceUnavailable,
+                server.ToString(), message, ex)
+            {
+                Retryable = ex is not OutboundProxyException { Status: not null },
+            };
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>Active health check: a full handshake (which also proves the server still accepts our certificate
     /// chain and name), then a clean close.</summary>
     private async Task ProbeAsync(Backend backend, CancellationToken cancellationToken)
@@ -135,5 +214,9 @@ internal sealed class ServerConnector : IDisposable
         }
     }
 
-    public void Dispose() => _prober?.Dispose();
+    public void Dispose()
+    {
+        _prober?.Dispose();
+        StopWarmPoolAsync().GetAwaiter().GetResult();
+    }
 }

@@ -140,21 +140,21 @@ internal sealed class ClientConnectionHandler
         GuardedEndpoint? guarded = null;
         if (ProxyRequest.IsProxyRequest(first))
         {
-            guarded = new GuardedEndpoint(server.Endpoint, reason =>
+            guarded = new GuardedEndpoint(server.Relay, reason =>
             {
                 ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, record.Upstream, reason);
                 lingerTimer = _context.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);
             });
         }
 
-        IRelayEndpoint upstream = guarded ?? (IRelayEndpoint)server.Endpoint;
+        var upstream = guarded ?? server.Relay;
         using (server)
         await using (upstream)
         {
             record.Opened(TlsVersions.Name(server.Endpoint.Tls.SslProtocol), server.Endpoint.Tls.NegotiatedCipherSuite.ToString());
             try
             {
-                await server.Endpoint.Stream.WriteAsync(first, _context.Abort);
+                await server.Relay.Stream.WriteAsync(first, _context.Abort);
                 record.BytesUp = first.Count;
                 record.Metrics.BytesUp.Add(first.Count);
             }

@@ -6,10 +6,10 @@ namespace Tunnel.Client.Connections;
 /// the real TLS connection.</summary>
 internal sealed class GuardedEndpoint : IRelayEndpoint
 {
-    private readonly TlsEndpoint _inner;
+    private readonly IRelayEndpoint _inner;
     private readonly FirstResponseGuard _guard;
 
-    public GuardedEndpoint(TlsEndpoint inner, Action<string> onNoAnswer)
+    public GuardedEndpoint(IRelayEndpoint inner, Action<string> onNoAnswer)
     {
         _inner = inner;
         _guard = new FirstResponseGuard(inner.Stream, onNoAnswer);

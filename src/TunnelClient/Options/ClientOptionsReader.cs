@@ -1,4 +1,6 @@
 using System.Net.Security;
+using Tunnel.Client.Connect;
+using Tunnel.Cli;
 using Tunnel.Config;
 using Tunnel.Tls;
 
@@ -8,7 +10,10 @@ namespace Tunnel.Client.Options;
 internal static class ClientOptionsReader
 {
     public static readonly string[] TunnelKeys =
-        ["servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval"];
+        [
+            "servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval",
+            "proxy", "proxyUser", "proxyPassword", "proxyPasswordFile", "poolSize", "poolMaxAge",
+        ];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
     {
@@ -69,14 +74,60 @@ internal static class ClientOptionsReader
         var timeouts = CommonSettings.ReadTimeouts(tunnel);
         var keepAlive = CommonSettings.ReadKeepAlive(tunnel);
         var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "", hedge: true);
+        var proxy = ReadProxy(tunnel);
+        var pool = new PoolOptions(tunnel.Int("poolSize", Defaults.PoolSize, 0, 1000), tunnel.Duration("poolMaxAge", Defaults.PoolMaxAge, allowDisabled: false));
 
         if (tunnel.Errors.Count > before || listener is null)
         {
             return null;
         }
 
-        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing);
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy, pool);
     }
+
+    /// <summary>The outbound proxy: <c>http://[user[:password]@]host:port</c>, with the user and password also
+    /// settable on their own (the password preferably from TUNNEL_PROXYPASSWORD or a file).</summary>
+    private static OutboundProxyOptions? ReadProxy(SettingsReader tunnel)
+    {
+        var text = tunnel.String("proxy")?.Trim();
+        if (string.IsNullOrEmpty(text))
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(text, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || string.IsNullOrEmpty(uri.Host))
+        {
+            tunnel.ErrorAt("proxy", $"'{Redact(text)}' is not an http:// proxy URL; write http://proxy.example:3128 (HTTPS and SOCKS proxies are not supported)");
+            return null;
+        }
+
+        string? user = null;
+        string? password = null;
+        if (uri.UserInfo.Length > 0)
+        {
+            var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+            user = Uri.UnescapeDataString(colon < 0 ? uri.UserInfo : uri.UserInfo[..colon]);
+            password = colon < 0 ? null : Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]);
+        }
+
+        user = tunnel.String("proxyUser")?.Trim() is { Length: > 0 } configuredUser ? configuredUser : user;
+        password = tunnel.String("proxyPassword") ?? password;
+        if (tunnel.FilePath("proxyPasswordFile", "the proxy password file", required: false) is { } file && File.Exists(file))
+        {
+            password = File.ReadLines(file).FirstOrDefault() ?? "";
+        }
+
+        if (password is not null && user is null)
+        {
+            tunnel.ErrorAt("proxy", "a proxy password is set but no user: set proxyUser (or http://user@host:port)");
+        }
+
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
+        return new OutboundProxyOptions(new Net.HostPort(host, uri.Port), user, user is null ? null : password ?? "");
+    }
+
+    private static string Redact(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.UserInfo.Length > 0 ? url.Replace(uri.UserInfo, "***", StringComparison.Ordinal) : url;
 
     public static List<SslApplicationProtocol>? ToApplicationProtocols(IReadOnlyList<string> alpn) =>
         alpn.Count == 0 ? null : alpn.Select(p => new SslApplicationProtocol(p)).ToList();

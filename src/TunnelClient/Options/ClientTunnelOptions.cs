@@ -1,4 +1,5 @@
 using Tunnel.Balancing;
+using Tunnel.Client.Connect;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Tls;
@@ -19,6 +20,8 @@ namespace Tunnel.Client.Options;
 /// <param name="KeepAlive">TCP keepalive on both sockets.</param>
 /// <param name="ServerPins">SPKI SHA-256 pins; when set, the server's chain must contain a pinned key (leaf or CA).</param>
 /// <param name="Balancing">Server selection, retries, hedging and health checks.</param>
+/// <param name="Proxy">The site's outbound HTTP proxy to reach the servers through (optional).</param>
+/// <param name="Pool">The warm pool of ready connections.</param>
 internal sealed record ClientTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -32,7 +35,9 @@ internal sealed record ClientTunnelOptions(
     TunnelTimeouts Timeouts,
     KeepAliveOptions KeepAlive,
     IReadOnlyList<byte[]> ServerPins,
-    BalancingOptions Balancing)
+    BalancingOptions Balancing,
+    OutboundProxyOptions? Proxy,
+    PoolOptions Pool)
 {
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);

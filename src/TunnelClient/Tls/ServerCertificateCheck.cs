@@ -5,15 +5,35 @@ using Tunnel.Tls;
 namespace Tunnel.Client.Tls;
 
 /// <summary>Judges the server certificate of one connection: chain to the configured CA, then the expected name
-/// (checked here rather than by SslStream, because the SNI sent may be a cover name). Remembers the verdict so
-/// that a failure can be explained, to the log and to Squid.</summary>
-internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider time)
+/// (checked here rather than by SslStream, because the SNI sent may be a cover name), then the pins. Remembers the
+/// verdict so that a failure can be explained, to the log and to Squid; <c>diagnose</c> also keeps the presented
+/// chain.</summary>
+internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider time, bool capture = false)
 {
     public PeerVerdict? Verdict { get; private set; }
+
+    /// <summary>The certificates the server presented (leaf first), when capturing.</summary>
+    public IReadOnlyList<X509Certificate2> Presented { get; private set; } = [];
 
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
         var leaf = certificate as X509Certificate2;
+        if (capture && leaf is not null)
+        {
+            // SslStream disposes these after the callback: keep copies.
+            var presented = new List<X509Certificate2> { X509CertificateLoader.LoadCertificate(leaf.RawData) };
+            foreach (var extra in chain?.ChainPolicy.ExtraStore ?? [])
+            {
+                // The store holds everything the server sent, the leaf included.
+                if (extra.Thumbprint != leaf.Thumbprint)
+                {
+                    presented.Add(X509CertificateLoader.LoadCertificate(extra.RawData));
+                }
+            }
+
+            Presented = presented;
+        }
+
         var verdict = PeerVerdict.FromChain(leaf, chain, errors & ~SslPolicyErrors.RemoteCertificateNameMismatch, "server", time.GetUtcNow());
         if (verdict.Ok && !leaf!.MatchesHostname(state.ExpectedName, allowWildcards: true, allowCommonName: false))
         {
@@ -29,16 +49,29 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
         }
         else if (verdict.Problem == PeerProblem.UnknownIssuer && leaf is not null)
         {
-            verdict = verdict with
-            {
-                Reason = $"the network may intercept TLS: the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', " +
-                    "which does not chain to the configured CA",
-            };
+            verdict = IsForThisServer(leaf)
+                ? verdict with
+                {
+                    Problem = PeerProblem.Intercepted,
+                    Reason = $"the network intercepts TLS: the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', " +
+                        "which does not chain to the configured CA",
+                }
+                : verdict with
+                {
+                    Reason = $"the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', which does not chain to the " +
+                        "configured CA and is not for this server's name (a wrong server address, or the network may intercept TLS)",
+                };
         }
 
         Verdict = verdict;
         return verdict.Ok;
     }
+
+    /// <summary>A certificate from an unknown CA made out to the name we asked for (or the SNI we sent) is what a
+    /// TLS-intercepting middlebox forges on the fly.</summary>
+    private bool IsForThisServer(X509Certificate2 leaf) =>
+        leaf.MatchesHostname(state.ExpectedName, allowWildcards: true, allowCommonName: true) ||
+        (state.TargetHost.Length > 0 && leaf.MatchesHostname(state.TargetHost, allowWildcards: true, allowCommonName: true));
 
     private bool MatchesPin(X509Chain? chain)
     {

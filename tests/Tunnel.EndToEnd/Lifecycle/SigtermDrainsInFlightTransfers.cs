@@ -43,7 +43,9 @@ public sealed class SigtermDrainsInFlightTransfers(ITestOutputHelper output)
         var transfer = DuplexTransfer.RunAsync(client.Port, Size, seed: 91, deadline.Token);
         await paused.Task.WaitAsync(deadline.Token);
         stopping.Process.Terminate();
-        await stopping.WaitForEventAsync(e => e.EventName == "Draining" && e["Active"] == "1", "'draining 1 connections'", deadline.Token);
+        // The client's warm pool keeps idle connections on the server too; they close at once and do not hold the drain.
+        await stopping.WaitForEventAsync(e => e.EventName == "Draining" && int.Parse(e["Active"]!, System.Globalization.CultureInfo.InvariantCulture) >= 1,
+            "'draining N connections'", deadline.Token);
         Assert.False(await Poll.AcceptsAsync(stopping.Port, deadline.Token), $"{program} still accepts connections while draining");
         Assert.False(transfer.IsCompleted, "the transfer ended before it was released");
         release.SetResult();
@@ -53,7 +55,8 @@ public sealed class SigtermDrainsInFlightTransfers(ITestOutputHelper output)
         Assert.Equal((Payload.Expected(Size, 91), Size), up);
         Assert.Equal((Payload.Expected(Size, 92), Size), down);
         Assert.Equal(0, await stopping.Process.WaitForExitAsync(deadline.Token));
-        var closed = await stopping.WaitForEventAsync(e => e.EventName == "ConnectionClosed", "the drained connection's close line", deadline.Token);
+        var closed = await stopping.WaitForEventAsync(e => e.EventName == "ConnectionClosed" && e["BytesUp"] != "0",
+            "the drained transfer's close line", deadline.Token);
         Assert.Equal("done", closed["Reason"]);
         Assert.Contains(stopping.Events, e => e.EventName == "Stopped");
     }

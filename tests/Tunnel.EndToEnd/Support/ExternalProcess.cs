@@ -12,6 +12,7 @@ namespace Tunnel.EndToEnd.Support;
 internal sealed class ExternalProcess : IAsyncDisposable
 {
     private const int SigTerm = 15;
+    private const int SigHup = 1;
     private static readonly TimeSpan ReapTimeout = TimeSpan.FromSeconds(10);
     private static readonly string[] ProxyVariables =
         ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
@@ -161,6 +162,15 @@ internal sealed class ExternalProcess : IAsyncDisposable
         if (Kill(Pid, SigTerm) != 0)
         {
             throw new InvalidOperationException($"kill -TERM {Pid} ({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Sends SIGHUP, as <c>systemctl reload</c> would.</summary>
+    public void Reload()
+    {
+        if (Kill(Pid, SigHup) != 0)
+        {
+            throw new InvalidOperationException($"kill -HUP {Pid} ({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
         }
     }
 

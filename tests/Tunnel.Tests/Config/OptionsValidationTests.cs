@@ -170,6 +170,31 @@ public sealed class OptionsValidationTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(30), options.Process.ShutdownTimeout);
     }
 
+    [Fact]
+    public void The_outbound_proxy_url_gives_address_user_and_password_and_bad_ones_are_explained()
+    {
+        var options = TestOptions.Read(new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["servers"] = "a.test:443",
+            ["proxy"] = "http://alice:p%40ss@proxy.corp:8080",
+        }, ClientOptionsReader.Read);
+        var proxy = options.Tunnels[0].Proxy!;
+        Assert.Equal(new Tunnel.Net.HostPort("proxy.corp", 8080), proxy.Address);
+        Assert.Equal(("alice", "p@ss"), (proxy.User, proxy.Password));
+        Assert.Equal("http://alice@proxy.corp:8080", proxy.ToString());
+
+        var (_, errors) = TestOptions.TryRead(new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["servers"] = "a.test:443",
+            ["proxy"] = "socks5://bob:secret@proxy.corp:1080",
+        }, ClientOptionsReader.Read);
+        var error = Assert.Single(errors);
+        Assert.Contains("not an http:// proxy URL", error.Message);
+        Assert.DoesNotContain("secret", error.Message);
+    }
+
     private string WriteConfig(string json)
     {
         var path = Path.Combine(_folder, $"config-{Guid.NewGuid():N}.json");

@@ -104,7 +104,7 @@ public sealed class AuthenticationTests(ITestOutputHelper output) : IDisposable
         using var socket = await tunnel.ConnectClientAsync();
         var response = await ProxyExchange.SendAsync(socket, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", Wait);
         Assert.StartsWith("HTTP/1.1 502 Bad Gateway", response);
-        Assert.Contains("may intercept TLS", response);
+        Assert.Contains("the network intercepts TLS", response);
         Assert.Contains("Tunnel Test Root", response);
         Assert.Equal(0, upstream.Accepted);
     }

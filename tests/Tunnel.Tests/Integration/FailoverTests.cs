@@ -17,7 +17,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     public async Task A_silent_and_a_dead_server_cost_at_most_the_hedge_delay_and_are_skipped_once_probes_see_them()
     {
         // The silent server accepts TCP and never answers the ClientHello, as a black hole behind a TCP proxy does.
-        await using var silent = new TcpTestServer(async socket => await socket.ReceiveAsync(new byte[1].AsMemory(), SocketFlags.None));
+        await using var silent = new TcpTestServer(TcpTestServer.Silent);
         using var dead = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         dead.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         var deadAddress = $"127.0.0.1:{((IPEndPoint)dead.LocalEndPoint!).Port}";

@@ -29,6 +29,15 @@ internal sealed class TcpTestServer : IAsyncDisposable
 
     public int Accepted => Volatile.Read(ref _accepted);
 
+    /// <summary>A handler that reads and never answers, as a black hole behind a TCP proxy does.</summary>
+    public static async Task Silent(Socket socket)
+    {
+        var buffer = new byte[4096];
+        while (await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None) > 0)
+        {
+        }
+    }
+
     private async Task AcceptLoopAsync()
     {
         try

@@ -92,6 +92,8 @@ internal sealed class TunnelHarness : IAsyncDisposable
                 ["shutdownTimeout"] = "5s",
                 ["watchInterval"] = "0",
                 ["healthCheckInterval"] = "0",
+                // Pooled connections would show up on the server; the pool tests turn it on.
+                ["poolSize"] = "0",
             };
             client?.Invoke(clientValues);
             harness.ClientValues = clientValues;

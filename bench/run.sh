@@ -1,0 +1,582 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark on loopback: a stunnel client+server pair against a Tunnel client+server pair, same
+# certificates (ECDSA P-256), same upstreams, same load generators, runs alternating stunnel, Tunnel, stunnel...
+#
+#   bench/run.sh [--full|--quick|--smoke] [--out DIR] [--only bulk,http,ttfb,memory]
+#
+#   --full   (default) 5 runs per figure, 5 s per load run, 1k/5k/9.9k idle connections, 50 TTFB probes;
+#            copies the report to docs/benchmarks.md and docs/benchmarks.png. 25–28 minutes here.
+#   --quick  3 runs, 3 s, 1k/5k idle connections, 20 probes; also updates docs/. About 8 minutes.
+#   --smoke  1 run, 2 s, 100 idle connections, 10 probes; for CI; leaves docs/ alone. Under 2 minutes after the
+#            build. Exits non-zero if any figure has no number.
+#
+#   --only   runs only the named sections (for tuning work); the report marks the rest "no number" and docs/
+#            is left alone.
+#
+# Results: bench/results/<UTC timestamp>/ (report.md, ratios.png, raw.jsonl, logs/, conf/), git-ignored.
+# Everything listens on 127.0.0.1 only; every process started here is stopped by PID on exit.
+set -euo pipefail
+
+MODE=full
+OUT=
+ONLY=bulk,http,ttfb,memory
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --full) MODE=full ;;
+    --quick) MODE=quick ;;
+    --smoke) MODE=smoke ;;
+    --out) OUT=$2; shift ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+case "$MODE" in
+  full)  RUNS=5; DUR=5; WARM=8; MEM_NS="1000 5000 9900"; TTFB_N=50; SETTLE=3 ;;
+  quick) RUNS=3; DUR=3; WARM=5; MEM_NS="1000 5000";      TTFB_N=20; SETTLE=2 ;;
+  smoke) RUNS=1; DUR=2; WARM=1; MEM_NS="100";            TTFB_N=10; SETTLE=1 ;;
+esac
+# For tuning work: BENCH_RUNS=2 BENCH_MEM_NS="9900" bench/run.sh --quick --only memory
+RUNS=${BENCH_RUNS:-$RUNS}
+MEM_NS=${BENCH_MEM_NS:-$MEM_NS}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=${OUT:-$BENCH/results/$STAMP}
+mkdir -p "$OUT/logs" "$OUT/conf" "$OUT/tmp"
+OUT=$(cd "$OUT" && pwd)
+RAW=$OUT/raw.jsonl
+FAILURES=$OUT/failures.txt
+: >"$RAW"
+: >"$FAILURES"
+NAME=bench.tunnel.test
+FD_LIMIT=20000
+DELAY_MS=25
+PY=/usr/bin/python3   # Debian's, for python3-matplotlib (not a pyenv shim)
+HOLD_CONCURRENCY=100
+STARTED=$(date +%s)
+
+log() { printf '%s [bench] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Processes: every one is started here, recorded, and stopped by PID.
+PIDS=()
+start_bg() { # start_bg LOGFILE CMD... ; sets LAST_PID. Runs with the benchmark's open-file limit.
+  local logfile=$1; shift
+  ( ulimit -n "$FD_LIMIT"; exec "$@" ) >"$logfile" 2>&1 &
+  LAST_PID=$!
+  PIDS+=("$LAST_PID")
+}
+stop_pid() { # stops one of our children and forgets its PID (PIDs wrap fast here: stunnel uses one per connection)
+  local pid=$1 i rest=()
+  for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || rest+=("$i"); done
+  PIDS=("${rest[@]}")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+stop_pids() { local p; for p in "$@"; do [ -n "$p" ] && stop_pid "$p"; done; }
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  return 0
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # wait_port PORT PID: until something listens on 127.0.0.1:PORT (checked with ss, no connection made)
+  local port=$1 pid=$2 i
+  for i in $(seq 150); do
+    if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || { log "process $pid exited before listening on $port"; return 1; }
+    sleep 0.1
+  done
+  log "nothing listens on $port after 15 s"
+  return 1
+}
+
+# N distinct free ports below the ephemeral range (32768+), so the thousands of outgoing connections of a run
+# can never take one as their local port while its listener is down between sections.
+free_ports() {
+  "$PY" - "$1" <<'PYEOF'
+import random, socket, sys
+chosen = []
+while len(chosen) < int(sys.argv[1]):
+    port = random.randrange(20000, 32000)
+    if port in chosen:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+        chosen.append(port)
+    except OSError:
+        pass
+    finally:
+        s.close()
+print(" ".join(map(str, chosen)))
+PYEOF
+}
+
+cpu_ticks() { # utime+stime of each PID, summed
+  local total=0 pid t
+  for pid in "$@"; do
+    t=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
+    total=$((total + t))
+  done
+  echo "$total"
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+CLK_TCK=$(getconf CLK_TCK)
+
+record() { # record FIGURE IMPL RUN VALUE [EXTRA_JSON]: VALUE empty or "null" = failed to produce a number
+  local figure=$1 impl=$2 run=$3 value=${4:-null} extra=${5:-"{}"}
+  if [ -z "$value" ] || [ "$value" = null ] || [ "$value" = nan ]; then
+    value=null
+    echo "$figure $impl run $run: no number" >>"$FAILURES"
+    log "FAILED: $figure $impl run $run"
+  fi
+  printf '{"figure":"%s","impl":"%s","run":%s,"value":%s,"extra":%s}\n' "$figure" "$impl" "$run" "$value" "$extra" >>"$RAW"
+}
+calc() { "$PY" -c "import sys; print(round(float(eval(sys.argv[1])), 6))" "$1" 2>/dev/null || echo null; }
+
+# ---------------------------------------------------------------------------------------------------------------
+log "mode $MODE, output $OUT"
+"$ROOT/scripts/ensure-packages.sh" stunnel4 iperf3 wrk nginx-light python3-matplotlib openssl iproute2 procps
+ulimit -n "$FD_LIMIT"
+
+log "building (Release)"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+PUB=$ROOT/artifacts/publish
+BENCH_BIN=$ROOT/artifacts/bench
+(
+  cd "$ROOT"
+  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror
+  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror
+  dotnet publish bench/Tunnel.Bench/Tunnel.Bench.csproj -c Release -o "$BENCH_BIN" -warnaserror
+) >"$OUT/logs/build.log" 2>&1 || { tail -30 "$OUT/logs/build.log" >&2; log "build failed"; exit 1; }
+TOOL=$BENCH_BIN/tunnel-bench
+
+CERTS=$OUT/certs
+"$BENCH/make-certs.sh" "$CERTS" "$NAME"
+
+# Ports, all on 127.0.0.1.
+declare -A P_CLI P_SRV P_RELAY CPID SPID
+read -r P_IPERF P_NGINX P_ECHO P_CLI[stunnel] P_SRV[stunnel] P_RELAY[stunnel] P_CLI[tunnel] P_SRV[tunnel] P_RELAY[tunnel] \
+  P_DIRECT_RELAY < <(free_ports 10)
+IMPLS=(stunnel tunnel)
+
+# ---------------------------------------------------------------------------------------------------------------
+# The machine and the versions, for the report.
+stunnel_version=$(stunnel -version 2>&1 | grep -m1 '^stunnel ' || true)
+stunnel_ssl=$(stunnel -version 2>&1 | grep -m1 -i 'compiled with\|running with' | sed 's/^ *//' || true)
+stunnel_threading=$(stunnel -version 2>&1 | grep -m1 -o 'Threading:[A-Z]*' || true)
+"$PY" - "$OUT/meta.json" <<EOF
+import json, sys
+meta = {
+  "mode": "$MODE", "runs": $RUNS, "duration_s": $DUR, "warmup_s": $WARM, "mem_ns": "$MEM_NS", "ttfb_n": $TTFB_N,
+  "stamp": "$STAMP",
+  "cpu": """$(lscpu | sed -n 's/^Model name: *//p' | head -1)""",
+  "cores": "$(nproc)",
+  "memory": "$(free -g | awk '/^Mem:/ {print $2}') GiB",
+  "kernel": "$(uname -sr)",
+  "os": """$(. /etc/os-release && echo "$PRETTY_NAME")""",
+  "openssl": "$(openssl version)",
+  "stunnel": "$stunnel_version; $stunnel_ssl; $stunnel_threading",
+  "dotnet": "$(dotnet --list-runtimes | awk '/Microsoft.NETCore.App/ {print $2}' | tail -1) (SDK $(dotnet --version))",
+  "nginx": """$(nginx -v 2>&1 | sed 's/^nginx version: //')""",
+  "iperf3": "$(iperf3 --version | head -1)",
+  "wrk": "$(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')",
+  "tunnel_commit": "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src bench || echo '+uncommitted')",
+  "fd_limit": $FD_LIMIT,
+  "load_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
+  "delay_ms": $DELAY_MS,
+}
+json.dump(meta, open(sys.argv[1], "w"), indent=1)
+EOF
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pairs. start_pair IMPL UPSTREAM_PORT [via-relay]: the client-side process listens on P_CLI[IMPL] and connects to
+# the server-side process (P_SRV[IMPL]) directly, or through the delaying relay on P_RELAY[IMPL].
+start_pair() {
+  local impl=$1 upstream=$2 via=${3:-} tag=$1-${4:-x}
+  local connect=${P_SRV[$impl]}
+  [ "$via" = via-relay ] && connect=${P_RELAY[$impl]}
+  if [ "$impl" = stunnel ]; then
+    sed -e "s|@LISTEN@|${P_SRV[$impl]}|; s|@CONNECT@|$upstream|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
+      "$BENCH/stunnel-server.conf.in" >"$OUT/conf/stunnel-server.conf"
+    sed -e "s|@LISTEN@|${P_CLI[$impl]}|; s|@CONNECT@|$connect|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
+      "$BENCH/stunnel-client.conf.in" >"$OUT/conf/stunnel-client.conf"
+    start_bg "$OUT/logs/$tag-server.log" stunnel "$OUT/conf/stunnel-server.conf"; SPID[$impl]=$LAST_PID
+    start_bg "$OUT/logs/$tag-client.log" stunnel "$OUT/conf/stunnel-client.conf"; CPID[$impl]=$LAST_PID
+  else
+    start_bg "$OUT/logs/$tag-server.log" "$PUB/tunnel-server" --config "$BENCH/tunnel-server.json" \
+      --listen "127.0.0.1:${P_SRV[$impl]}" --upstream "127.0.0.1:$upstream" \
+      --cert "$CERTS/server.pem" --key "$CERTS/server.key" --ca "$CERTS/ca.pem"
+    SPID[$impl]=$LAST_PID
+    start_bg "$OUT/logs/$tag-client.log" "$PUB/tunnel-client" --config "$BENCH/tunnel-client.json" \
+      --listen "127.0.0.1:${P_CLI[$impl]}" --server "127.0.0.1:$connect" --server-name "$NAME" \
+      --cert "$CERTS/client.pem" --key "$CERTS/client.key" --ca "$CERTS/ca.pem"
+    CPID[$impl]=$LAST_PID
+  fi
+  wait_port "${P_SRV[$impl]}" "${SPID[$impl]}" && wait_port "${P_CLI[$impl]}" "${CPID[$impl]}"
+}
+stop_pair() { stop_pids "${CPID[$1]:-}" "${SPID[$1]:-}"; CPID[$1]=; SPID[$1]=; }
+
+# The exact commands, for the report.
+{
+  echo "bench/run.sh --$MODE"
+  echo "stunnel $OUT/conf/stunnel-server.conf   # bench/stunnel-server.conf.in"
+  echo "stunnel $OUT/conf/stunnel-client.conf   # bench/stunnel-client.conf.in"
+  echo "tunnel-server --config bench/tunnel-server.json --listen 127.0.0.1:SRV --upstream 127.0.0.1:UPSTREAM --cert server.pem --key server.key --ca ca.pem"
+  echo "tunnel-client --config bench/tunnel-client.json --listen 127.0.0.1:CLI --server 127.0.0.1:SRV --server-name $NAME --cert client.pem --key client.key --ca ca.pem"
+  echo "iperf3 -s -B 127.0.0.1 -p UPSTREAM"
+  echo "iperf3 -c 127.0.0.1 -p CLI -t $DUR -P {1,8} [-R] -J"
+  echo "nginx (1 worker, access_log off, keepalive_requests 1000000) serving 1k.bin (1024 bytes) and / (index.html)"
+  echo "wrk -t2 -c50 -d${DUR}s --latency -H 'Connection: close' http://127.0.0.1:CLI/1k.bin   # and -t1 -c1"
+  echo "wrk -t2 -c50 -d${DUR}s --latency http://127.0.0.1:CLI/1k.bin"
+  echo "tunnel-bench echo --listen 127.0.0.1:UPSTREAM"
+  echo "tunnel-bench hold --target 127.0.0.1:CLI --count N --concurrency $HOLD_CONCURRENCY --payload-bytes 16 ..."
+  echo "tunnel-bench delay --listen 127.0.0.1:RELAY --target 127.0.0.1:SRV --delay-ms $DELAY_MS --emulate-connect true"
+  echo "tunnel-bench ttfb --target 127.0.0.1:CLI --count $TTFB_N   # GET / HTTP/1.1, Connection: close"
+} >"$OUT/commands.txt"
+
+pause() { sleep 1; }
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1 + 6a. Bulk throughput (iperf3) and CPU per GB.
+section_bulk() {
+  log "bulk throughput: iperf3, 1 and 8 streams, both directions"
+  start_bg "$OUT/logs/iperf3-server.log" iperf3 -s -B 127.0.0.1 -p "$P_IPERF"
+  local iperf_pid=$LAST_PID impl run p dir
+  wait_port "$P_IPERF" "$iperf_pid"
+  for impl in "${IMPLS[@]}"; do start_pair "$impl" "$P_IPERF" "" bulk; done
+  for impl in "${IMPLS[@]}"; do
+    timeout 30 iperf3 -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$WARM" -P 2 >/dev/null 2>&1 || log "warm-up failed: $impl"
+    pause
+  done
+  for run in $(seq "$RUNS"); do
+    for p in 1 8; do
+      for dir in up down; do
+        for impl in "${IMPLS[@]}"; do
+          local flags=() json=$OUT/tmp/iperf-$impl-$p-$dir-$run.json c0 c1 parsed gbps bytes
+          [ "$dir" = down ] && flags=(-R)
+          local cc0 cc1
+          cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+          timeout $((DUR + 20)) iperf3 -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$DUR" -P "$p" "${flags[@]}" -J >"$json" 2>&1 || true
+          cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+          parsed=$("$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print(e["bits_per_second"]/1e9, e["bytes"])' "$json" 2>/dev/null || echo "null 0")
+          read -r gbps bytes <<<"$parsed"
+          record "bulk.p$p.$dir" "$impl" "$run" "$gbps"
+          if [ "$gbps" != null ] && [ "$bytes" -gt 0 ]; then
+            record "cpu.bulk.p$p.$dir" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK/($bytes/1e9)")" \
+              "{\"clientShare\":$(calc "($cc1-$cc0)/max(1,$c1-$c0)")}"
+          else
+            record "cpu.bulk.p$p.$dir" "$impl" "$run" null
+          fi
+          log "  run $run P$p $dir $impl: $gbps Gbit/s"
+          pause
+        done
+      done
+    done
+  done
+  # Context, once: the same load without a tunnel.
+  local json=$OUT/tmp/iperf-direct.json
+  timeout $((DUR + 20)) iperf3 -c 127.0.0.1 -p "$P_IPERF" -t "$DUR" -P 1 -J >"$json" 2>&1 || true
+  record ctx.bulk.p1.up direct 1 "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e9)' "$json" 2>/dev/null || echo null)"
+  for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
+  stop_pid "$iperf_pid"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# nginx upstream for the HTTP figures.
+start_nginx() {
+  local dir=$OUT/nginx
+  mkdir -p "$dir/www" "$dir/tmp"
+  head -c 1024 /dev/zero | tr '\0' 'x' >"$dir/www/1k.bin"
+  printf '<!doctype html><title>bench</title><p>hello\n' >"$dir/www/index.html"
+  chmod -R a+rX "$dir"
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 65s;
+  client_body_temp_path $dir/tmp/body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    root $dir/www;
+  }
+}
+EOF
+  start_bg "$OUT/logs/nginx.log" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;'
+  NGINX_PID=$LAST_PID
+  wait_port "$P_NGINX" "$NGINX_PID"
+}
+
+wrk_run() { # wrk_run OUTFILE THREADS CONNS DURATION URL [close] -> prints "rate p50_ms p99_ms requests errors"
+  local out=$1 t=$2 c=$3 d=$4 url=$5 close=${6:-}
+  local hdr=()
+  [ "$close" = close ] && hdr=(-H "Connection: close")
+  timeout $((d + 30)) wrk -t"$t" -c"$c" -d"${d}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 || true
+  "$PY" "$BENCH/parse_wrk.py" "$out" 2>/dev/null || echo "null null null 0 0"
+}
+
+# 2 + 3 + 6b. One connection per request, then kept-alive connections.
+section_http() {
+  log "HTTP: one new connection per request (50 and 1 connections), then keep-alive (50 connections)"
+  local impl run c
+  for impl in "${IMPLS[@]}"; do start_pair "$impl" "$P_NGINX" "" http; done
+  for impl in "${IMPLS[@]}"; do
+    wrk_run "$OUT/tmp/wrk-warm-$impl.txt" 2 20 "$WARM" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" close >/dev/null
+    wrk_run "$OUT/tmp/wrk-warm-ka-$impl.txt" 2 20 "$WARM" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" >/dev/null
+    pause
+  done
+  for run in $(seq "$RUNS"); do
+    for c in 50 1; do
+      for impl in "${IMPLS[@]}"; do
+        local t=2 c0 c1 rate p50 p99 requests errors
+        [ "$c" = 1 ] && t=1
+        local cc0 cc1
+        cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+        read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-c$c-$impl-$run.txt" $t "$c" "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" close)
+        cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
+        local extra="{\"requests\":${requests:-0},\"errors\":${errors:-0}}"
+        record "cpr.c$c.rate" "$impl" "$run" "$rate" "$extra"
+        record "cpr.c$c.p50" "$impl" "$run" "$p50"
+        record "cpr.c$c.p99" "$impl" "$run" "$p99"
+        if [ "${requests:-0}" -gt 0 ]; then
+          record "cpu.cpr.c$c" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK*1000/$requests")" \
+            "{\"clientShare\":$(calc "($cc1-$cc0)/max(1,$c1-$c0)")}"
+        else
+          record "cpu.cpr.c$c" "$impl" "$run" null
+        fi
+        log "  run $run close c$c $impl: $rate conn/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
+        sleep 2 # let TIME_WAIT and the pair settle
+      done
+    done
+    for impl in "${IMPLS[@]}"; do
+      local rate p50 p99 requests errors
+      read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-$impl-$run.txt" 2 50 "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin")
+      record "ka.c50.rate" "$impl" "$run" "$rate" "{\"requests\":${requests:-0},\"errors\":${errors:-0}}"
+      record "ka.c50.p50" "$impl" "$run" "$p50"
+      record "ka.c50.p99" "$impl" "$run" "$p99"
+      log "  run $run keep-alive c50 $impl: $rate req/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
+      pause
+    done
+  done
+  # Context, once: the same loads straight to nginx, no tunnel.
+  local rate p50 p99 requests errors
+  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin" close)
+  record ctx.cpr.c50.rate direct 1 "$rate"; record ctx.cpr.c50.p99 direct 1 "$p99"
+  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin")
+  record ctx.ka.c50.rate direct 1 "$rate"; record ctx.ka.c50.p99 direct 1 "$p99"
+  for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Time to first byte of a new tunneled connection over a path with 25 ms one-way delay.
+section_ttfb() {
+  log "TTFB: $DELAY_MS ms one-way delay between client side and server side, $TTFB_N sequential connections"
+  local impl run relays=()
+  for impl in "${IMPLS[@]}"; do
+    start_bg "$OUT/logs/relay-$impl.log" "$TOOL" delay --listen "127.0.0.1:${P_RELAY[$impl]}" \
+      --target "127.0.0.1:${P_SRV[$impl]}" --delay-ms "$DELAY_MS" --emulate-connect true --max-seconds 1800
+    relays+=("$LAST_PID")
+    wait_port "${P_RELAY[$impl]}" "$LAST_PID"
+    start_pair "$impl" "$P_NGINX" via-relay ttfb
+  done
+  for impl in "${IMPLS[@]}"; do
+    timeout 60 "$TOOL" ttfb --target "127.0.0.1:${P_CLI[$impl]}" --count 3 >/dev/null 2>&1 || log "warm-up failed: $impl"
+  done
+  for run in $(seq "$RUNS"); do
+    for impl in "${IMPLS[@]}"; do
+      local json=$OUT/tmp/ttfb-$impl-$run.json p50 p90
+      timeout $((TTFB_N * 11 + 10)) "$TOOL" ttfb --target "127.0.0.1:${P_CLI[$impl]}" --count "$TTFB_N" >"$json" 2>&1 || true
+      read -r p50 p90 < <("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["p50Ms"] if d["failed"]==0 else None, d["p90Ms"] if d["failed"]==0 else None)' "$json" 2>/dev/null | sed 's/None/null/g' || echo "null null")
+      record "ttfb.p50" "$impl" "$run" "$p50"
+      record "ttfb.p90" "$impl" "$run" "$p90"
+      log "  run $run TTFB $impl: p50 $p50 ms, p90 $p90 ms"
+      pause
+    done
+  done
+  # Context, once: plain TCP through the same delay straight to nginx (no TLS): the floor for a new connection.
+  start_bg "$OUT/logs/relay-direct.log" "$TOOL" delay --listen "127.0.0.1:$P_DIRECT_RELAY" \
+    --target "127.0.0.1:$P_NGINX" --delay-ms "$DELAY_MS" --emulate-connect true --max-seconds 600
+  relays+=("$LAST_PID")
+  if wait_port "$P_DIRECT_RELAY" "$LAST_PID"; then
+    local json=$OUT/tmp/ttfb-direct.json
+    timeout $((TTFB_N * 11 + 10)) "$TOOL" ttfb --target "127.0.0.1:$P_DIRECT_RELAY" --count "$TTFB_N" >"$json" 2>&1 || true
+    record ctx.ttfb.p50 direct 1 "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["p50Ms"])' "$json" 2>/dev/null || echo null)"
+  fi
+  for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
+  stop_pids "${relays[@]}"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Memory per idle tunneled connection, refused/dropped connections, memory after close.
+conns() { # TCP connections (not listeners) the process holds, from ss; TIME-WAIT has no owner and does not count
+  ss -Htanp 2>/dev/null | grep -v '^LISTEN' | grep -c "pid=$1," || true
+}
+wait_no_conns() { # wait_no_conns PID SECONDS: until the process holds no connection
+  local pid=$1 limit=$2 i
+  for i in $(seq $((limit * 4))); do
+    [ "$(conns "$pid")" -eq 0 ] && return 0
+    sleep 0.25
+  done
+  return 1
+}
+
+hold() { # hold IMPL COUNT TAG: runs the holder in the background; sets HOLD_PID, HOLD_READY, HOLD_RELEASE, HOLD_OUT
+  HOLD_READY=$OUT/tmp/hold-$3.ready; HOLD_RELEASE=$OUT/tmp/hold-$3.release; HOLD_OUT=$OUT/tmp/hold-$3.json
+  rm -f "$HOLD_READY" "$HOLD_RELEASE"
+  start_bg "$HOLD_OUT" "$TOOL" hold --target "127.0.0.1:${P_CLI[$1]}" --count "$2" --concurrency "$HOLD_CONCURRENCY" \
+    --payload-bytes 16 --echo-timeout 20 --deadline 300 --ready-file "$HOLD_READY" --release-file "$HOLD_RELEASE" --max-hold 600
+  HOLD_PID=$LAST_PID
+}
+wait_file() { local f=$1 limit=$2 i; for i in $(seq $((limit * 10))); do [ -s "$f" ] && return 0; sleep 0.1; done; return 1; }
+
+memory_run() { # memory_run IMPL N RUN
+  local impl=$1 n=$2 run=$3 tag=$1-$2-$3
+  if ! start_pair "$impl" "$P_ECHO" "" "mem-$n-$run"; then
+    stop_pair "$impl"
+    for f in client_kb server_kb failed client_after_mb server_after_mb retained_pct; do record "mem.$n.$f" "$impl" "$run" null; done
+    return
+  fi
+  local cp=${CPID[$impl]} sp=${SPID[$impl]}
+  # Warm-up: a few tunnels, so code paths are loaded (JIT for .NET) before the baseline is taken.
+  hold "$impl" 20 "$tag-warm"; wait_file "$HOLD_READY" 60 || true; touch "$HOLD_RELEASE"; stop_pid "$HOLD_PID"
+  wait_no_conns "$cp" 30 || true; wait_no_conns "$sp" 30 || true
+  sleep "$SETTLE"
+  local cbase sbase cfd0 sfd0
+  cbase=$(rss_kb "$cp"); sbase=$(rss_kb "$sp")
+  cfd0=$(fds "$cp"); sfd0=$(fds "$sp")
+
+  hold "$impl" "$n" "$tag"
+  local summary=null
+  if wait_file "$HOLD_READY" 330; then summary=$(cat "$HOLD_READY"); fi
+  sleep "$SETTLE"
+  local cpeak speak cthr sthr cfd sfd
+  cpeak=$(rss_kb "$cp"); speak=$(rss_kb "$sp")
+  cthr=$(threads "$cp"); sthr=$(threads "$sp"); cfd=$(fds "$cp"); sfd=$(fds "$sp")
+  touch "$HOLD_RELEASE"
+  local i
+  for i in $(seq 600); do kill -0 "$HOLD_PID" 2>/dev/null || break; sleep 0.1; done
+  stop_pid "$HOLD_PID"
+  local final
+  final=$(tail -1 "$HOLD_OUT" 2>/dev/null || true)
+  local closed=true
+  wait_no_conns "$cp" 60 || closed=false
+  wait_no_conns "$sp" 60 || closed=false
+  sleep "$SETTLE"
+  local cafter safter
+  cafter=$(rss_kb "$cp"); safter=$(rss_kb "$sp")
+  stop_pair "$impl"
+
+  local est failed
+  read -r est failed < <("$PY" -c '
+import json, sys
+try:
+    s = json.loads(sys.argv[1]); f = json.loads(sys.argv[2])
+    est = s["established"]
+    lost = s["refused"] + s["dropped"] + s["timedOut"] + s["notTried"] + (est - f["aliveAfterHold"])
+    print(est, lost)
+except Exception:
+    print(0, "null")' "$summary" "${final:-null}")
+  local extra="{\"summary\":$summary,\"final\":${final:-null},\"rssKb\":{\"client\":[$cbase,$cpeak,$cafter],\"server\":[$sbase,$speak,$safter]},\"threads\":[$cthr,$sthr],\"fds\":[$cfd0,$cfd,$sfd0,$sfd],\"closed\":$closed}"
+  if [ "$est" -gt 0 ]; then
+    record "mem.$n.client_kb" "$impl" "$run" "$(calc "($cpeak-$cbase)/$est")" "$extra"
+    record "mem.$n.server_kb" "$impl" "$run" "$(calc "($speak-$sbase)/$est")"
+  else
+    record "mem.$n.client_kb" "$impl" "$run" null "$extra"
+    record "mem.$n.server_kb" "$impl" "$run" null
+  fi
+  record "mem.$n.failed" "$impl" "$run" "$failed"
+  if [ "$closed" = true ]; then
+    record "mem.$n.client_after_mb" "$impl" "$run" "$(calc "($cafter-$cbase)/1024")"
+    record "mem.$n.server_after_mb" "$impl" "$run" "$(calc "($safter-$sbase)/1024")"
+    record "mem.$n.retained_pct" "$impl" "$run" "$(calc "100*($cafter+$safter-$cbase-$sbase)/max(1,$cpeak+$speak-$cbase-$sbase)")"
+  else
+    log "  $impl still holds connections 60 s after the close"
+    for f in client_after_mb server_after_mb retained_pct; do record "mem.$n.$f" "$impl" "$run" null; done
+  fi
+  record "mem.idle.client_mb" "$impl" "$run" "$(calc "$cbase/1024")"
+  record "mem.idle.server_mb" "$impl" "$run" "$(calc "$sbase/1024")"
+  log "  run $run N=$n $impl: established $est, lost $failed; RSS client $cbase→$cpeak→$cafter kB, server $sbase→$speak→$safter kB; threads $cthr/$sthr"
+}
+
+section_memory() {
+  log "memory: idle tunneled connections ($MEM_NS), each with one echoed round trip, fd limit $FD_LIMIT"
+  start_bg "$OUT/logs/echo.log" "$TOOL" echo --listen "127.0.0.1:$P_ECHO" --max-seconds 3600
+  local echo_pid=$LAST_PID n run impl
+  wait_port "$P_ECHO" "$echo_pid"
+  for n in $MEM_NS; do
+    for run in $(seq "$RUNS"); do
+      for impl in "${IMPLS[@]}"; do
+        memory_run "$impl" "$n" "$run"
+        pause
+      done
+    done
+  done
+  stop_pid "$echo_pid"
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# One TLS check per pair: protocol, cipher and group as negotiated (recorded for the report).
+tls_check() {
+  local impl
+  for impl in "${IMPLS[@]}"; do
+    start_pair "$impl" "$P_NGINX" "" tlscheck
+    timeout 10 openssl s_client -connect "127.0.0.1:${P_SRV[$impl]}" -servername "$NAME" -CAfile "$CERTS/ca.pem" \
+      -cert "$CERTS/client.pem" -key "$CERTS/client.key" -verify_return_error -brief </dev/null \
+      >"$OUT/logs/tls-$impl.txt" 2>&1 || true
+    stop_pair "$impl"
+  done
+}
+
+wanted() { [[ ",$ONLY," == *",$1,"* ]]; }
+start_nginx
+tls_check
+if wanted bulk; then section_bulk; fi
+if wanted http; then section_http; fi
+if wanted ttfb; then section_ttfb; fi
+stop_pid "$NGINX_PID"
+if wanted memory; then section_memory; fi
+
+"$PY" - "$OUT/meta.json" "$STARTED" <<'EOF'
+import json, sys, time
+meta = json.load(open(sys.argv[1]))
+meta["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
+meta["elapsed_s"] = int(time.time() - int(sys.argv[2]))
+json.dump(meta, open(sys.argv[1], "w"), indent=1)
+EOF
+
+log "writing the report"
+status=0
+"$PY" "$BENCH/report.py" "$OUT" || status=$?
+if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory ] && [ -f "$OUT/report.md" ]; then
+  cp "$OUT/report.md" "$ROOT/docs/benchmarks.md"
+  cp "$OUT/ratios.png" "$ROOT/docs/benchmarks.png"
+  log "copied to docs/benchmarks.md and docs/benchmarks.png"
+fi
+if [ -s "$FAILURES" ]; then
+  log "some steps produced no number:"; cat "$FAILURES" >&2
+  status=1
+fi
+log "done in $(( $(date +%s) - STARTED )) s: $OUT/report.md"
+exit $status

@@ -1,0 +1,11 @@
+namespace Tunnel.Client.Connect;
+
+/// <summary>The warm pool: verified TLS connections to the servers, established ahead of need so that a new
+/// connection from Squid pays no TCP or TLS round trip.</summary>
+/// <param name="Size">Idle connections kept ready per tunnel (0 disables the pool).</param>
+/// <param name="MaxAge">A pooled connection older than this is closed and replaced rather than used: NATs and
+/// firewalls forget idle flows, and the server closes idle connections after its idle timeout.</param>
+internal sealed record PoolOptions(int Size, TimeSpan MaxAge)
+{
+    public static PoolOptions Off { get; } = new(0, TimeSpan.FromSeconds(30));
+}
