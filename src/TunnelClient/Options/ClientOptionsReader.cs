@@ -1,6 +1,6 @@
 using System.Net.Security;
-using Tunnel.Client.Connect;
 using Tunnel.Cli;
+using Tunnel.Client.Connect;
 using Tunnel.Config;
 using Tunnel.Tls;
 
