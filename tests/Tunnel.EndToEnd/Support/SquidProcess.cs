@@ -61,8 +61,12 @@ internal sealed class SquidProcess : IAsyncDisposable
         var configPath = Path.Combine(folder, "squid.conf");
         await File.WriteAllLinesAsync(configPath, config, deadline);
 
-        // -d 1: the important cache.log lines also go to stderr, which ends up in the test output.
-        var process = ExternalProcess.Start($"{name} squid", squid, ["-N", "-d", "1", "-f", configPath], output, workingDirectory: folder);
+        // -d 1: the important cache.log lines also go to stderr, which ends up in the test output. -n: Squid names its
+        // shared memory segments (/dev/shm/<service>-cf__*.shm) after the service and removes those of the same name
+        // when it starts, so Squids starting side by side under the default name "squid" (parallel test classes, a
+        // running demo) fail with "shm_open(/squid-cf__metadata.shm): File exists"; one name per instance avoids that.
+        var process = ExternalProcess.Start($"{name} squid", squid, ["-N", "-d", "1", "-n", $"tunnele2e{name}{port}", "-f", configPath], output,
+            workingDirectory: folder);
         var result = new SquidProcess(name, folder, port, process, output);
         try
         {

@@ -11,6 +11,7 @@ namespace Tunnel.Tests.Integration;
 /// send half a ClientHello and stall (slowloris), or that drip one byte at a time must not slow a legitimate client's
 /// connects beyond a small margin, and the handshake timeout (an absolute deadline, not an idle one) must reap them
 /// all.</summary>
+[Collection(TimingCollection.Name)]
 public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
 {
     private const int Silent = 400;
