@@ -51,7 +51,9 @@ internal sealed class SystemdNotifier : IDisposable
 
     /// <summary>RELOADING=1 with the monotonic clock in µs, as Type=notify-reload requires; follow with
     /// <see cref="Ready"/>.</summary>
-    public void Reloading() => Notify($"RELOADING=1\nMONOTONIC_USEC={Stopwatch.GetTimestamp() * 1_000_000 / Stopwatch.Frequency}");
+    /// <remarks>Multiplied in 128 bits: with Linux's nanosecond Stopwatch, timestamp × 10⁶ overflows a long once the
+    /// machine has been up for 2.56 hours, and systemd would be sent a negative clock.</remarks>
+    public void Reloading() => Notify($"RELOADING=1\nMONOTONIC_USEC={(long)((Int128)Stopwatch.GetTimestamp() * 1_000_000 / Stopwatch.Frequency)}");
 
     public void Stopping(string status) => Notify($"STOPPING=1\nSTATUS={status}");
 

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
 using Tunnel.Hosting;
@@ -63,7 +64,6 @@ internal sealed class ServerConnectionHandler
     public async Task HandleAsync(Socket socket)
     {
         using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
-        IDisposable? sourceLease = null;
         TlsEndpoint? client = null;
         try
         {
@@ -81,8 +81,14 @@ internal sealed class ServerConnectionHandler
                 }
 
                 addresses = received.Value.Addresses;
-                sourceLease = _admission.AdmitSource(addresses.Source.Address, record);
-                if (sourceLease is null || !_admission.AdmitHandshake(record))
+                if (_admission.AdmitSource(addresses.Source.Address, record) is not { } sourceLease)
+                {
+                    return;
+                }
+
+                // Held until the connection's close line, not its last byte: see ConnectionRecord.Hold.
+                record.Hold(sourceLease);
+                if (!_admission.AdmitHandshake(record))
                 {
                     return;
                 }
@@ -109,11 +115,12 @@ internal sealed class ServerConnectionHandler
             }
 
             // Closed like a refused certificate (no alert, no close_notify): the client learns nothing more.
-            using var identityLease = _admission.AdmitIdentity(verdict.PeerName, record);
-            if (identityLease is null)
+            if (_admission.AdmitIdentity(verdict.PeerName, record) is not { } identityLease)
             {
                 return;
             }
+
+            record.Hold(identityLease);
 
             record.Metrics.Accepted("success").Increment();
             await ServeAsync(client, addresses, record);
@@ -128,8 +135,6 @@ internal sealed class ServerConnectionHandler
             {
                 socket.Dispose();
             }
-
-            sourceLease?.Dispose();
         }
     }
 
@@ -224,9 +229,18 @@ internal sealed class ServerConnectionHandler
         try
         {
             await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), handshake.Token);
+
+            // Fail closed: a handshake that completed without the check having judged a certificate is not an
+            // authenticated one.
             var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
             record.PeerIdentity = verdict.PeerName;
             record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            if (!verdict.Ok && _decoy is null)
+            {
+                Failed(record, handshake, new AuthenticationException(verdict.Reason), "", verdict, balancerCheck);
+                return null;
+            }
+
             return verdict;
         }
         catch (Exception ex)
