@@ -45,7 +45,10 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         }, withClient: false);
         var metrics = $"http://{tunnel.Server.Host.AdminEndPoint}/metrics";
 
-        await MeasureConnectsAsync(tunnel, 5); // JIT and first-use costs out of the way
+        // Warm up with concurrent connects, as the flood warms the process up: measured on 2 cores, a process that had
+        // only done sequential connects showed 300-900 ms stalls in the quiet phase (thread-pool growth, tiered JIT),
+        // which would make the quiet baseline, not the flood, decide the outcome.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => MeasureConnectsAsync(tunnel, 5)));
         var quiet = await MeasureConnectsAsync(tunnel, Samples);
 
         using var stopFlood = new CancellationTokenSource();
@@ -75,6 +78,8 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"  quiet:                     p50 {Ms(Percentile(quiet, 0.50))}, p99 {Ms(Percentile(quiet, 0.99))}, max {Ms(quiet.Max())}");
         output.WriteLine($"  under a {Flood}-connection flood: p50 {Ms(Percentile(flooded, 0.50))}, p99 {Ms(Percentile(flooded, 0.99))}, max {Ms(flooded.Max())}");
         output.WriteLine($"  ({Silent} silent, {Slowloris} half ClientHellos, {Drip} one byte per 100 ms; measured {Ms(measuredWithin)} after the flood began)");
+        output.WriteLine($"  samples, quiet (ms):   {string.Join(" ", quiet.Select(t => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)))}");
+        output.WriteLine($"  samples, flooded (ms): {string.Join(" ", flooded.Select(t => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)))}");
 
         // The flood was in place for every measurement: none of it had timed out yet.
         Assert.True(measuredWithin < HandshakeTimeout, $"the measurement took {Ms(measuredWithin)}, past the flood's {HandshakeTimeout.TotalSeconds} s timeout");
@@ -89,7 +94,7 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         await stopFlood.CancelAsync();
         await Task.WhenAll(drips).WaitAsync(Wait);
         output.WriteLine($"  flood reaped {Ms(floodStarted.Elapsed)} after it began (handshake timeout {HandshakeTimeout.TotalSeconds} s)");
-        Assert.Equal(Samples * 2 + 5, upstream.Accepted);
+        Assert.Equal(Samples * 2 + 20, upstream.Accepted);
         Assert.Equal(0, Gauge(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}"));
 
         foreach (var socket in flood)
