@@ -45,11 +45,14 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         }, withClient: false);
         var metrics = $"http://{tunnel.Server.Host.AdminEndPoint}/metrics";
 
-        // Warm up with concurrent connects, as the flood warms the process up: measured on 2 cores, a process that had
-        // only done sequential connects showed 300-900 ms stalls in the quiet phase (thread-pool growth, tiered JIT),
-        // which would make the quiet baseline, not the flood, decide the outcome.
+        // Warm up with concurrent connects, then take the better of two quiet rounds as the baseline. On the 2-core
+        // machine this was written on, every test process had one process-wide stall of 0.6-1 s within its first
+        // seconds (all connections in flight stalled together, flood or not: thread-pool growth and tiered JIT are
+        // the likely causes); landing in the baseline, it would make the comparison meaningless.
         await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => MeasureConnectsAsync(tunnel, 5)));
-        var quiet = await MeasureConnectsAsync(tunnel, Samples);
+        var firstQuiet = await MeasureConnectsAsync(tunnel, Samples);
+        var secondQuiet = await MeasureConnectsAsync(tunnel, Samples);
+        var quiet = Percentile(firstQuiet, 0.99) <= Percentile(secondQuiet, 0.99) ? firstQuiet : secondQuiet;
 
         using var stopFlood = new CancellationTokenSource();
         var flood = new List<Socket>();
@@ -75,7 +78,8 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         var measuredWithin = floodStarted.Elapsed;
 
         output.WriteLine($"legitimate connects (TCP + TLS 1.3 handshake with client certificate + one echo through the upstream), {Samples} each:");
-        output.WriteLine($"  quiet:                     p50 {Ms(Percentile(quiet, 0.50))}, p99 {Ms(Percentile(quiet, 0.99))}, max {Ms(quiet.Max())}");
+        output.WriteLine($"  quiet:                     p50 {Ms(Percentile(quiet, 0.50))}, p99 {Ms(Percentile(quiet, 0.99))}, max {Ms(quiet.Max())} " +
+            $"(the better of two rounds; p99s {Ms(Percentile(firstQuiet, 0.99))} and {Ms(Percentile(secondQuiet, 0.99))})");
         output.WriteLine($"  under a {Flood}-connection flood: p50 {Ms(Percentile(flooded, 0.50))}, p99 {Ms(Percentile(flooded, 0.99))}, max {Ms(flooded.Max())}");
         output.WriteLine($"  ({Silent} silent, {Slowloris} half ClientHellos, {Drip} one byte per 100 ms; measured {Ms(measuredWithin)} after the flood began)");
         output.WriteLine($"  samples, quiet (ms):   {string.Join(" ", quiet.Select(t => t.TotalMilliseconds.ToString("0", CultureInfo.InvariantCulture)))}");
@@ -94,7 +98,7 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         await stopFlood.CancelAsync();
         await Task.WhenAll(drips).WaitAsync(Wait);
         output.WriteLine($"  flood reaped {Ms(floodStarted.Elapsed)} after it began (handshake timeout {HandshakeTimeout.TotalSeconds} s)");
-        Assert.Equal(Samples * 2 + 20, upstream.Accepted);
+        Assert.Equal(Samples * 3 + 20, upstream.Accepted);
         Assert.Equal(0, Gauge(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}"));
 
         foreach (var socket in flood)
