@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus \
+scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus haproxy \
   iproute2 nftables tcpdump tshark mitmproxy
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -4,6 +4,8 @@ using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Metrics;
 using Tunnel.Net;
+using Tunnel.Net.ProxyProtocol;
+using Tunnel.Server.Admission;
 using Tunnel.Server.Connections;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
@@ -23,6 +25,7 @@ internal sealed partial class ServerTunnel : ITunnelService
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
     private readonly TunnelSeries _metrics;
+    private readonly AdmissionControl _admission;
     private ServerTunnelOptions _policy;
 
     public ServerTunnel(ServerTunnelOptions options, ProcessOptions process, DaemonContext context)
@@ -38,7 +41,17 @@ internal sealed partial class ServerTunnel : ITunnelService
         CheckExpiry();
         _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
         Upstream = new UpstreamConnector(options, context.Metrics, _logger, _time);
-        _handler = new ServerConnectionHandler(options, Tls, Upstream, context);
+        _admission = new AdmissionControl(options.Edge.Limits, _metrics, _logger, _time);
+        _handler = new ServerConnectionHandler(options, Tls, Upstream, _admission, context);
+        if (options.Edge.Decoy is not null)
+        {
+            _metrics.Accepted("decoy");
+        }
+
+        if (options.Edge.ProxyProtocol != ProxyProtocolMode.Off)
+        {
+            _metrics.Accepted("bad-proxy-header");
+        }
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {
             _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, ReloadTls, CheckExpiry,
@@ -97,6 +110,11 @@ internal sealed partial class ServerTunnel : ITunnelService
         {
             yield return "timeouts, keepAlive or upstreamDial";
         }
+
+        if (running.Edge != updated.Edge)
+        {
+            yield return "proxyProtocol, upstreamProxyProtocol, decoy or a connection limit";
+        }
     }
 
     private bool ReloadTls()
@@ -117,6 +135,7 @@ internal sealed partial class ServerTunnel : ITunnelService
     public void Dispose()
     {
         Upstream.Dispose();
+        _admission.Dispose();
         _watcher?.Dispose();
         _listener.Dispose();
     }

@@ -87,6 +87,26 @@ internal sealed class SettingsReader
         return @default;
     }
 
+    /// <summary>An optional limit: a whole number from 1 to <paramref name="max"/>, or null when absent, <c>off</c>
+    /// or 0.</summary>
+    public int? Limit(string key, int max)
+    {
+        var found = Find(key);
+        var text = found?.Value.Trim().ToLowerInvariant();
+        if (found is null || text is "" or "off" or "0")
+        {
+            return null;
+        }
+
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value <= max)
+        {
+            return value;
+        }
+
+        Error(found.Value.Key, $"'{found.Value.Value}' must be a whole number from 1 to {max}, or off");
+        return null;
+    }
+
     public bool Bool(string key, bool @default)
     {
         var found = Find(key);

@@ -49,6 +49,13 @@ internal sealed class ConnectionRecord : IDisposable
 
     public TunnelSeries Metrics => _metrics;
 
+    /// <summary>Ties a resource (a connection limiter's lease) to this connection: it is released when the
+    /// connection is closed, before the close line is written, so that once the log says a connection ended it no
+    /// longer counts against any limit.</summary>
+    public void Hold(IDisposable resource) => (_held ??= []).Add(resource);
+
+    private List<IDisposable>? _held;
+
     public void Opened(string tlsProtocol, string tlsCipher) =>
         ConnectionLog.Open(_logger, _quiet, Tunnel, Id, Peer, PeerIdentity, Upstream, tlsProtocol, tlsCipher);
 
@@ -59,6 +66,11 @@ internal sealed class ConnectionRecord : IDisposable
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
+        }
+
+        foreach (var resource in _held ?? [])
+        {
+            resource.Dispose();
         }
 
         var elapsed = Elapsed;

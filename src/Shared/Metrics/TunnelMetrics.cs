@@ -16,8 +16,11 @@ internal sealed class TunnelMetrics
             .WithLabels(program, VersionInfo.Version, Environment.Version.ToString()).Set(1);
         ConnectionsOpen = Registry.Gauge("tunnel_connections_open", "Connections currently open (accepted and not yet closed).", "tunnel");
         Accepts = Registry.Counter("tunnel_accept_total",
-            "Accepted connections by outcome: success (tunnel established), rejected (peer certificate or policy refused), timeout (handshake timed out), error, limited (refused by a limit).",
+            "Accepted connections by outcome: success (tunnel established), rejected (peer certificate or policy refused), timeout (handshake timed out), error, limited (refused by a limit), decoy (no valid client certificate, relayed to the decoy), bad-proxy-header (no valid PROXY protocol header where one is required).",
             "tunnel", "result");
+        LimitRejections = Registry.Counter("tunnel_limit_rejections_total",
+            "Connections refused by a limit: source (maxConnectionsPerSource), identity (maxConnectionsPerIdentity), handshake-rate (handshakeRate).",
+            "tunnel", "limit");
         Handshake = Registry.Histogram("tunnel_handshake_duration_seconds", "TLS handshake duration, successful handshakes only.", Histogram.LatencyBounds, "tunnel");
         Duration = Registry.Histogram("tunnel_connection_duration_seconds", "Connection lifetime from accept to close.", Histogram.DurationBounds, "tunnel");
         Bytes = Registry.Counter("tunnel_bytes_total", "Bytes relayed; up is from the accepted side toward the dialled side.", "tunnel", "direction");
@@ -73,6 +76,8 @@ internal sealed class TunnelMetrics
     public MetricFamily<Gauge> ConnectionsOpen { get; }
 
     public MetricFamily<Counter> Accepts { get; }
+
+    public MetricFamily<Counter> LimitRejections { get; }
 
     public MetricFamily<Histogram> Handshake { get; }
 

@@ -9,6 +9,7 @@ internal sealed class TunnelSeries
     private readonly string _tunnel;
     private readonly ConcurrentDictionary<string, Counter> _closed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Counter> _accepts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Counter> _limits = new(StringComparer.Ordinal);
 
     public TunnelSeries(TunnelMetrics metrics, string tunnel)
     {
@@ -36,6 +37,9 @@ internal sealed class TunnelSeries
     public Counter BytesDown { get; }
 
     public Counter Accepted(string result) => _accepts.GetOrAdd(result, r => _metrics.Accepts.WithLabels(_tunnel, r));
+
+    /// <summary>Connections refused by the named limit (source, identity, handshake-rate).</summary>
+    public Counter LimitRejected(string limit) => _limits.GetOrAdd(limit, l => _metrics.LimitRejections.WithLabels(_tunnel, l));
 
     public Counter ClosedBy(string reason) => _closed.GetOrAdd(reason, r => _metrics.Closed.WithLabels(_tunnel, r));
 

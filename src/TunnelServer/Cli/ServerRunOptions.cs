@@ -25,4 +25,36 @@ internal sealed class ServerRunOptions : CommonRunOptions
     [Option("upstream-dial", HelpText = "When to dial the upstream: first-byte (no upstream connection for idle or probe connections) or handshake (for server-speaks-first protocols). Default: first-byte")]
     [ConfigKey("upstreamDial")]
     public string? UpstreamDial { get; set; }
+
+    [Option("proxy-protocol", HelpText = "Require a PROXY protocol header from a load balancer before TLS: off, v1, v2 or any. Default: off")]
+    [ConfigKey("proxyProtocol")]
+    public string? ProxyProtocol { get; set; }
+
+    [Option("upstream-proxy-protocol", HelpText = "Send a PROXY protocol header with the real client address to the upstream: off, v1 or v2. Default: off")]
+    [ConfigKey("upstreamProxyProtocol")]
+    public string? UpstreamProxyProtocol { get; set; }
+
+    [Option("max-connections-per-source", HelpText = "Concurrent connections from one client address; more are refused before the handshake. Default: off")]
+    [ConfigKey("maxConnectionsPerSource")]
+    public string? MaxConnectionsPerSource { get; set; }
+
+    [Option("max-connections-per-identity", HelpText = "Concurrent connections per client certificate; more are refused after authentication. Default: off")]
+    [ConfigKey("maxConnectionsPerIdentity")]
+    public string? MaxConnectionsPerIdentity { get; set; }
+
+    [Option("handshake-rate", HelpText = "New TLS handshakes allowed per second or minute (e.g. 50/s); more are refused. Default: off")]
+    [ConfigKey("handshakeRate")]
+    public string? HandshakeRate { get; set; }
+
+    [Option("handshake-burst", HelpText = "Handshakes allowed at once above --handshake-rate after a quiet spell. Default: one second's (or minute's) worth")]
+    [ConfigKey("handshakeBurst")]
+    public string? HandshakeBurst { get; set; }
+
+    [Option("decoy", HelpText = "host:port of a web server that clients without a valid certificate are relayed to, so probers see an ordinary website. Default: none (refuse them)")]
+    [ConfigKey("decoy")]
+    public string? Decoy { get; set; }
+
+    [Option("alpn", Separator = ',', HelpText = "ALPN protocols the server may select, most preferred first (e.g. http/1.1 with a decoy). Default: none")]
+    [ConfigKey("alpn")]
+    public IEnumerable<string>? Alpn { get; set; }
 }

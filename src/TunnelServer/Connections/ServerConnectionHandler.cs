@@ -1,12 +1,17 @@
+using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
 using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
 using Tunnel.Net;
+using Tunnel.Net.ProxyProtocol;
 using Tunnel.Relay;
+using Tunnel.Server.Admission;
+using Tunnel.Server.Decoy;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
 using Tunnel.Server.Upstream;
@@ -14,9 +19,11 @@ using Tunnel.Tls;
 
 namespace Tunnel.Server.Connections;
 
-/// <summary>Serves one accepted connection: TLS handshake under a timeout with the client certificate verified,
-/// then (on the first byte, by default) a connection to the upstream, then the relay. Nothing reaches the upstream
-/// before the client is authenticated.</summary>
+/// <summary>Serves one accepted connection: the PROXY header when a load balancer must send one, the per-source and
+/// handshake-rate limits, the TLS handshake with the client certificate verified (header and handshake together under
+/// the handshake timeout), the per-identity limit, then (on the first byte, by default) a connection to the upstream,
+/// then the relay. Nothing reaches the upstream before the client is authenticated; a client that is not goes to the
+/// decoy when one is configured, and is refused otherwise.</summary>
 internal sealed class ServerConnectionHandler
 {
     private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
@@ -24,21 +31,28 @@ internal sealed class ServerConnectionHandler
     private readonly ServerTunnelOptions _options;
     private readonly Reloadable<ServerTlsState> _tls;
     private readonly UpstreamConnector _upstream;
+    private readonly AdmissionControl _admission;
+    private readonly DecoyForwarder? _decoy;
     private readonly DaemonContext _context;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly CancellationToken _abort;
     private readonly RelayOptions _relayOptions;
+    private readonly LogThrottle _badHeaderWarnings;
 
-    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, DaemonContext context)
+    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, AdmissionControl admission,
+        DaemonContext context)
     {
         _options = options;
         _tls = tls;
         _upstream = upstream;
+        _admission = admission;
+        _decoy = options.Edge.Decoy is { } decoy ? new DecoyForwarder(decoy, options, context) : null;
         _context = context;
         _logger = context.Logger;
         _time = context.Time;
         _abort = context.Abort;
+        _badHeaderWarnings = new LogThrottle(AdmissionControl.WarningInterval, context.Time);
         var series = context.Metrics.For(options.Name);
         _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
     }
@@ -46,79 +60,217 @@ internal sealed class ServerConnectionHandler
     public async Task HandleAsync(Socket socket)
     {
         using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
-        var client = new TlsEndpoint(socket, new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false));
-        await using (client)
-        {
-            if (!await HandshakeAsync(client, record))
-            {
-                return;
-            }
-
-            using var first = _options.Dial == UpstreamDial.FirstByte ? await ReadFirstChunkAsync(client, record) : null;
-            if (_options.Dial == UpstreamDial.FirstByte && first is null)
-            {
-                return;
-            }
-
-            await ForwardAsync(client, first, record);
-        }
-    }
-
-    private async Task<bool> HandshakeAsync(TlsEndpoint client, ConnectionRecord record)
-    {
-        var state = _tls.Current;
-        var check = new ClientCertificateCheck(state, _time);
-        using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort);
-        var started = _time.GetTimestamp();
+        TlsEndpoint? client = null;
         try
         {
-            SocketTuning.Apply(client.Socket, _options.KeepAlive);
-            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), scope.Token);
-            record.PeerIdentity = check.Verdict?.PeerName ?? "-";
-            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            record.Metrics.Accepted("success").Increment();
-            return true;
-        }
-        catch (Exception ex)
-        {
-            string reason;
-            string detail;
-            if (scope.TimedOut)
+            ClientAddresses addresses;
+            PeerVerdict? verdict;
+
+            // One deadline for the PROXY header and the TLS handshake together: a slow header must not buy a slow
+            // handshake a second full timeout.
+            using (var handshake = new TimeoutScope(_options.Timeouts.Handshake, _time, _abort))
             {
-                reason = "handshake-timeout";
-                detail = $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}";
+                var received = await ReceiveAddressesAsync(socket, record, handshake);
+                if (received is null)
+                {
+                    return;
+                }
+
+                addresses = received.Value.Addresses;
+                if (_admission.AdmitSource(addresses.Source.Address, record) is not { } sourceLease)
+                {
+                    return;
+                }
+
+                // Held until the connection's close line, not its last byte: see ConnectionRecord.Hold.
+                record.Hold(sourceLease);
+                if (!_admission.AdmitHandshake(record))
+                {
+                    return;
+                }
+
+                Stream transport = new NetworkStream(socket, ownsSocket: true);
+                if (received.Value.Following.Length > 0)
+                {
+                    transport = new PrefixedStream(received.Value.Following, transport);
+                }
+
+                client = new TlsEndpoint(socket, new SslStream(transport, leaveInnerStreamOpen: false));
+                verdict = await HandshakeAsync(client, record, handshake, addresses.BalancerOwn);
+                if (verdict is null)
+                {
+                    return;
+                }
             }
-            else if (check.Verdict is { Ok: false } verdict)
+
+            if (!verdict.Ok)
             {
-                reason = "client-rejected";
-                detail = verdict.Reason;
-                record.PeerIdentity = verdict.PeerName;
+                // Only reachable with a decoy: without one the handshake itself fails.
+                await _decoy!.RelayAsync(client, record, verdict);
+                return;
+            }
+
+            // Closed like a refused certificate (no alert, no close_notify): the client learns nothing more.
+            if (_admission.AdmitIdentity(verdict.PeerName, record) is not { } identityLease)
+            {
+                return;
+            }
+
+            record.Hold(identityLease);
+
+            record.Metrics.Accepted("success").Increment();
+            await ServeAsync(client, addresses, record);
+        }
+        finally
+        {
+            if (client is not null)
+            {
+                await client.DisposeAsync();
             }
             else
             {
-                reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
-                detail = SocketErrors.Describe(ex);
+                socket.Dispose();
             }
-
-            record.Metrics.Accepted(reason switch
-            {
-                "handshake-timeout" => "timeout",
-                "client-rejected" => "rejected",
-                _ => "error",
-            }).Increment();
-            if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
-            {
-                // A TCP probe or a client that gave up: not worth a warning.
-                ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
-            }
-            else if (reason != "shutdown")
-            {
-                ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
-            }
-
-            record.Closed(reason);
-            return false;
         }
+    }
+
+    private async Task ServeAsync(TlsEndpoint client, ClientAddresses addresses, ConnectionRecord record)
+    {
+        using var first = _options.Dial == UpstreamDial.FirstByte ? await ReadFirstChunkAsync(client, record) : null;
+        if (_options.Dial == UpstreamDial.FirstByte && first is null)
+        {
+            return;
+        }
+
+        await ForwardAsync(client, first, addresses, record);
+    }
+
+    /// <summary>The connection's real endpoints and the bytes read past a PROXY header, or null when the connection
+    /// was closed for want of a valid header (counted and logged here).</summary>
+    private async Task<(ClientAddresses Addresses, byte[] Following)?> ReceiveAddressesAsync(Socket socket, ConnectionRecord record, TimeoutScope handshake)
+    {
+        try
+        {
+            var direct = new ClientAddresses((IPEndPoint)socket.RemoteEndPoint!, (IPEndPoint)socket.LocalEndPoint!);
+            SocketTuning.Apply(socket, _options.KeepAlive);
+            if (_options.Edge.ProxyProtocol == ProxyProtocolMode.Off)
+            {
+                return (direct, []);
+            }
+
+            var (header, following) = await ProxyHeaderReader.ReadAsync(socket, _options.Edge.ProxyProtocol, handshake.Token);
+            var version = header.Version == ProxyProtocolVersion.V1 ? "v1" : "v2";
+            if (header.Source is not { } source)
+            {
+                // LOCAL (a balancer's own health check) or UNKNOWN: the real endpoints stand.
+                AdmissionLog.ProxyHeaderWithoutAddress(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(),
+                    header.IsLocal ? "LOCAL: the balancer's own connection, such as a health check" : "no client address (UNKNOWN or a non-TCP family)");
+                return (direct with { BalancerOwn = header.IsLocal }, following);
+            }
+
+            record.Peer = source.ToString();
+            AdmissionLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(), record.Peer, header.Destination!.ToString());
+            return (new ClientAddresses(source, header.Destination, direct.Source), following);
+        }
+        catch (ProxyHeaderException ex)
+        {
+            record.Metrics.Accepted("bad-proxy-header").Increment();
+            if (_badHeaderWarnings.ShouldLog(out var suppressed))
+            {
+                AdmissionLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
+                    Config.Durations.Format(_badHeaderWarnings.Interval));
+            }
+            else
+            {
+                AdmissionLog.ProxyHeaderInvalidQuiet(_logger, record.Tunnel, record.Id, record.Peer, ex.Message);
+            }
+
+            record.Closed("bad-proxy-header", routine: true);
+        }
+        catch (Exception ex)
+        {
+            Failed(record, handshake, ex, $"no PROXY protocol header within {Config.Durations.Format(_options.Timeouts.Handshake)}", null, balancerCheck: false);
+        }
+
+        return null;
+    }
+
+    /// <summary>The client's verdict after a completed handshake (refused only when a decoy takes such clients), or
+    /// null when the handshake failed (counted, logged and closed here).</summary>
+    /// <param name="client">The accepted connection.</param>
+    /// <param name="record">Its record.</param>
+    /// <param name="handshake">The deadline shared with the PROXY header.</param>
+    /// <param name="balancerCheck">A balancer's health check: one that closes without a handshake is routine.</param>
+    private async Task<PeerVerdict?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record, TimeoutScope handshake, bool balancerCheck)
+    {
+        var state = _tls.Current;
+        var check = new ClientCertificateCheck(state, _time, completeRefusedHandshakes: _decoy is not null);
+        var started = _time.GetTimestamp();
+        try
+        {
+            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), handshake.Token);
+
+            // Fail closed: a handshake that completed without the check having judged a certificate is not an
+            // authenticated one.
+            var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
+            record.PeerIdentity = verdict.PeerName;
+            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            if (!verdict.Ok && _decoy is null)
+            {
+                Failed(record, handshake, new AuthenticationException(verdict.Reason), "", verdict, balancerCheck);
+                return null;
+            }
+
+            return verdict;
+        }
+        catch (Exception ex)
+        {
+            Failed(record, handshake, ex, $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}", check.Verdict, balancerCheck);
+            return null;
+        }
+    }
+
+    /// <summary>Counts, logs and closes a connection whose PROXY header or handshake failed.</summary>
+    private void Failed(ConnectionRecord record, TimeoutScope handshake, Exception ex, string timeoutDetail, PeerVerdict? verdict, bool balancerCheck)
+    {
+        string reason;
+        string detail;
+        if (handshake.TimedOut)
+        {
+            reason = "handshake-timeout";
+            detail = timeoutDetail;
+        }
+        else if (verdict is { Ok: false })
+        {
+            reason = "client-rejected";
+            detail = verdict.Reason;
+            record.PeerIdentity = verdict.PeerName;
+        }
+        else
+        {
+            reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
+            detail = SocketErrors.Describe(ex);
+        }
+
+        record.Metrics.Accepted(reason switch
+        {
+            "handshake-timeout" => "timeout",
+            "client-rejected" => "rejected",
+            _ => "error",
+        }).Increment();
+        if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
+        {
+            // A TCP probe or a client that gave up: not worth a warning.
+            ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
+        }
+        else if (reason != "shutdown")
+        {
+            ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
+        }
+
+        // A balancer's health check connects, sends its LOCAL header and leaves, every second or two: like a TCP
+        // probe, not worth a close line at information level.
+        record.Closed(reason, routine: balancerCheck && reason == "handshake-failed" && SocketErrors.IsRoutine(ex));
     }
 
     /// <summary>Waits (up to the idle timeout) for the client's first bytes, holding no buffer while it waits (a
@@ -147,7 +299,7 @@ internal sealed class ServerConnectionHandler
         catch (OperationCanceledException) when (_context.Draining.IsCancellationRequested && !_abort.IsCancellationRequested)
         {
             // The cancelled read leaves the TLS stream unusable for a close_notify; a FIN is the graceful end left.
-            client.Socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            client.Socket.Shutdown(SocketShutdown.Both);
             record.Closed("drained", routine: true);
         }
         catch (Exception ex)
@@ -161,7 +313,7 @@ internal sealed class ServerConnectionHandler
         return null;
     }
 
-    private async Task ForwardAsync(TlsEndpoint client, FirstChunk? chunk, ConnectionRecord record)
+    private async Task ForwardAsync(TlsEndpoint client, FirstChunk? chunk, ClientAddresses addresses, ConnectionRecord record)
     {
         var first = chunk?.Data ?? ReadOnlyMemory<byte>.Empty;
         Socket upstreamSocket;
@@ -195,23 +347,29 @@ internal sealed class ServerConnectionHandler
         await using (upstreamEndpoint)
         {
             record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
-            if (!first.IsEmpty)
+            try
             {
-                try
+                if (_options.Edge.UpstreamProxyProtocol is { } version)
+                {
+                    // First on the connection and in one write, so the upstream sees it whole before any client byte.
+                    await upstreamEndpoint.Stream.WriteAsync(ProxyHeaderWriter.Build(version, addresses.Source, addresses.Destination), _abort);
+                }
+
+                if (!first.IsEmpty)
                 {
                     await upstreamEndpoint.Stream.WriteAsync(first, _abort);
                     record.BytesUp = first.Length;
                     record.Metrics.BytesUp.Add(first.Length);
                     chunk!.Release();
                 }
-                catch (Exception ex)
-                {
-                    client.Abort();
-                    upstreamEndpoint.Abort();
-                    record.Closed("upstream-error");
-                    ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
-                    return;
-                }
+            }
+            catch (Exception ex)
+            {
+                client.Abort();
+                upstreamEndpoint.Abort();
+                record.Closed("upstream-error");
+                ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
+                return;
             }
 
             var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _context.Draining, _abort);

@@ -1,4 +1,6 @@
 using Tunnel.Config;
+using Tunnel.Net;
+using Tunnel.Net.ProxyProtocol;
 using Tunnel.Tls;
 
 namespace Tunnel.Server.Options;
@@ -10,7 +12,27 @@ internal static class ServerOptionsReader
     [
         "upstreams", "upstreamDial", "crl", "allow", "allowFile",
         "upstreamStrategy", "upstreamRetries", "upstreamBreakDuration", "upstreamHealthCheckInterval",
+        "proxyProtocol", "upstreamProxyProtocol", "maxConnectionsPerSource", "maxConnectionsPerIdentity", "handshakeRate", "handshakeBurst",
+        "decoy", "alpn",
     ];
+
+    /// <summary>Upper bound for the per-source and per-identity limits (the process-wide cap is lower in practice).</summary>
+    private const int MaxLimit = 10_000_000;
+
+    private static readonly Dictionary<string, ProxyProtocolMode> ProxyProtocolModes = new()
+    {
+        ["off"] = ProxyProtocolMode.Off,
+        ["v1"] = ProxyProtocolMode.V1,
+        ["v2"] = ProxyProtocolMode.V2,
+        ["any"] = ProxyProtocolMode.Any,
+    };
+
+    private static readonly Dictionary<string, ProxyProtocolVersion?> ProxyProtocolVersions = new()
+    {
+        ["off"] = null,
+        ["v1"] = ProxyProtocolVersion.V1,
+        ["v2"] = ProxyProtocolVersion.V2,
+    };
 
     private static readonly Dictionary<string, UpstreamDial> DialChoices = new()
     {
@@ -58,12 +80,70 @@ internal static class ServerOptionsReader
 
         var allowFile = tunnel.FilePath("allowFile", "the allow-list file", required: false);
         var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "upstream", hedge: false);
+        var edge = ReadEdge(tunnel, upstreams);
+        var alpn = ReadAlpn(tunnel);
 
         if (tunnel.Errors.Count > before || listener is null || ca is null)
         {
             return null;
         }
 
-        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile, balancing);
+        return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile, balancing,
+            edge, alpn);
+    }
+
+    private static EdgeOptions ReadEdge(SettingsReader tunnel, IReadOnlyList<HostPort> upstreams)
+    {
+        var proxyProtocol = tunnel.Choice("proxyProtocol", ProxyProtocolMode.Off, ProxyProtocolModes);
+        var upstreamProxyProtocol = tunnel.Choice("upstreamProxyProtocol", null, ProxyProtocolVersions);
+        var limits = new AdmissionLimits(
+            tunnel.Limit("maxConnectionsPerSource", MaxLimit),
+            tunnel.Limit("maxConnectionsPerIdentity", MaxLimit),
+            ReadHandshakeRate(tunnel));
+        var decoy = tunnel.Address("decoy", "the decoy web server", required: false, allowWildcard: false);
+        if (decoy is { } address && upstreams.Contains(address))
+        {
+            // Unauthenticated connections go to the decoy: if it were the upstream proxy, anyone could use it.
+            tunnel.ErrorAt("decoy", $"{address} is also an upstream; unauthenticated clients would reach the upstream proxy. Point the decoy at a web server");
+        }
+
+        return new EdgeOptions(proxyProtocol, upstreamProxyProtocol, limits, decoy);
+    }
+
+    /// <summary><c>handshakeRate</c> (N/s or N/m) and its <c>handshakeBurst</c>, which defaults to one second's (or one
+    /// minute's) worth.</summary>
+    private static RateLimit? ReadHandshakeRate(SettingsReader tunnel)
+    {
+        var rate = tunnel.Find("handshakeRate");
+        var burst = tunnel.Find("handshakeBurst");
+        var text = rate?.Value.Trim();
+        if (rate is null || text is "" or "off" or "0")
+        {
+            if (burst is not null)
+            {
+                tunnel.ErrorAt("handshakeBurst", "has no effect without handshakeRate; set handshakeRate (e.g. 50/s) or remove handshakeBurst");
+            }
+
+            return null;
+        }
+
+        if (!RateLimit.TryParse(text, out var permits, out var per))
+        {
+            tunnel.ErrorAt("handshakeRate", $"'{rate.Value.Value}' is not a rate; use a number per second or per minute ({RateLimit.Examples}), or off");
+            return null;
+        }
+
+        return new RateLimit(permits, per, tunnel.Int("handshakeBurst", permits, 1, MaxLimit));
+    }
+
+    private static List<string> ReadAlpn(SettingsReader tunnel)
+    {
+        var alpn = tunnel.List("alpn").ToList();
+        foreach (var protocol in alpn.Where(p => System.Text.Encoding.UTF8.GetByteCount(p) > 255))
+        {
+            tunnel.ErrorAt("alpn", $"ALPN protocol '{protocol[..20]}...' is longer than 255 bytes");
+        }
+
+        return alpn;
     }
 }

@@ -19,6 +19,9 @@ namespace Tunnel.Server.Options;
 /// <param name="Allow">Client identities allowed inline (<c>cn:</c>, <c>dns:</c>, <c>uri:</c>, <c>spki:</c>); empty admits any valid client.</param>
 /// <param name="AllowFile">File with more allowed identities, one per line (optional).</param>
 /// <param name="Balancing">Upstream selection, retries and health checks.</param>
+/// <param name="Edge">PROXY headers in and out, admission limits, the decoy.</param>
+/// <param name="Alpn">ALPN protocols the server may select, in its order of preference (none by default, as
+/// stunnel); reloadable with the rest of the TLS policy.</param>
 internal sealed record ServerTunnelOptions(
     string Name,
     ListenerOptions Listener,
@@ -32,7 +35,9 @@ internal sealed record ServerTunnelOptions(
     string? CrlPath,
     IReadOnlyList<string> Allow,
     string? AllowFile,
-    BalancingOptions Balancing)
+    BalancingOptions Balancing,
+    EdgeOptions Edge,
+    IReadOnlyList<string> Alpn)
 {
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles =>

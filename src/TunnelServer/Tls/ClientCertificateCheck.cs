@@ -6,7 +6,12 @@ namespace Tunnel.Server.Tls;
 
 /// <summary>Judges one connection's client certificate during the handshake: chain to the CA (validity, usage),
 /// then the CRL, then the allow-list. Remembers why, so a refusal is logged with its real reason.</summary>
-internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider time)
+/// <param name="state">The TLS policy snapshot of this handshake.</param>
+/// <param name="time">Clock for validity dates.</param>
+/// <param name="completeRefusedHandshakes">With a decoy configured: let the handshake of a refused client complete
+/// (the verdict is recorded and the connection routed by it afterwards) instead of failing it, so the refusal does
+/// not show on the wire.</param>
+internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider time, bool completeRefusedHandshakes = false)
 {
     public PeerVerdict? Verdict { get; private set; }
 
@@ -28,6 +33,6 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         }
 
         Verdict = verdict;
-        return verdict.Ok;
+        return verdict.Ok || completeRefusedHandshakes;
     }
 }

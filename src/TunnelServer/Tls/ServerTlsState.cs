@@ -10,8 +10,12 @@ namespace Tunnel.Server.Tls;
 /// CRL and the allow-list. Swapped as a whole on reload; a handshake uses the snapshot it started with.</summary>
 internal sealed class ServerTlsState
 {
-    private ServerTlsState(TlsIdentity identity, TrustBundle clientCa, RevocationChecker? revocation, PeerAllowList allowList, SslProtocols protocols)
+    private readonly List<SslApplicationProtocol>? _alpn;
+
+    private ServerTlsState(TlsIdentity identity, TrustBundle clientCa, RevocationChecker? revocation, PeerAllowList allowList, SslProtocols protocols,
+        IReadOnlyList<string> alpn)
     {
+        _alpn = alpn.Count == 0 ? null : alpn.Select(p => new SslApplicationProtocol(p)).ToList();
         Identity = identity;
         ClientCa = clientCa;
         Revocation = revocation;
@@ -40,7 +44,7 @@ internal sealed class ServerTlsState
         var identity = IdentityLoader.Load(options.Identity, time);
         var clientCa = TrustBundle.Load(options.ClientCaPath);
         var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa);
-        return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols());
+        return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols(), options.Alpn);
     }
 
     private static PeerAllowList LoadAllowList(ServerTunnelOptions options)
@@ -75,5 +79,8 @@ internal sealed class ServerTlsState
         CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
         AllowRenegotiation = false,
         RemoteCertificateValidationCallback = check.Validate,
+        // The server picks the first of its protocols the client offers; a client that offers ALPN but none of them
+        // fails the handshake (RFC 7301 §3.2, no_application_protocol). Clients offering none are unaffected.
+        ApplicationProtocols = _alpn,
     };
 }

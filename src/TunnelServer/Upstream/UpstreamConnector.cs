@@ -1,8 +1,10 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
 using Tunnel.Metrics;
 using Tunnel.Net;
+using Tunnel.Net.ProxyProtocol;
 using Tunnel.Server.Options;
 
 namespace Tunnel.Server.Upstream;
@@ -49,10 +51,19 @@ internal sealed class UpstreamConnector : IDisposable
         return (socket, backend.Address, backend.Lease());
     }
 
-    /// <summary>Active health check: a TCP connect and close.</summary>
+    /// <summary>Active health check: a TCP connect and close. An upstream that requires a PROXY header gets one that
+    /// says the connection is the server's own (proxy-protocol.txt §2.1 and §2.2: a v1 line with the probe's own
+    /// endpoints, or a v2 LOCAL command), so it does not log every probe as a protocol error.</summary>
     private async Task ProbeAsync(Backend backend, CancellationToken cancellationToken)
     {
         using var socket = await TcpConnector.ConnectAsync(backend.Address, _options.Timeouts.Connect, Net.KeepAliveOptions.Off, _time, cancellationToken);
+        if (_options.Edge.UpstreamProxyProtocol is { } version)
+        {
+            var header = version == ProxyProtocolVersion.V1
+                ? ProxyHeaderWriter.Build(version, (IPEndPoint)socket.LocalEndPoint!, (IPEndPoint)socket.RemoteEndPoint!)
+                : ProxyHeaderWriter.Local();
+            await socket.SendAsync(header, SocketFlags.None, cancellationToken);
+        }
     }
 
     public void Dispose() => _prober?.Dispose();

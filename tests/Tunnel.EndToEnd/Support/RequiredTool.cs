@@ -29,6 +29,8 @@ internal static class RequiredTool
 
     public static string Mitmdump => Command("mitmdump", "mitmproxy");
 
+    public static string Haproxy => Command("haproxy", "haproxy");
+
     /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
     public static void CheckChainTools()
     {

@@ -45,19 +45,30 @@ internal sealed class SquidProcess : IAsyncDisposable
 
     /// <summary>Writes the configuration (base lines, <paramref name="policy"/>, then the closing access rules) and
     /// starts Squid.</summary>
+    /// <param name="sandbox">Where its folder goes.</param>
+    /// <param name="name">"inner", "outer"...</param>
+    /// <param name="policy">Extra squid.conf lines.</param>
+    /// <param name="output">Test output.</param>
+    /// <param name="deadline">Bounds the start.</param>
+    /// <param name="requireProxyHeader">Require a PROXY protocol header on every connection (see
+    /// <see cref="SquidConfig.Base"/>).</param>
     public static async Task<SquidProcess> StartAsync(Sandbox sandbox, string name, IEnumerable<string> policy, ITestOutputHelper output,
-        CancellationToken deadline, NetworkNamespace? ns = null)
+        CancellationToken deadline, NetworkNamespace? ns = null, bool requireProxyHeader = false)
     {
         ns ??= NetworkNamespace.Own;
         var squid = RequiredTool.Squid;
         var folder = sandbox.Folder(name, writableByAll: true);
         var port = FreePort.Next();
-        var config = SquidConfig.Base(name, folder, port).Concat(policy).Concat(SquidConfig.Closing);
+        var config = SquidConfig.Base(name, folder, port, requireProxyHeader).Concat(policy).Concat(SquidConfig.Closing);
         var configPath = Path.Combine(folder, "squid.conf");
         await File.WriteAllLinesAsync(configPath, config, deadline);
 
-        // -d 1: the important cache.log lines also go to stderr, which ends up in the test output.
-        var process = ns.Start($"{name} squid", squid, ["-N", "-d", "1", "-f", configPath], output, workingDirectory: folder);
+        // -d 1: the important cache.log lines also go to stderr, which ends up in the test output. -n: Squid names its
+        // shared memory segments (/dev/shm/<service>-cf__*.shm) after the service and removes those of the same name
+        // when it starts, so Squids starting side by side under the default name "squid" (parallel test classes, a
+        // running demo) fail with "shm_open(/squid-cf__metadata.shm): File exists"; one name per instance avoids that.
+        var process = ns.Start($"{name} squid", squid, ["-N", "-d", "1", "-n", $"tunnele2e{name}{port}", "-f", configPath], output,
+            workingDirectory: folder);
         var result = new SquidProcess(name, folder, port, process, output);
         try
         {
@@ -68,7 +79,7 @@ internal sealed class SquidProcess : IAsyncDisposable
                     throw new InvalidOperationException($"{name} squid exited with code {process.ExitCode}:\n{process.Stderr}");
                 }
 
-                return await AnswersHttpAsync(ns, port, token);
+                return await AnswersHttpAsync(ns, port, requireProxyHeader, token);
             }, $"{name} squid to answer HTTP on 127.0.0.1:{port} in {ns}", deadline);
             return result;
         }
@@ -103,7 +114,7 @@ internal sealed class SquidProcess : IAsyncDisposable
 
     /// <summary>Any HTTP answer counts: a bare "GET /" is a bad request to a proxy, answered without going anywhere.
     /// One attempt gets two seconds; the caller's deadline bounds the polling.</summary>
-    private static async Task<bool> AnswersHttpAsync(NetworkNamespace ns, int port, CancellationToken deadline)
+    private static async Task<bool> AnswersHttpAsync(NetworkNamespace ns, int port, bool proxyHeader, CancellationToken deadline)
     {
         using var attempt = CancellationTokenSource.CreateLinkedTokenSource(deadline);
         attempt.CancelAfter(AttemptTimeout);
@@ -112,6 +123,11 @@ internal sealed class SquidProcess : IAsyncDisposable
         try
         {
             await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+            if (proxyHeader)
+            {
+                await socket.SendAsync(Encoding.ASCII.GetBytes($"PROXY TCP4 127.0.0.1 127.0.0.1 1 {port}\r\n"), SocketFlags.None, cancellationToken);
+            }
+
             await socket.SendAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), SocketFlags.None, cancellationToken);
             var buffer = new byte[5];
             var read = 0;

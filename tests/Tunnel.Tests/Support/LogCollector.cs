@@ -11,6 +11,7 @@ internal sealed class LogCollector : ILoggerFactory, ILoggerProvider
     private readonly ITestOutputHelper? _output;
     private readonly ConcurrentQueue<LogLine> _lines = new();
     private readonly List<(Func<LogLine, bool> Match, TaskCompletionSource<LogLine> Done)> _waiters = [];
+    private readonly List<(Func<LogLine, bool> Match, int Remaining, TaskCompletionSource Done)> _counters = [];
     private readonly Lock _lock = new();
 
     public LogCollector(ITestOutputHelper? output = null) => _output = output;
@@ -39,6 +40,34 @@ internal sealed class LogCollector : ILoggerFactory, ILoggerProvider
     public Task<LogLine> WaitForAsync(string text, TimeSpan timeout) =>
         WaitForAsync(l => l.Message.Contains(text, StringComparison.Ordinal), timeout);
 
+    public int Count(Func<LogLine, bool> match) => _lines.Count(match);
+
+    /// <summary>Completes when <paramref name="count"/> lines matching <paramref name="match"/> have been logged.</summary>
+    public async Task WaitForCountAsync(Func<LogLine, bool> match, int count, TimeSpan timeout)
+    {
+        var seen = 0;
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lock)
+        {
+            seen = _lines.Count(match);
+            if (seen >= count)
+            {
+                return;
+            }
+
+            _counters.Add((match, count - seen, done));
+        }
+
+        try
+        {
+            await done.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{Count(match)} of {count} expected log lines within {timeout.TotalSeconds:0} s");
+        }
+    }
+
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
     public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
@@ -56,6 +85,23 @@ internal sealed class LogCollector : ILoggerFactory, ILoggerProvider
             {
                 waiter.Done.TrySetResult(line);
                 _waiters.Remove(waiter);
+            }
+
+            for (var i = _counters.Count - 1; i >= 0; i--)
+            {
+                var counter = _counters[i];
+                if (counter.Match(line))
+                {
+                    if (counter.Remaining == 1)
+                    {
+                        counter.Done.TrySetResult();
+                        _counters.RemoveAt(i);
+                    }
+                    else
+                    {
+                        _counters[i] = counter with { Remaining = counter.Remaining - 1 };
+                    }
+                }
             }
         }
 

@@ -9,11 +9,25 @@ namespace Tunnel.Tests.Support;
 /// <summary>A hand-driven TLS client for talking to tunnel-server directly, with or without a client certificate.</summary>
 internal static class TlsTestClient
 {
+    /// <param name="server">Where to connect.</param>
+    /// <param name="trustedRoot">The CA the server certificate must chain to.</param>
+    /// <param name="clientCertificate">The client certificate to present, or none.</param>
+    /// <param name="targetHost">SNI and the name checked in the server certificate.</param>
+    /// <param name="protocols">TLS versions offered.</param>
+    /// <param name="preamble">Bytes written on the raw socket before the ClientHello, as a load balancer writes a PROXY
+    /// header.</param>
+    /// <param name="alpn">ALPN protocols offered (none by default).</param>
+    /// <param name="cancellationToken">Bounds the connect and the handshake.</param>
     public static async Task<SslStream> ConnectAsync(IPEndPoint server, X509Certificate2 trustedRoot, (string Cert, string Key)? clientCertificate, string? targetHost = "tunnel.test",
-        SslProtocols protocols = SslProtocols.Tls13, CancellationToken cancellationToken = default)
+        SslProtocols protocols = SslProtocols.Tls13, byte[]? preamble = null, IReadOnlyList<string>? alpn = null, CancellationToken cancellationToken = default)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(server, cancellationToken);
+        if (preamble is not null)
+        {
+            await socket.SendAsync(preamble, SocketFlags.None, cancellationToken);
+        }
+
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true));
         var options = new SslClientAuthenticationOptions
         {
@@ -26,6 +40,11 @@ internal static class TlsTestClient
                 RevocationMode = X509RevocationMode.NoCheck,
             },
         };
+        if (alpn is not null)
+        {
+            options.ApplicationProtocols = alpn.Select(p => new SslApplicationProtocol(p)).ToList();
+        }
+
         if (clientCertificate is { } pair)
         {
             options.ClientCertificates = [X509Certificate2.CreateFromPemFile(pair.Cert, pair.Key)];
