@@ -51,8 +51,10 @@ internal sealed class ClientConnectionHandler
     /// nothing (a Squid probe: logged at Debug) or failed.</summary>
     private async Task<FirstChunk?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
     {
-        // A connection that has sent nothing is not in flight: a drain closes it at once.
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, _context.Draining);
+        // A connection that has sent nothing is not in flight: a drain closes it at once, unless it was accepted only
+        // a moment ago (its request is on its way).
+        using var drain = new DrainGrace(_relayOptions.DrainIdle, _context.Time, _context.Draining);
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, drain.Token);
         FirstChunk? chunk = null;
         try
         {

@@ -278,8 +278,10 @@ internal sealed class ServerConnectionHandler
     private async Task<FirstChunk?> ReadFirstChunkAsync(TlsEndpoint client, ConnectionRecord record)
     {
         // An authenticated connection that has sent nothing (a client's warm pool) is not in flight: a drain
-        // closes it at once, with close_notify, so the client simply drops it from its pool.
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, _context.Draining);
+        // closes it at once, with close_notify, so the client simply drops it from its pool. One whose handshake has
+        // only just finished is a request whose first bytes are on their way: it gets a moment to send them.
+        using var drain = new DrainGrace(_relayOptions.DrainIdle, _time, _context.Draining);
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, drain.Token);
         FirstChunk? chunk = null;
         try
         {
