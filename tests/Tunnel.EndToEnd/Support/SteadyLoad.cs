@@ -97,6 +97,15 @@ internal sealed class SteadyLoad
         }
     }
 
+    /// <summary>The connections started so far, as they are now.</summary>
+    public IReadOnlyList<LoadAttempt> Snapshot()
+    {
+        lock (_lock)
+        {
+            return [.. _attempts];
+        }
+    }
+
     /// <summary>Connections that have finished successfully so far.</summary>
     public int Succeeded
     {
