@@ -79,10 +79,11 @@ internal sealed class TunnelProcess : IAsyncDisposable
         return (exitCode, process.Stdout, process.Stderr);
     }
 
-    /// <summary>Waits for a log event matching <paramref name="match"/> (already logged or still to come).</summary>
-    public async Task<TunnelLogEvent> WaitForEventAsync(Func<TunnelLogEvent, bool> match, string what, CancellationToken deadline)
+    /// <summary>Waits for a log event matching <paramref name="match"/> (already logged or still to come; only still to
+    /// come with <paramref name="onlyNew"/>).</summary>
+    public async Task<TunnelLogEvent> WaitForEventAsync(Func<TunnelLogEvent, bool> match, string what, CancellationToken deadline, bool onlyNew = false)
     {
-        var line = await Process.WaitForLineAsync(l => TunnelLogEvent.Parse(l) is { } e && match(e), what, deadline);
+        var line = await Process.WaitForLineAsync(l => TunnelLogEvent.Parse(l) is { } e && match(e), what, deadline, onlyNew);
         return TunnelLogEvent.Parse(line)!;
     }
 
