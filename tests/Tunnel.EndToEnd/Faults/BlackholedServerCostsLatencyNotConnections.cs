@@ -106,14 +106,15 @@ public sealed class BlackholedServerCostsLatencyNotConnections(ITestOutputHelper
         }
 
         Assert.Empty(failures);
-        Assert.All(before, a => Assert.Equal("node-1", a.Node));
+        // Failover puts node-1 first; a handshake slower than the hedge delay on a loaded machine may race node-2.
+        Assert.True(before.Count(a => a.Node == "node-1") > before.Count / 2, $"node-1 did not carry the connections before: {Phase(before)}");
         Assert.True(convergedAt - blackholedAt <= MaxConvergence, $"the health checks took {convergedAt - blackholedAt} to skip the silent server");
         Assert.True(converging.Count >= 10, $"only {converging.Count} connections while converging");
         // Every connection while converging tried the silent server first and was rescued by the hedge, not by the
         // connect timeout.
         Assert.All(converging.Where(a => a.Started + a.Elapsed < convergedAt), a => Assert.True(a.Elapsed < ConnectTimeout, $"{a}"));
         Assert.True(Median(converging) >= Hedge * 0.9, $"the median connection while converging took {Median(converging)}, less than the hedge delay");
-        Assert.All(after, a => Assert.Equal("node-2", a.Node));
+        Assert.DoesNotContain(after, a => a.Node == "node-1");
         Assert.True(Median(after) < Hedge / 2, $"the median connection after convergence took {Median(after)}");
         Assert.True(dropped > 0, "the black hole dropped nothing");
     }
