@@ -130,7 +130,7 @@ internal sealed class ClientConnectionHandler
         GuardedEndpoint? guarded = null;
         if (ProxyRequest.IsProxyRequest(first.Data.Span))
         {
-            guarded = new GuardedEndpoint(server.Relay, record.Upstream, reason =>
+            guarded = new GuardedEndpoint(server.Relay, ServerNoAnswer.For(record.Upstream), reason =>
             {
                 ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, record.Upstream, reason);
                 lingerTimer = _context.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);
