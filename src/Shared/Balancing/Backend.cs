@@ -18,6 +18,7 @@ internal sealed partial class Backend
     private long _lastFailure;
     private volatile string? _lastError;
     private volatile bool _probeDown;
+    private long _breakEndsUtcTicks;
 
     private readonly ILogger _logger;
     private readonly string _tunnel;
@@ -44,6 +45,7 @@ internal sealed partial class Backend
                 {
                     if (!args.IsManual)
                     {
+                        Volatile.Write(ref _breakEndsUtcTicks, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
                         LogBroken(_logger, _tunnel, Address.ToString(), args.BreakDuration.TotalSeconds, _lastError ?? "failures");
                     }
 
@@ -67,8 +69,15 @@ internal sealed partial class Backend
     /// <summary>Wraps every attempt on this backend, counting its outcome.</summary>
     public ResiliencePipeline Breaker { get; }
 
-    /// <summary>Usable now: its circuit is closed or half-open (one trial allowed) and probes do not say it is down.</summary>
-    public bool IsAvailable => !_probeDown && _state.CircuitState is CircuitState.Closed or CircuitState.HalfOpen;
+    /// <summary>Usable now: probes do not say it is down, and its circuit is closed, half-open (one trial allowed) or
+    /// open with its break over. Polly moves an open circuit to half-open only when an attempt goes through it, so a
+    /// backend whose break is over must be offered again, or nothing would ever try it and it would stay skipped.</summary>
+    public bool IsAvailable => !_probeDown && _state.CircuitState switch
+    {
+        CircuitState.Closed or CircuitState.HalfOpen => true,
+        CircuitState.Open => _time.GetUtcNow().UtcTicks >= Volatile.Read(ref _breakEndsUtcTicks),
+        _ => false,
+    };
 
     public CircuitState Circuit => _state.CircuitState;
 

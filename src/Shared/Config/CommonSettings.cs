@@ -66,13 +66,14 @@ internal static class CommonSettings
             root.Choice("log:format", LogFormat.Text, LogFormats),
             root.String("log:file") is { Length: > 0 } file ? root.ResolvePath(file, fromFlag: false) : null,
             root.Bool("log:quietConnections", false));
+        var admin = ReadAdmin(root);
         return new ProcessOptions(
             log,
             root.Duration("shutdownTimeout", Defaults.ShutdownTimeout, allowDisabled: false),
-            root.Int("maxConnections", FileDescriptorLimit.DefaultMaxConnections(), 1, 10_000_000),
+            root.Int("maxConnections", FileDescriptorLimit.DefaultMaxConnections(admin.Listen is not null), 1, 10_000_000),
             root.Duration("certExpiryWarning", Defaults.CertExpiryWarning),
             root.Duration("watchInterval", Defaults.WatchInterval),
-            ReadAdmin(root));
+            admin);
     }
 
     /// <summary>The admin endpoint: off unless set; a bare port means loopback only.</summary>

@@ -3,8 +3,14 @@ namespace Tunnel.Config;
 /// <summary>The process's open-file limit, which bounds how many connections it can hold.</summary>
 internal static class FileDescriptorLimit
 {
-    /// <summary>File descriptors kept free for listeners, log files, certificate reloads and the admin endpoint.</summary>
-    public const int Reserve = 64;
+    /// <summary>Descriptors kept free for what the process opens after its configuration is read: the runtime goes on
+    /// loading assemblies, two descriptors each (about 60 more by the first relayed connection, measured with .NET
+    /// 10), then listeners, log files, health checks and certificate reloads.</summary>
+    public const int Reserve = 80;
+
+    /// <summary>The admin endpoint (Kestrel) loads about 50 more assemblies once it has served /readyz and /metrics:
+    /// about 100 descriptors, measured.</summary>
+    public const int AdminReserve = 128;
 
     /// <summary>The soft RLIMIT_NOFILE, read from /proc (no P/Invoke needed); null where unknown.</summary>
     public static int? Current()
@@ -30,7 +36,30 @@ internal static class FileDescriptorLimit
         return null;
     }
 
-    /// <summary>Each relayed connection holds two descriptors (accepted and dialled socket).</summary>
-    public static int DefaultMaxConnections() =>
-        Current() is { } limit && limit > 2 * Reserve ? (limit - Reserve) / 2 : 10_000;
+    /// <summary>Descriptors the process holds now (about 60 when the configuration is read: the runtime keeps every
+    /// loaded assembly open); null where unknown.</summary>
+    public static int? InUse()
+    {
+        try
+        {
+            return Directory.GetFileSystemEntries("/proc/self/fd").Length;
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>The default for <c>maxConnections</c>: what the open-file limit leaves, after the descriptors in use
+    /// and the reserve, at two per relayed connection (accepted and dialled socket). 10,000 where the limit is unknown.</summary>
+    public static int DefaultMaxConnections(bool admin) =>
+        Current() is { } limit ? Derive(limit, InUse() ?? 0, admin) : 10_000;
+
+    /// <summary>At least one: a limit too low for that is the operator's to raise (accept backs off on EMFILE).</summary>
+    public static int Derive(int limit, int inUse, bool admin) =>
+        Math.Max(1, (limit - inUse - Reserve - (admin ? AdminReserve : 0)) / 2);
 }

@@ -22,6 +22,7 @@ internal sealed class DuplexRelay : IDisposable
     private IRelayEndpoint? _upstream;
     private int _timeoutReason = -1;
     private int _drainClosing;
+    private int _halfClosed;
 
     private DuplexRelay(RelayOptions options, TimeProvider time, CancellationToken shutdown)
     {
@@ -63,6 +64,7 @@ internal sealed class DuplexRelay : IDisposable
 
         if (first.Result == PumpResult.Success)
         {
+            Volatile.Write(ref _halfClosed, 1);
             ArmCloseTimer();
             var halfClosed = upFirst ? upstream : client;
             var writeError = await TryCompleteWritesAsync(halfClosed, token);
@@ -160,9 +162,17 @@ internal sealed class DuplexRelay : IDisposable
         }
     }
 
-    /// <summary>The process is draining: close now if idle, otherwise look again when it could first be idle.</summary>
+    /// <summary>The process is draining: close now if idle, otherwise look again when it could first be idle. A
+    /// half-closed connection is never closed this way: one side has said all it had to say and is waiting for the
+    /// rest of the other direction (a request sent, its answer slow to come), so an end of stream now would present a
+    /// truncated answer as a complete one. It finishes, or the close timeout (or the drain's deadline) resets it.</summary>
     private void OnDrain()
     {
+        if (Volatile.Read(ref _halfClosed) == 1)
+        {
+            return;
+        }
+
         var idleFor = _activity.IdleFor;
         if (idleFor >= _options.DrainIdle)
         {

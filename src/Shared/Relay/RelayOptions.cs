@@ -10,7 +10,7 @@ internal sealed record RelayOptions(TimeSpan IdleTimeout, TimeSpan CloseTimeout,
 
     /// <summary>During a drain, a connection idle this long is closed gracefully (FIN / close_notify to both sides),
     /// as a web server closes idle keep-alive connections on shutdown: the drain then waits only for real
-    /// transfers.</summary>
+    /// transfers. Half-closed connections are exempt: the side still open owes the rest of its stream.</summary>
     public TimeSpan DrainIdle { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Tunnel-wide byte counters updated as data moves, so a scrape sees long transfers progress.</summary>

@@ -51,8 +51,10 @@ internal sealed class ClientConnectionHandler
     /// nothing (a Squid probe: logged at Debug) or failed.</summary>
     private async Task<FirstChunk?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
     {
-        // A connection that has sent nothing is not in flight: a drain closes it at once.
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, _context.Draining);
+        // A connection that has sent nothing is not in flight: a drain closes it at once, unless it was accepted only
+        // a moment ago (its request is on its way).
+        using var drain = new DrainGrace(_relayOptions.DrainIdle, _context.Time, _context.Draining);
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, drain.Token);
         FirstChunk? chunk = null;
         try
         {
@@ -128,7 +130,7 @@ internal sealed class ClientConnectionHandler
         GuardedEndpoint? guarded = null;
         if (ProxyRequest.IsProxyRequest(first.Data.Span))
         {
-            guarded = new GuardedEndpoint(server.Relay, record.Upstream, reason =>
+            guarded = new GuardedEndpoint(server.Relay, ServerNoAnswer.For(record.Upstream), reason =>
             {
                 ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, record.Upstream, reason);
                 lingerTimer = _context.Time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);

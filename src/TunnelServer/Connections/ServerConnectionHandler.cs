@@ -278,8 +278,10 @@ internal sealed class ServerConnectionHandler
     private async Task<FirstChunk?> ReadFirstChunkAsync(TlsEndpoint client, ConnectionRecord record)
     {
         // An authenticated connection that has sent nothing (a client's warm pool) is not in flight: a drain
-        // closes it at once, with close_notify, so the client simply drops it from its pool.
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, _context.Draining);
+        // closes it at once, with close_notify, so the client simply drops it from its pool. One whose handshake has
+        // only just finished is a request whose first bytes are on their way: it gets a moment to send them.
+        using var drain = new DrainGrace(_relayOptions.DrainIdle, _time, _context.Draining);
+        using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, drain.Token);
         FirstChunk? chunk = null;
         try
         {
@@ -342,9 +344,25 @@ internal sealed class ServerConnectionHandler
             return;
         }
 
+        // A proxy request whose upstream closes (or fails) before any answer, say a Squid that is shutting down, gets
+        // a 502 naming the upstream instead of a bare close, which tunnel-client could only put down to a refused
+        // certificate; once it has been delivered, the connection is cut after a short linger.
         var upstreamEndpoint = new TcpEndpoint(upstreamSocket);
+        using var linger = CancellationTokenSource.CreateLinkedTokenSource(_abort);
+        ITimer? lingerTimer = null;
+        GuardedEndpoint? guarded = null;
+        if (ProxyRequest.IsProxyRequest(first.Span))
+        {
+            guarded = new GuardedEndpoint(upstreamEndpoint, NoAnswer(record.Upstream), reason =>
+            {
+                ConnectionLog.UpstreamFailed(_logger, record.Tunnel, record.Id, record.Upstream, reason);
+                lingerTimer = _time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), linger, ErrorLinger, Timeout.InfiniteTimeSpan);
+            });
+        }
+
+        IRelayEndpoint upstreamRelay = guarded is null ? upstreamEndpoint : guarded;
         using (lease)
-        await using (upstreamEndpoint)
+        await using (upstreamRelay)
         {
             record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
             try
@@ -372,11 +390,22 @@ internal sealed class ServerConnectionHandler
                 return;
             }
 
-            var result = await DuplexRelay.RunAsync(client, upstreamEndpoint, _relayOptions, _time, _context.Draining, _abort);
+            var result = await DuplexRelay.RunAsync(client, upstreamRelay, _relayOptions, _time, _context.Draining, linger.Token);
+            lingerTimer?.Dispose();
             record.BytesUp += result.BytesUp;
             record.BytesDown = result.BytesDown;
+            if (guarded?.Answered502 == true)
+            {
+                record.Closed("no-answer");
+                return;
+            }
+
             record.Closed(result.Reason.ToName());
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, result.Error);
         }
     }
+
+    private static Func<Exception?, string> NoAnswer(string upstream) => ex => ex is null
+        ? $"tunnel-server's upstream proxy {upstream} closed the connection without answering (it may be shutting down)"
+        : $"tunnel-server's upstream proxy {upstream} failed before answering: {SocketErrors.Describe(ex)}";
 }

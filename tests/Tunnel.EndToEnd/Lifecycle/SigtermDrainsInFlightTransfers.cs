@@ -27,6 +27,14 @@ public sealed class SigtermDrainsInFlightTransfers(ITestOutputHelper output)
         var received = new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var upstream = new TcpTestServer(async socket =>
         {
+            // tunnel-server's upstream health check connects and leaves without a byte: only the transfer, which sends
+            // first, may reach the pause (a probe that did would release the test before the transfer even started).
+            await socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+            if (socket.Available == 0)
+            {
+                return;
+            }
+
             await using var stream = new NetworkStream(socket, ownsSocket: false);
             var receive = Payload.ReceiveAsync(stream);
             await Payload.SendAsync(new PausingStream(stream, Size / 4, paused, release.Task), Size, seed: 92);

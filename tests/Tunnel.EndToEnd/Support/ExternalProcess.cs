@@ -13,6 +13,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
 {
     private const int SigTerm = 15;
     private const int SigHup = 1;
+    private const int SigKill = 9;
     private static readonly TimeSpan ReapTimeout = TimeSpan.FromSeconds(10);
     private static readonly string[] ProxyVariables =
         ["http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"];
@@ -101,13 +102,14 @@ internal sealed class ExternalProcess : IAsyncDisposable
     }
 
     /// <summary>Completes with the first output line (stdout or stderr) matching <paramref name="match"/>, already
-    /// printed or still to come. Fails if the process exits first or the deadline passes.</summary>
-    public async Task<string> WaitForLineAsync(Func<string, bool> match, string what, CancellationToken deadline)
+    /// printed or still to come (only still to come, from the moment of the call, with <paramref name="onlyNew"/>).
+    /// Fails if the process exits first or the deadline passes.</summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match, string what, CancellationToken deadline, bool onlyNew = false)
     {
         var done = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
-            var existing = _stdout.Concat(_stderr).FirstOrDefault(match);
+            var existing = onlyNew ? null : _stdout.Concat(_stderr).FirstOrDefault(match);
             if (existing is not null)
             {
                 return existing;
@@ -162,6 +164,16 @@ internal sealed class ExternalProcess : IAsyncDisposable
         if (Kill(Pid, SigTerm) != 0)
         {
             throw new InvalidOperationException($"kill -TERM {Pid} ({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    /// <summary>Sends SIGKILL to this process alone (<c>kill -9</c>), as a crash or the OOM killer would: no drain, no
+    /// last log line; the kernel closes its sockets.</summary>
+    public void KillNow()
+    {
+        if (Kill(Pid, SigKill) != 0)
+        {
+            throw new InvalidOperationException($"kill -KILL {Pid} ({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
         }
     }
 

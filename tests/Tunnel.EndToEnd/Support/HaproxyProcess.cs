@@ -2,9 +2,12 @@ using Xunit.Abstractions;
 
 namespace Tunnel.EndToEnd.Support;
 
-/// <summary>HAProxy in TCP mode in front of one backend, as the L4 balancer of a tunnel-server fleet: it sends a
-/// PROXY protocol v2 header on every connection (<c>send-proxy-v2</c>) and on its health checks
-/// (<c>check-send-proxy</c>, which HAProxy sends as a LOCAL command). Foreground (<c>-db</c>), ready once it accepts.</summary>
+/// <summary>HAProxy in TCP mode in front of a tunnel-server fleet, as its L4 balancer: it sends a PROXY protocol v2
+/// header on every connection (<c>send-proxy-v2</c>) and checks each server every 500 ms, either at TCP level on the
+/// tunnel port (<c>check-send-proxy</c>, which HAProxy sends as a LOCAL command) or, when the servers have an admin
+/// port, with <c>GET /readyz</c> on it (one failure, or no answer within 2 s, marks a server down, two successes up again; a connection refused
+/// by a server is retried on another, <c>option redispatch</c>). Connections are spread round-robin. Foreground
+/// (<c>-db</c>), ready once it accepts.</summary>
 internal sealed class HaproxyProcess : IAsyncDisposable
 {
     private HaproxyProcess(int port, ExternalProcess process)
@@ -19,8 +22,20 @@ internal sealed class HaproxyProcess : IAsyncDisposable
 
     public ExternalProcess Process { get; }
 
-    public static async Task<HaproxyProcess> StartAsync(Sandbox sandbox, string backend, ITestOutputHelper output, CancellationToken deadline)
+    /// <summary>One tunnel-server, checked at TCP level.</summary>
+    public static Task<HaproxyProcess> StartAsync(Sandbox sandbox, string backend, ITestOutputHelper output, CancellationToken deadline) =>
+        StartAsync(sandbox, [new HaproxyServer("tunnel-server-1", backend)], output, deadline);
+
+    /// <summary>A fleet: every server with an admin port (checked on /readyz), or none (checked at TCP level).</summary>
+    public static async Task<HaproxyProcess> StartAsync(Sandbox sandbox, IReadOnlyList<HaproxyServer> servers, ITestOutputHelper output,
+        CancellationToken deadline)
     {
+        var readyChecks = servers.All(s => s.AdminPort is not null);
+        if (!readyChecks && servers.Any(s => s.AdminPort is not null))
+        {
+            throw new ArgumentException("give every server an admin port, or none", nameof(servers));
+        }
+
         var haproxy = RequiredTool.Haproxy;
         var port = FreePort.Next();
         var configPath = sandbox.Path("haproxy.cfg");
@@ -36,11 +51,16 @@ internal sealed class HaproxyProcess : IAsyncDisposable
             "  timeout connect 5s",
             "  timeout client 60s",
             "  timeout server 60s",
+            "  timeout check 2s",
             "frontend tunnel",
             $"  bind 127.0.0.1:{port}",
             "  default_backend fleet",
             "backend fleet",
-            $"  server tunnel-server-1 {backend} send-proxy-v2 check check-send-proxy inter 500ms",
+            "  balance roundrobin",
+            .. readyChecks ? ["  option httpchk GET /readyz", "  http-check expect status 200", "  option redispatch 1", "  retries 2"] : Array.Empty<string>(),
+            .. servers.Select(s => s.AdminPort is { } admin
+                ? $"  server {s.Name} {s.Address} send-proxy-v2 check port {admin} inter 500ms fall 1 rise 2"
+                : $"  server {s.Name} {s.Address} send-proxy-v2 check check-send-proxy inter 500ms"),
         ], deadline);
 
         var process = ExternalProcess.Start("haproxy", haproxy, ["-db", "-f", configPath], output);
@@ -65,5 +85,19 @@ internal sealed class HaproxyProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether HAProxy holds <paramref name="server"/> up: its last state change logged (if any) is UP.</summary>
+    public bool IsUp(string server) =>
+        Process.Stderr.Split('\n').LastOrDefault(l => l.Contains($"/{server} is ", StringComparison.Ordinal)) is not { } last ||
+        last.Contains($"/{server} is UP", StringComparison.Ordinal);
+
+    /// <summary>Waits for HAProxy to report <paramref name="server"/> DOWN from now on (call it before causing it);
+    /// returns the line.</summary>
+    public Task<string> WaitForServerDownAsync(string server, CancellationToken deadline) =>
+        Process.WaitForLineAsync(l => l.Contains($"/{server} is DOWN", StringComparison.Ordinal), $"HAProxy to mark {server} DOWN", deadline,
+            onlyNew: true);
+
     public ValueTask DisposeAsync() => Process.DisposeAsync();
 }
+
+/// <summary>A server in HAProxy's backend: a tunnel-server's address and, for /readyz checks, its admin port.</summary>
+internal sealed record HaproxyServer(string Name, string Address, int? AdminPort = null);

@@ -31,6 +31,8 @@ internal static class RequiredTool
 
     public static string Haproxy => Command("haproxy", "haproxy");
 
+    public static string Prlimit => Command("prlimit", "util-linux");
+
     /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>
     public static void CheckChainTools()
     {

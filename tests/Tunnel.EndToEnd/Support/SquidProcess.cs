@@ -13,14 +13,19 @@ internal sealed class SquidProcess : IAsyncDisposable
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
 
     private readonly ITestOutputHelper _output;
+    private readonly NetworkNamespace _ns;
+    private readonly bool _requireProxyHeader;
 
-    private SquidProcess(string name, string folder, int port, ExternalProcess process, ITestOutputHelper output)
+    private SquidProcess(string name, string folder, int port, ExternalProcess process, ITestOutputHelper output, NetworkNamespace ns,
+        bool requireProxyHeader)
     {
         Name = name;
         Folder = folder;
         Port = port;
         Process = process;
         _output = output;
+        _ns = ns;
+        _requireProxyHeader = requireProxyHeader;
     }
 
     public string Name { get; }
@@ -56,20 +61,47 @@ internal sealed class SquidProcess : IAsyncDisposable
         CancellationToken deadline, NetworkNamespace? ns = null, bool requireProxyHeader = false)
     {
         ns ??= NetworkNamespace.Own;
-        var squid = RequiredTool.Squid;
+        _ = RequiredTool.Squid;
         var folder = sandbox.Folder(name, writableByAll: true);
         var port = FreePort.Next();
         var config = SquidConfig.Base(name, folder, port, requireProxyHeader).Concat(policy).Concat(SquidConfig.Closing);
         var configPath = Path.Combine(folder, "squid.conf");
         await File.WriteAllLinesAsync(configPath, config, deadline);
 
+        return await LaunchAsync(name, folder, port, ns, requireProxyHeader, output, deadline);
+    }
+
+    /// <summary>SIGTERM, as <c>systemctl stop</c>: Squid closes its port at once, gives transactions in progress
+    /// <c>shutdown_lifetime</c> (1 s here) and exits. Returns its exit code.</summary>
+    public async Task<int> StopAsync(CancellationToken deadline)
+    {
+        Process.Terminate();
+        return await Process.WaitForExitAsync(deadline);
+    }
+
+    /// <summary>A new Squid with the same configuration, folder and port, once this one has stopped (the same
+    /// address comes back, as after <c>systemctl restart</c>). Ready once it answers HTTP.</summary>
+    public Task<SquidProcess> RestartAsync(CancellationToken deadline)
+    {
+        if (!Process.HasExited)
+        {
+            throw new InvalidOperationException($"{Name} squid (pid {Process.Pid}) is still running; stop it first");
+        }
+
+        return LaunchAsync(Name, Folder, Port, _ns, _requireProxyHeader, _output, deadline);
+    }
+
+    private static async Task<SquidProcess> LaunchAsync(string name, string folder, int port, NetworkNamespace ns, bool requireProxyHeader,
+        ITestOutputHelper output, CancellationToken deadline)
+    {
         // -d 1: the important cache.log lines also go to stderr, which ends up in the test output. -n: Squid names its
         // shared memory segments (/dev/shm/<service>-cf__*.shm) after the service and removes those of the same name
         // when it starts, so Squids starting side by side under the default name "squid" (parallel test classes, a
         // running demo) fail with "shm_open(/squid-cf__metadata.shm): File exists"; one name per instance avoids that.
-        var process = ns.Start($"{name} squid", squid, ["-N", "-d", "1", "-n", $"tunnele2e{name}{port}", "-f", configPath], output,
+        var configPath = Path.Combine(folder, "squid.conf");
+        var process = ns.Start($"{name} squid", RequiredTool.Squid, ["-N", "-d", "1", "-n", $"tunnele2e{name}{port}", "-f", configPath], output,
             workingDirectory: folder);
-        var result = new SquidProcess(name, folder, port, process, output);
+        var result = new SquidProcess(name, folder, port, process, output, ns, requireProxyHeader);
         try
         {
             await Poll.UntilAsync(async token =>

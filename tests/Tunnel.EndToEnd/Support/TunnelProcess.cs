@@ -41,11 +41,18 @@ internal sealed class TunnelProcess : IAsyncDisposable
             output, deadline);
 
     /// <summary>Starts <paramref name="program"/> with <paramref name="arguments"/> (which must include --listen) in
-    /// <paramref name="ns"/>, the test's own network namespace by default.</summary>
+    /// <paramref name="ns"/>, the test's own network namespace by default. <paramref name="openFileLimit"/> runs it
+    /// under that RLIMIT_NOFILE (soft and hard), through <c>prlimit</c>, which execs it: the PID is still the daemon's.</summary>
     public static async Task<TunnelProcess> StartAsync(PublishedBinaries binaries, string program, IEnumerable<string> arguments,
-        ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null)
+        ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null, int? openFileLimit = null)
     {
-        var process = (ns ?? NetworkNamespace.Own).Start(program, binaries.Of(program), [.. arguments, "--log-format", "json"], output,
+        string[] command = [binaries.Of(program), .. arguments, "--log-format", "json"];
+        if (openFileLimit is { } limit)
+        {
+            command = [RequiredTool.Prlimit, $"--nofile={limit}:{limit}", "--", .. command];
+        }
+
+        var process = (ns ?? NetworkNamespace.Own).Start(program, command[0], command[1..], output,
             PublishedBinaries.RuntimeVariables, format: TunnelLogEvent.Format);
         try
         {
@@ -72,11 +79,19 @@ internal sealed class TunnelProcess : IAsyncDisposable
         return (exitCode, process.Stdout, process.Stderr);
     }
 
-    /// <summary>Waits for a log event matching <paramref name="match"/> (already logged or still to come).</summary>
-    public async Task<TunnelLogEvent> WaitForEventAsync(Func<TunnelLogEvent, bool> match, string what, CancellationToken deadline)
+    /// <summary>Waits for a log event matching <paramref name="match"/> (already logged or still to come; only still to
+    /// come with <paramref name="onlyNew"/>).</summary>
+    public async Task<TunnelLogEvent> WaitForEventAsync(Func<TunnelLogEvent, bool> match, string what, CancellationToken deadline, bool onlyNew = false)
     {
-        var line = await Process.WaitForLineAsync(l => TunnelLogEvent.Parse(l) is { } e && match(e), what, deadline);
+        var line = await Process.WaitForLineAsync(l => TunnelLogEvent.Parse(l) is { } e && match(e), what, deadline, onlyNew);
         return TunnelLogEvent.Parse(line)!;
+    }
+
+    /// <summary>The port of the admin endpoint (started with --admin-listen), from its log event.</summary>
+    public async Task<int> AdminPortAsync(CancellationToken deadline)
+    {
+        var address = (await WaitForEventAsync(e => e.EventName == "AdminListening", "its admin endpoint", deadline))["Address"]!;
+        return int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>SIGTERM, then the exit code once the process has drained and exited.</summary>

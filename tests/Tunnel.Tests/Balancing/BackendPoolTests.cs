@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Tunnel.Balancing;
 using Tunnel.Net;
+using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Balancing;
 
@@ -11,9 +12,10 @@ public sealed class BackendPoolTests
     private static readonly HostPort B = new("b.test", 443);
     private static readonly HostPort C = new("c.test", 443);
 
-    private static BackendPool Pool(BalancingStrategy strategy, TimeSpan? hedge = null, int retries = 2) =>
-        new("t", [A, B, C], new BalancingOptions(strategy, retries, hedge ?? Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(30),
-            Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(20)), NullLogger.Instance, TimeProvider.System);
+    private static BackendPool Pool(BalancingStrategy strategy, TimeSpan? hedge = null, int retries = 2, TimeProvider? time = null,
+        IReadOnlyList<HostPort>? backends = null) =>
+        new("t", backends ?? [A, B, C], new BalancingOptions(strategy, retries, hedge ?? Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(30),
+            Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(20)), NullLogger.Instance, time ?? TimeProvider.System);
 
     private static Task<(string, Backend)> Connect(BackendPool pool, Func<HostPort, Task<string>> connect) =>
         pool.ConnectAsync((backend, _) => connect(backend.Address), _ => { }, _ => true, CancellationToken.None);
@@ -131,5 +133,38 @@ public sealed class BackendPoolTests
         var tried = new List<HostPort>();
         await Connect(pool, h => { tried.Add(h); return Task.FromResult(h.Host[..1]); });
         Assert.Equal([B], tried);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Once_the_break_is_over_a_trial_connection_goes_to_the_backend_and_its_success_re_admits_it()
+    {
+        // The only backend (an upstream proxy that was restarted) failed until its circuit opened. Polly moves an open
+        // circuit to half-open only when an attempt goes through it, so a pool that offers only available backends
+        // must offer this one again once the break is over, or it stays skipped for good (as an end-to-end test of a
+        // Squid restart showed: 503 "every backend is down" for minutes after Squid was back).
+        var time = new ManualTimeProvider();
+        var pool = Pool(BalancingStrategy.Failover, retries: 0, time: time, backends: [A]);
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAsync<BackendsDownException>(() => Connect(pool, _ => Task.FromException<string>(new IOException("refused"))));
+        }
+
+        Assert.False(pool.Backends[0].IsAvailable);
+        var during = await Assert.ThrowsAsync<BackendsDownException>(() => Connect(pool, _ => Task.FromResult("a")));
+        Assert.True(during.KnownDown);
+
+        time.Advance(TimeSpan.FromSeconds(31)); // the break (30 s here) is over
+        Assert.True(pool.Backends[0].IsAvailable);
+        Assert.Equal("a", (await Connect(pool, _ => Task.FromResult("a"))).Item1);
+        Assert.Equal(Polly.CircuitBreaker.CircuitState.Closed, pool.Backends[0].Circuit);
+
+        for (var i = 0; i < 3; i++)
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => Connect(pool, _ => Task.FromException<string>(new IOException("refused"))));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        await Assert.ThrowsAsync<BackendsDownException>(() => Connect(pool, _ => Task.FromException<string>(new IOException("still refused"))));
+        Assert.False(pool.Backends[0].IsAvailable); // a failed trial opens the circuit for another break
     }
 }

@@ -193,6 +193,52 @@ public sealed class ConnectionLifecycleTests(ITestOutputHelper output) : IDispos
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_connection_accepted_before_sigterm_is_served_when_its_handshake_ends_after_it()
+    {
+        // A SIGTERM under a steady stream of new connections lands while some are accepted but still in their TLS
+        // handshake. tunnel-client sends its first bytes right behind the handshake: such a connection is a request
+        // in flight, not an idle one, and must be served rather than closed as "never sent anything".
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["shutdownTimeout"] = "20s",
+            withClient: false);
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(tunnel.ServerEndPoint);
+        await _logs.WaitForAsync(_ => tunnel.Server.Tracker.Active == 1, Wait);
+
+        tunnel.Server.Host.RequestStop();
+        await _logs.WaitForAsync("draining 1 connections", Wait);
+        await using var tls = new System.Net.Security.SslStream(new NetworkStream(socket, ownsSocket: false));
+        await tls.AuthenticateAsClientAsync(TlsTestClient.Options(_pki.Root, tunnel.ClientCertificate)).WaitAsync(Wait);
+        await tls.WriteAsync("hello"u8.ToArray());
+        var echo = new byte[5];
+        await tls.ReadExactlyAsync(echo).AsTask().WaitAsync(Wait);
+        Assert.Equal("hello", Encoding.ASCII.GetString(echo));
+        tls.Close();
+        Assert.Equal(ExitCodes.Ok, await tunnel.StopServerAsync());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_connection_accepted_by_the_client_just_before_sigterm_still_carries_its_request()
+    {
+        // The client-side twin: Squid connects and sends its request a moment later; a drain starting in between
+        // must not close the connection as one that never sent anything.
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: c => c["shutdownTimeout"] = "20s");
+        using var socket = await tunnel.ConnectClientAsync();
+        await _logs.WaitForAsync(_ => tunnel.Client!.Tracker.Active == 1, Wait);
+
+        tunnel.Client!.Host.RequestStop();
+        await _logs.WaitForAsync("draining 1 connections", Wait);
+        await socket.SendAsync("hello"u8.ToArray(), SocketFlags.None);
+        var echo = new byte[5];
+        Assert.Equal(5, await socket.ReceiveAsync(echo.AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        Assert.Equal("hello", Encoding.ASCII.GetString(echo));
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.True(await ReadUntilClosedAsync(socket, Wait));
+        Assert.Equal(ExitCodes.Ok, await tunnel.StopClientAsync());
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Sigterm_closes_idle_and_silent_connections_gracefully_instead_of_waiting_for_them()
     {
         // Squid keeps idle keep-alive connections to its parent for a minute and opens standby connections that

@@ -44,6 +44,27 @@ public sealed class ProxyErrorTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task An_upstream_proxy_that_closes_without_answering_gets_a_502_naming_it_not_the_certificate()
+    {
+        // A Squid that is shutting down accepts, reads the request and closes. Relayed as a bare close, tunnel-client
+        // could only answer its own 502 blaming a refused certificate (what an early close from tunnel-server usually
+        // means); the end-to-end Squid restart showed it. tunnel-server, which saw the upstream close, answers instead.
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            await socket.ReceiveAsync(new byte[4096].AsMemory(), SocketFlags.None);
+            socket.Shutdown(SocketShutdown.Both);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address);
+
+        using var socket = await tunnel.ConnectClientAsync();
+        var response = await ProxyExchange.SendAsync(socket, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n", Wait);
+        Assert.StartsWith("HTTP/1.1 502 Bad Gateway", response);
+        Assert.Contains($"X-Tunnel-Error: tunnel-server's upstream proxy {upstream.Address} closed the connection without answering", response);
+        Assert.DoesNotContain("certificate", response);
+        await _logs.WaitForAsync(l => l.Category == "tunnel-server" && l.Message.Contains("reason=no-answer"), Wait);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task With_the_upstream_proxy_down_the_server_answers_503_through_the_tunnel()
     {
         using var closedPort = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);

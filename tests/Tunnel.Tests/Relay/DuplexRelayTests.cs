@@ -152,6 +152,31 @@ public sealed class DuplexRelayTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task A_drain_does_not_end_a_half_closed_connection_whose_answer_is_slow()
+    {
+        // The client sent its request and half-closed; the answer has not started after the drain threshold. Closing
+        // "idle" connections must not send the client an end of stream the upstream never sent (a truncated answer
+        // presented as complete, as a SIGTERM under load showed end to end).
+        using var drain = new CancellationTokenSource();
+        var relay = Run(close: TimeSpan.FromSeconds(30), drain: drain.Token);
+        await _client.Peer.WriteAsync("request"u8.ToArray());
+        _client.PeerCompletes();
+        Assert.Equal("request", await ReadToEndAsync(_upstream.Peer));
+
+        drain.Cancel();
+        _time.Advance(TimeSpan.FromSeconds(5));
+        Assert.False(_client.WritesCompleted);
+        Assert.False(relay.IsCompleted);
+
+        await _upstream.Peer.WriteAsync("slow answer"u8.ToArray());
+        _upstream.PeerCompletes();
+        Assert.Equal("slow answer", await ReadToEndAsync(_client.Peer));
+        var result = await relay.WaitAsync(Wait);
+        Assert.Equal(CloseReason.Done, result.Reason);
+        Assert.False(_client.Aborted || _upstream.Aborted);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task A_drain_lets_a_busy_transfer_finish()
     {
         using var drain = new CancellationTokenSource();

@@ -15,9 +15,16 @@ internal sealed class TcpTestServer : IAsyncDisposable
     private int _accepted;
 
     public TcpTestServer(Func<Socket, Task> handler)
+        : this(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp), handler)
+    {
+    }
+
+    /// <summary>Listens with <paramref name="listener"/>, a new unbound IPv4 TCP socket the caller made (one made in
+    /// another network namespace listens on that namespace's loopback).</summary>
+    public TcpTestServer(Socket listener, Func<Socket, Task> handler)
     {
         _handler = handler;
-        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener = listener;
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(512);
         _loop = AcceptLoopAsync();

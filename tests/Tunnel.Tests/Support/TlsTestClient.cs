@@ -29,6 +29,20 @@ internal static class TlsTestClient
         }
 
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true));
+        var options = Options(trustedRoot, clientCertificate, targetHost, protocols);
+        if (alpn is not null)
+        {
+            options.ApplicationProtocols = alpn.Select(p => new SslApplicationProtocol(p)).ToList();
+        }
+
+        await stream.AuthenticateAsClientAsync(options, cancellationToken);
+        return stream;
+    }
+
+    /// <summary>The options <see cref="ConnectAsync"/> uses, for a handshake on a connection opened otherwise.</summary>
+    public static SslClientAuthenticationOptions Options(X509Certificate2 trustedRoot, (string Cert, string Key)? clientCertificate,
+        string? targetHost = "tunnel.test", SslProtocols protocols = SslProtocols.Tls13)
+    {
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = targetHost,
@@ -40,18 +54,12 @@ internal static class TlsTestClient
                 RevocationMode = X509RevocationMode.NoCheck,
             },
         };
-        if (alpn is not null)
-        {
-            options.ApplicationProtocols = alpn.Select(p => new SslApplicationProtocol(p)).ToList();
-        }
-
         if (clientCertificate is { } pair)
         {
             options.ClientCertificates = [X509Certificate2.CreateFromPemFile(pair.Cert, pair.Key)];
         }
 
-        await stream.AuthenticateAsClientAsync(options, cancellationToken);
-        return stream;
+        return options;
     }
 
     /// <summary>After a TLS 1.3 handshake the client learns of a rejected certificate on its first read: returns

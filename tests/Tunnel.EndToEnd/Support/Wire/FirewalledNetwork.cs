@@ -177,7 +177,7 @@ internal sealed partial class FirewalledNetwork : IAsyncDisposable
 
     /// <summary>A 10.x/16 the machine does not use, so an address in a capture or log is unambiguous. The namespaces
     /// are isolated from the test's own, so even a clash would not misroute anything.</summary>
-    private static async Task<string> UnusedPrefixAsync(ITestOutputHelper output, CancellationToken deadline)
+    internal static async Task<string> UnusedPrefixAsync(ITestOutputHelper output, CancellationToken deadline)
     {
         var used = await ShortCommand.RunAsync(RequiredTool.Ip, ["-4", "-o", "address", "show"], output, deadline, echo: false) +
             await ShortCommand.RunAsync(RequiredTool.Ip, ["-4", "route", "show", "table", "all"], output, deadline, echo: false);

@@ -1,13 +1,13 @@
-using Tunnel.Http;
-using Tunnel.Net;
+namespace Tunnel.Http;
 
-namespace Tunnel.Client.Connections;
-
-/// <summary>Reads from the server side of a tunnel that carries a proxy request. If the tunnel fails or ends before
-/// the first response byte (the server refused this client's certificate, or died), the reader sees an HTTP 502 with
-/// the reason instead of a bare close, which Squid would turn into "200 Connection established" followed by a TLS
-/// error for the user. After the first byte it is a plain pass-through.</summary>
-internal sealed class FirstResponseGuard(Stream inner, string server, Action<string> onNoAnswer) : Stream
+/// <summary>Reads the answering side of a connection that carries a proxy request: on tunnel-client the tunnel to the
+/// server, on tunnel-server the upstream proxy. If it fails or ends before the first response byte, the reader sees an
+/// HTTP 502 with the reason instead of a bare close, which Squid would turn into "200 Connection established" followed
+/// by a TLS error for the user. After the first byte it is a plain pass-through.</summary>
+/// <param name="inner">The answering side's stream.</param>
+/// <param name="explain">The reason for the 502: given null when the stream ended without a byte, else the error.</param>
+/// <param name="onNoAnswer">Told the reason when the 502 is made (for the log).</param>
+internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> explain, Action<string> onNoAnswer) : Stream
 {
     private bool _answered;
     private byte[]? _synthetic;
@@ -36,11 +36,11 @@ internal sealed class FirstResponseGuard(Stream inner, string server, Action<str
                     return 0; // A zero-byte read completed: data or end of stream is ready.
                 }
 
-                Answer(ClosedWithoutAnswer);
+                Answer(explain(null));
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                Answer(Explain(ex));
+                Answer(explain(ex));
                 if (buffer.IsEmpty)
                 {
                     return 0;
@@ -65,27 +65,6 @@ internal sealed class FirstResponseGuard(Stream inner, string server, Action<str
         _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, reason);
         onNoAnswer(reason);
     }
-
-    /// <summary>tunnel-server refuses a client certificate by closing without an alert (nothing for a prober to
-    /// fingerprint), so an early close is most often a refused certificate.</summary>
-    private string ClosedWithoutAnswer =>
-        $"tunnel-server {server} closed the tunnel without answering: it does this when it refuses the client certificate " +
-        "(check this client's certificate, its CA and the server's allow-list; the server log names the reason)";
-
-    private string Explain(Exception ex) => ex switch
-    {
-        _ when IsTimeout(ex) => $"tunnel-server {server} stopped acknowledging data (the path went silent: a firewall or NAT " +
-            "dropping the flow); the next connection will use another path or report the server down",
-        _ when SocketErrors.IsRoutine(ex) => ClosedWithoutAnswer,
-        _ => $"tunnel to tunnel-server {server} failed before the upstream proxy answered: {SocketErrors.Describe(ex)}",
-    };
-
-    private static bool IsTimeout(Exception ex) => ex switch
-    {
-        System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.TimedOut } => true,
-        { InnerException: { } inner } => IsTimeout(inner),
-        _ => false,
-    };
 
     public override bool CanRead => true;
 
