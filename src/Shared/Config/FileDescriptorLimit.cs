@@ -59,7 +59,8 @@ internal static class FileDescriptorLimit
     public static int DefaultMaxConnections(bool admin) =>
         Current() is { } limit ? Derive(limit, InUse() ?? 0, admin) : 10_000;
 
-    /// <summary>At least one: a limit too low for that is the operator's to raise (accept backs off on EMFILE).</summary>
+    /// <summary>At least one: a limit too low for that is the operator's to raise (accept backs off on EMFILE). The
+    /// listeners' <see cref="Net.DescriptorReserve"/> comes off too.</summary>
     public static int Derive(int limit, int inUse, bool admin) =>
-        Math.Max(1, (limit - inUse - Reserve - (admin ? AdminReserve : 0)) / 2);
+        Math.Max(1, (limit - inUse - Reserve - Net.DescriptorReserve.Size - (admin ? AdminReserve : 0)) / 2);
 }

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Logging;
 namespace Tunnel.Net;
 
 /// <summary>Binds a listening socket and runs its accept loop: a concurrency slot is taken before each accept, accept
-/// errors caused by resource exhaustion (EMFILE) back off exponentially instead of spinning, and every accepted
+/// errors caused by resource exhaustion (EMFILE) give back the <see cref="DescriptorReserve"/> and back off
+/// exponentially instead of spinning, accepting again only once the reserve can be taken back, and every accepted
 /// socket is handed to the connection handler on the thread pool.</summary>
 internal sealed partial class TcpListenerLoop : IDisposable
 {
@@ -80,6 +81,7 @@ internal sealed partial class TcpListenerLoop : IDisposable
         _socket = socket;
         _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _listening = true;
+        DescriptorReserve.TryHold();
     }
 
     /// <summary>Accepts until <paramref name="stopAccepting"/> fires, then closes the listening socket. Handlers
@@ -93,6 +95,16 @@ internal sealed partial class TcpListenerLoop : IDisposable
             while (!stopAccepting.IsCancellationRequested)
             {
                 await _limiter.WaitAsync(stopAccepting);
+                if (!DescriptorReserve.TryHold())
+                {
+                    // Still out of descriptors: the reserve stays with the process, and nothing is accepted yet.
+                    _limiter.Release();
+                    backoff = NextBackoff(backoff);
+                    LogAcceptBackoff(_logger, _name, SocketErrors.Describe(SocketError.TooManyOpenSockets), backoff.TotalMilliseconds, _tracker.Active);
+                    await Task.Delay(backoff, _time, stopAccepting);
+                    continue;
+                }
+
                 Socket accepted;
                 try
                 {
@@ -101,8 +113,9 @@ internal sealed partial class TcpListenerLoop : IDisposable
                 }
                 catch (SocketException ex) when (SocketErrors.IsResourceExhaustion(ex))
                 {
+                    DescriptorReserve.Release();
                     _limiter.Release();
-                    backoff = backoff == TimeSpan.Zero ? MinBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+                    backoff = NextBackoff(backoff);
                     LogAcceptBackoff(_logger, _name, SocketErrors.Describe(ex), backoff.TotalMilliseconds, _tracker.Active);
                     await Task.Delay(backoff, _time, stopAccepting);
                     continue;
@@ -155,6 +168,9 @@ internal sealed partial class TcpListenerLoop : IDisposable
             _tracker.Exit();
         }
     }
+
+    private static TimeSpan NextBackoff(TimeSpan backoff) =>
+        backoff == TimeSpan.Zero ? MinBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
 
     public void Dispose() => _socket?.Dispose();
 
