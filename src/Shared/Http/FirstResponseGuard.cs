@@ -1,3 +1,5 @@
+using Tunnel.Net;
+
 namespace Tunnel.Http;
 
 /// <summary>Reads the answering side of a connection that carries a proxy request: on tunnel-client the tunnel to the
@@ -7,7 +9,7 @@ namespace Tunnel.Http;
 /// <param name="inner">The answering side's stream.</param>
 /// <param name="explain">The reason for the 502: given null when the stream ended without a byte, else the error.</param>
 /// <param name="onNoAnswer">Told the reason when the 502 is made (for the log).</param>
-internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> explain, Action<string> onNoAnswer) : Stream
+internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> explain, Action<string> onNoAnswer) : ReadWrappingStream(inner)
 {
     private bool _answered;
     private byte[]? _synthetic;
@@ -17,14 +19,14 @@ internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> 
     {
         if (_answered)
         {
-            return await inner.ReadAsync(buffer, cancellationToken);
+            return await Inner.ReadAsync(buffer, cancellationToken);
         }
 
         if (_synthetic is null)
         {
             try
             {
-                var read = await inner.ReadAsync(buffer, cancellationToken);
+                var read = await Inner.ReadAsync(buffer, cancellationToken);
                 if (read > 0)
                 {
                     _answered = true;
@@ -54,9 +56,6 @@ internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> 
         return count;
     }
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-        inner.WriteAsync(buffer, cancellationToken);
-
     /// <summary>True once the reader was given a 502 instead of a response.</summary>
     public bool Answered502 => _synthetic is not null;
 
@@ -65,32 +64,4 @@ internal sealed class FirstResponseGuard(Stream inner, Func<Exception?, string> 
         _synthetic = ProxyErrorResponse.Build(ProxyErrorResponse.BadGateway, reason);
         onNoAnswer(reason);
     }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        inner.WriteAsync(buffer, offset, count, cancellationToken);
 }

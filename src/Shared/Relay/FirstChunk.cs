@@ -7,23 +7,43 @@ namespace Tunnel.Relay;
 /// connection's life it was 16 KiB per side of every idle tunnel.</summary>
 internal sealed class FirstChunk : IDisposable
 {
-    public const int Capacity = 16 * 1024;
+    private const int Capacity = 16 * 1024;
 
     private byte[]? _buffer;
     private int _length;
 
     private FirstChunk(byte[] buffer) => _buffer = buffer;
 
-    public static FirstChunk Rent() => new(ArrayPool<byte>.Shared.Rent(Capacity));
+    /// <summary>Waits for the stream's first bytes without holding a buffer (a zero-byte read), then reads them into a
+    /// rented one. Null when the stream ended without a byte; on an error nothing stays rented.</summary>
+    public static async Task<FirstChunk?> ReadAsync(Stream stream, CancellationToken cancellationToken)
+    {
+#pragma warning disable CA2022 // A zero-byte read returns no data by design.
+        await stream.ReadAsync(Memory<byte>.Empty, cancellationToken);
+#pragma warning restore CA2022
+        var chunk = new FirstChunk(ArrayPool<byte>.Shared.Rent(Capacity));
+        try
+        {
+            chunk._length = await stream.ReadAsync(chunk._buffer!.AsMemory(0, Capacity), cancellationToken);
+        }
+        catch
+        {
+            chunk.Release();
+            throw;
+        }
 
-    /// <summary>Where to read into.</summary>
-    public Memory<byte> Space => (_buffer ?? throw new ObjectDisposedException(nameof(FirstChunk))).AsMemory(0, Capacity);
+        if (chunk._length > 0)
+        {
+            return chunk;
+        }
+
+        chunk.Release();
+        return null;
+    }
 
     public ReadOnlyMemory<byte> Data => _buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, _length);
 
     public int Length => _length;
-
-    public void SetLength(int length) => _length = length;
 
     /// <summary>Returns the buffer to the pool; the chunk is empty afterwards.</summary>
     public void Release()

@@ -1,3 +1,4 @@
+using Tunnel.Net;
 using Tunnel.Relay;
 
 namespace Tunnel.Client.Connect;
@@ -15,7 +16,7 @@ internal sealed class PendingReadEndpoint(TlsEndpoint inner, Task pendingRead) :
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
-    private sealed class PendingReadStream(Stream inner, Task pendingRead) : Stream
+    private sealed class PendingReadStream(Stream inner, Task pendingRead) : ReadWrappingStream(inner)
     {
         private Task? _pending = pendingRead;
 
@@ -31,38 +32,7 @@ internal sealed class PendingReadEndpoint(TlsEndpoint inner, Task pendingRead) :
                 }
             }
 
-            return await inner.ReadAsync(buffer, cancellationToken);
+            return await Inner.ReadAsync(buffer, cancellationToken);
         }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
-            inner.WriteAsync(buffer, cancellationToken);
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
     }
 }

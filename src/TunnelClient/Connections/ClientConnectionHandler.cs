@@ -55,18 +55,11 @@ internal sealed class ClientConnectionHandler
         // a moment ago (its request is on its way).
         using var drain = new DrainGrace(_relayOptions.DrainIdle, _context.Time, _context.Draining);
         using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, drain.Token);
-        FirstChunk? chunk = null;
         try
         {
             SocketTuning.Apply(inner.Socket, _options.KeepAlive);
-#pragma warning disable CA2022 // A zero-byte read returns no data by design.
-            await inner.Stream.ReadAsync(Memory<byte>.Empty, scope.Token);
-#pragma warning restore CA2022
-            chunk = FirstChunk.Rent();
-            var read = await inner.Stream.ReadAsync(chunk.Space, scope.Token);
-            if (read > 0)
+            if (await FirstChunk.ReadAsync(inner.Stream, scope.Token) is { } chunk)
             {
-                chunk.SetLength(read);
                 return chunk;
             }
 
@@ -83,7 +76,6 @@ internal sealed class ClientConnectionHandler
                 routine: SocketErrors.IsRoutine(ex));
         }
 
-        chunk?.Release();
         return null;
     }
 

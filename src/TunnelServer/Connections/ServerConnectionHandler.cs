@@ -282,17 +282,10 @@ internal sealed class ServerConnectionHandler
         // only just finished is a request whose first bytes are on their way: it gets a moment to send them.
         using var drain = new DrainGrace(_relayOptions.DrainIdle, _time, _context.Draining);
         using var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort, drain.Token);
-        FirstChunk? chunk = null;
         try
         {
-#pragma warning disable CA2022 // A zero-byte read returns no data by design.
-            await client.Stream.ReadAsync(Memory<byte>.Empty, scope.Token);
-#pragma warning restore CA2022
-            chunk = FirstChunk.Rent();
-            var read = await client.Stream.ReadAsync(chunk.Space, scope.Token);
-            if (read > 0)
+            if (await FirstChunk.ReadAsync(client.Stream, scope.Token) is { } chunk)
             {
-                chunk.SetLength(read);
                 return chunk;
             }
 
@@ -311,7 +304,6 @@ internal sealed class ServerConnectionHandler
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
         }
 
-        chunk?.Release();
         return null;
     }
 

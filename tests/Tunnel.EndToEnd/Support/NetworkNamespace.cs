@@ -41,6 +41,39 @@ internal sealed class NetworkNamespace
     public (string FileName, IReadOnlyList<string> Arguments) Wrap(string fileName, IEnumerable<string> arguments) =>
         Name is null ? (fileName, arguments.ToList()) : (RequiredTool.Ip, ["netns", "exec", Name, fileName, .. arguments]);
 
+    /// <summary>Writes a /proc/sys value of this namespace (/proc/sys/net is per network namespace, so a shell inside
+    /// it writes that namespace's value).</summary>
+    public Task<string> SetSysctlAsync(string key, string value, ITestOutputHelper output, CancellationToken deadline)
+    {
+        var (file, wrapped) = Wrap("/bin/sh", ["-c", $"echo {value} > /proc/sys/{key}"]);
+        return ShortCommand.RunAsync(file, wrapped, output, deadline, echo: false);
+    }
+
+    /// <summary>Deletes the named namespaces, newest first (with them go their veths and nftables rules); a failure is
+    /// reported and the rest are still deleted.</summary>
+    public static async Task DeleteAllAsync(IReadOnlyList<string> names, ITestOutputHelper output)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        for (var i = names.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                await ShortCommand.RunAsync(RequiredTool.Ip, ["netns", "delete", names[i]], output, deadline.Token);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
+            {
+                try
+                {
+                    output.WriteLine($"could not delete network namespace {names[i]}: {ex.Message}");
+                }
+                catch (InvalidOperationException)
+                {
+                    // The test already finished.
+                }
+            }
+        }
+    }
+
     /// <summary>A TCP socket that lives in this namespace: it connects (and is seen) from here, whichever thread later
     /// uses it.</summary>
     public Socket NewTcpSocket()

@@ -138,12 +138,12 @@ internal sealed partial class FirewalledNetwork : IAsyncDisposable
 
         foreach (var ns in new[] { Site, Firewall, Cloud })
         {
-            await SysctlAsync(ns, "net/ipv6/conf/all/disable_ipv6", "1", deadline);
-            await SysctlAsync(ns, "net/ipv6/conf/default/disable_ipv6", "1", deadline);
+            await ns.SetSysctlAsync("net/ipv6/conf/all/disable_ipv6", "1", _output, deadline);
+            await ns.SetSysctlAsync("net/ipv6/conf/default/disable_ipv6", "1", _output, deadline);
             await IpAsync(deadline, "-n", ns.Name!, "link", "set", "lo", "up");
         }
 
-        await SysctlAsync(Firewall, "net/ipv4/ip_forward", "1", deadline);
+        await Firewall.SetSysctlAsync("net/ipv4/ip_forward", "1", _output, deadline);
 
         foreach (var (ns, name, address) in new[]
         {
@@ -202,41 +202,10 @@ internal sealed partial class FirewalledNetwork : IAsyncDisposable
         return ShortCommand.RunAsync(file, wrapped, _output, deadline);
     }
 
-    /// <summary>/proc/sys/net is per network namespace: a shell inside the namespace writes that namespace's value.</summary>
-    private Task<string> SysctlAsync(NetworkNamespace ns, string key, string value, CancellationToken deadline)
-    {
-        var (file, wrapped) = ns.Wrap("/bin/sh", ["-c", $"echo {value} > /proc/sys/{key}"]);
-        return ShortCommand.RunAsync(file, wrapped, _output, deadline);
-    }
-
     public async ValueTask DisposeAsync()
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        for (var i = _created.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                await ShortCommand.RunAsync(RequiredTool.Ip, ["netns", "delete", _created[i]], _output, deadline.Token);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-            {
-                TryWrite($"could not delete network namespace {_created[i]}: {ex.Message}");
-            }
-        }
-
+        await NetworkNamespace.DeleteAllAsync(_created, _output);
         _created.Clear();
-    }
-
-    private void TryWrite(string line)
-    {
-        try
-        {
-            _output.WriteLine(line);
-        }
-        catch (InvalidOperationException)
-        {
-            // The test already finished.
-        }
     }
 
     [GeneratedRegex(@"# handle (\d+)")]

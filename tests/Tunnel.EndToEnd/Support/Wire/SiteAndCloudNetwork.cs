@@ -85,8 +85,8 @@ internal sealed partial class SiteAndCloudNetwork : IAsyncDisposable
         await IpAsync(deadline, "link", "add", SiteInterface, "netns", Site.Name!, "type", "veth", "peer", "name", CloudInterface, "netns", Cloud.Name!);
         foreach (var (ns, link, addresses) in new[] { (Site, SiteInterface, new[] { SiteAddress }), (Cloud, CloudInterface, CloudAddresses.ToArray()) })
         {
-            await SysctlAsync(ns, "net/ipv6/conf/all/disable_ipv6", "1", deadline);
-            await SysctlAsync(ns, "net/ipv6/conf/default/disable_ipv6", "1", deadline);
+            await ns.SetSysctlAsync("net/ipv6/conf/all/disable_ipv6", "1", _output, deadline);
+            await ns.SetSysctlAsync("net/ipv6/conf/default/disable_ipv6", "1", _output, deadline);
             await IpAsync(deadline, "-n", ns.Name!, "link", "set", "lo", "up");
             foreach (var address in addresses)
             {
@@ -109,35 +109,9 @@ internal sealed partial class SiteAndCloudNetwork : IAsyncDisposable
         return ShortCommand.RunAsync(file, wrapped, _output, deadline);
     }
 
-    /// <summary>/proc/sys/net is per network namespace: a shell inside the namespace writes that namespace's value.</summary>
-    private Task<string> SysctlAsync(NetworkNamespace ns, string key, string value, CancellationToken deadline)
-    {
-        var (file, wrapped) = ns.Wrap("/bin/sh", ["-c", $"echo {value} > /proc/sys/{key}"]);
-        return ShortCommand.RunAsync(file, wrapped, _output, deadline, echo: false);
-    }
-
     public async ValueTask DisposeAsync()
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        for (var i = _created.Count - 1; i >= 0; i--)
-        {
-            try
-            {
-                await ShortCommand.RunAsync(RequiredTool.Ip, ["netns", "delete", _created[i]], _output, deadline.Token);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
-            {
-                try
-                {
-                    _output.WriteLine($"could not delete network namespace {_created[i]}: {ex.Message}");
-                }
-                catch (InvalidOperationException)
-                {
-                    // The test already finished.
-                }
-            }
-        }
-
+        await NetworkNamespace.DeleteAllAsync(_created, _output);
         _created.Clear();
     }
 
