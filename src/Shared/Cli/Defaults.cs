@@ -24,4 +24,7 @@ internal static class Defaults
     public const string HealthCheckInterval = "10s";
     public const int PoolSize = 2;
     public const string PoolMaxAge = "30s";
+    public const int MultiplexConnections = 2;
+    public const int MultiplexStreams = 1024;
+    public const int ServerMultiplexStreams = 4096;
 }

@@ -73,6 +73,27 @@ internal sealed class TunnelMetrics
         }
     }
 
+    private MetricFamily<Gauge>? _muxConnections;
+    private MetricFamily<Gauge>? _muxStreams;
+
+    /// <summary>Multiplexed TLS connections open (client only, with multiplexing on).</summary>
+    public MetricFamily<Gauge> MuxConnections()
+    {
+        lock (_backendUp)
+        {
+            return _muxConnections ??= Registry.Gauge("tunnel_mux_connections", "Multiplexed TLS connections open to tunnel-servers.", "tunnel");
+        }
+    }
+
+    /// <summary>Streams (tunneled connections) open on multiplexed TLS connections.</summary>
+    public MetricFamily<Gauge> MuxStreams()
+    {
+        lock (_backendUp)
+        {
+            return _muxStreams ??= Registry.Gauge("tunnel_mux_streams", "Tunneled connections carried as streams on multiplexed TLS connections.", "tunnel");
+        }
+    }
+
     public MetricFamily<Gauge> ConnectionsOpen { get; }
 
     public MetricFamily<Counter> Accepts { get; }

@@ -46,6 +46,10 @@ internal abstract class ClientFlags : CommonRunOptions
     [ConfigKey("poolSize")]
     public string? PoolSize { get; set; }
 
+    [Option("multiplex", HelpText = "on: carry connections as streams over a few multiplexed TLS connections (tunnel-servers only; not stunnel). Default: off")]
+    [ConfigKey("multiplex")]
+    public string? Multiplex { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }

@@ -9,3 +9,12 @@ internal sealed record PoolOptions(int Size, TimeSpan MaxAge)
 {
     public static PoolOptions Off { get; } = new(0, TimeSpan.FromSeconds(30));
 }
+
+/// <summary>Multiplexing (opt-in): tunneled connections as streams over a few long-lived TLS connections.</summary>
+/// <param name="Enabled">Off by default: it changes the bytes on the wire, which only a tunnel-server understands.</param>
+/// <param name="Connections">Multiplexed TLS connections kept open per tunnel.</param>
+/// <param name="MaxStreams">Streams on one connection before another is opened beside it.</param>
+internal sealed record MultiplexOptions(bool Enabled, int Connections, int MaxStreams)
+{
+    public static MultiplexOptions Off { get; } = new(false, 2, 1024);
+}

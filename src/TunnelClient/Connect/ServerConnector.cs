@@ -54,15 +54,26 @@ internal sealed class ServerConnector : IDisposable
     /// <summary>Ready connections, when the pool is enabled.</summary>
     public WarmPool? Warm { get; private set; }
 
-    /// <summary>Starts the warm pool (once the tunnel is listening; a tunnel that cannot bind should not dial).</summary>
+    /// <summary>Multiplexed connections, when multiplexing is on.</summary>
+    public MuxPool? Mux { get; private set; }
+
+    /// <summary>Starts the warm pool, or the multiplexed connections (once the tunnel is listening; a tunnel that
+    /// cannot bind should not dial).</summary>
     public void StartWarmPool()
     {
+        if (_options.Multiplex.Enabled)
+        {
+            Mux ??= new MuxPool(_options.Name, EstablishAsync, _options.Multiplex, _options.Timeouts.Handshake, _allMetrics, _logger, _time);
+            return;
+        }
+
         if (_options.Pool.Size > 0 && Warm is null)
         {
             Warm = new WarmPool(_options.Name, EstablishAsync, _options.Pool, _allMetrics, _logger, _time);
         }
     }
 
+    /// <summary>Draining: the warm pool closes; multiplexed connections close as their last streams end.</summary>
     public async Task StopWarmPoolAsync()
     {
         if (Warm is { } warm)
@@ -70,12 +81,21 @@ internal sealed class ServerConnector : IDisposable
             Warm = null;
             await warm.DisposeAsync();
         }
+
+        Mux?.BeginDrain();
     }
 
-    /// <summary>A verified connection to one of the servers: from the warm pool when one is ready, else a new one.
-    /// Throws <see cref="TunnelConnectException"/>.</summary>
-    public Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken) =>
-        Warm?.TryTake() is { } pooled ? Task.FromResult(pooled) : EstablishAsync(cancellationToken);
+    /// <summary>A verified connection to one of the servers: a stream on a multiplexed connection when multiplexing
+    /// is on, else from the warm pool when one is ready, else a new one. Throws <see cref="TunnelConnectException"/>.</summary>
+    public async Task<ServerConnection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (Mux is { Disabled: false } mux && await mux.OpenAsync(cancellationToken) is { } stream)
+        {
+            return stream;
+        }
+
+        return Warm?.TryTake() is { } pooled ? pooled : await EstablishAsync(cancellationToken);
+    }
 
     /// <summary>A new verified connection through the balancer.</summary>
     public async Task<ServerConnection> EstablishAsync(CancellationToken cancellationToken)
@@ -222,6 +242,16 @@ internal sealed class ServerConnector : IDisposable
     public void Dispose()
     {
         _prober?.Dispose();
-        StopWarmPoolAsync().GetAwaiter().GetResult();
+        if (Warm is { } warm)
+        {
+            Warm = null;
+            warm.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        if (Mux is { } mux)
+        {
+            Mux = null;
+            mux.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 }

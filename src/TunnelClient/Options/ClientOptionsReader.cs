@@ -13,6 +13,7 @@ internal static class ClientOptionsReader
         [
             "servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval",
             "proxy", "proxyUser", "proxyPassword", "proxyPasswordFile", "poolSize", "poolMaxAge",
+            "multiplex", "multiplexConnections", "multiplexStreams",
         ];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
@@ -77,12 +78,19 @@ internal static class ClientOptionsReader
         var proxy = ReadProxy(tunnel);
         var pool = new PoolOptions(tunnel.Int("poolSize", Defaults.PoolSize, 0, 1000), tunnel.Duration("poolMaxAge", Defaults.PoolMaxAge, allowDisabled: false));
 
+        var multiplex = new MultiplexOptions(tunnel.Bool("multiplex", false),
+            tunnel.Int("multiplexConnections", Defaults.MultiplexConnections, 1, 64),
+            tunnel.Int("multiplexStreams", Defaults.MultiplexStreams, 1, 65536));
+
         if (tunnel.Errors.Count > before || listener is null)
         {
             return null;
         }
 
-        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy, pool);
+        return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy, pool)
+        {
+            Multiplex = multiplex,
+        };
     }
 
     /// <summary>The outbound proxy: <c>http://[user[:password]@]host:port</c>, with the user and password also

@@ -39,6 +39,9 @@ internal sealed record ClientTunnelOptions(
     OutboundProxyOptions? Proxy,
     PoolOptions Pool)
 {
+    /// <summary>Multiplexing (off by default).</summary>
+    public MultiplexOptions Multiplex { get; init; } = MultiplexOptions.Off;
+
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
 }

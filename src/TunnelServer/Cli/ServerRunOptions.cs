@@ -26,6 +26,10 @@ internal sealed class ServerRunOptions : CommonRunOptions
     [ConfigKey("upstreamDial")]
     public string? UpstreamDial { get; set; }
 
+    [Option("multiplex", HelpText = "Take up multiplexing when a tunnel-client asks for it (its multiplex option): on or off. Default: on")]
+    [ConfigKey("multiplex")]
+    public string? Multiplex { get; set; }
+
     [Option("proxy-protocol", HelpText = "Require a PROXY protocol header from a load balancer before TLS: off, v1, v2 or any. Default: off")]
     [ConfigKey("proxyProtocol")]
     public string? ProxyProtocol { get; set; }

@@ -7,6 +7,7 @@ using Tunnel.Balancing;
 using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
+using Tunnel.Mux;
 using Tunnel.Net;
 using Tunnel.Net.ProxyProtocol;
 using Tunnel.Relay;
@@ -142,7 +143,130 @@ internal sealed class ServerConnectionHandler
             return;
         }
 
-        await ForwardAsync(client, first, addresses, record);
+        if (first is not null && _options.Multiplex.Enabled && MuxProtocol.StartsWithPreamble(first.Data.Span))
+        {
+            await ServeMultiplexedAsync(client, first, addresses, record);
+            return;
+        }
+
+        await ForwardAsync(client, client.Tls, first, addresses, record);
+    }
+
+    /// <summary>A client that multiplexes: this TLS connection carries its tunneled connections as streams, each
+    /// forwarded (and logged, counted, limited per identity) like a connection of its own. The connection lasts
+    /// until the client closes it; a drain asks the client for no new streams (GOAWAY) and closes it once its streams
+    /// have ended, as does the idle timeout when it has carried none for that long.</summary>
+    private async Task ServeMultiplexedAsync(TlsEndpoint client, FirstChunk first, ClientAddresses addresses, ConnectionRecord record)
+    {
+        record.Upstream = "(multiplexed)";
+        record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
+        var identity = record.PeerIdentity;
+        var peer = record.Peer;
+        var session = MuxSession.Accept(client, first.Data[MuxProtocol.Preamble.Length..], _options.Multiplex.MaxStreams,
+            stream => ServeStreamAsync(stream, client.Tls, addresses, identity, peer), _time);
+        first.Release();
+        var reason = "done";
+        try
+        {
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.Draining, _abort);
+            while (!session.Closed.IsCompleted && !_abort.IsCancellationRequested)
+            {
+                var idle = _options.Timeouts.Idle;
+                var wait = _context.Draining.IsCancellationRequested || idle == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : idle - session.IdleFor;
+                if (wait > TimeSpan.Zero || wait == Timeout.InfiniteTimeSpan)
+                {
+                    await Task.WhenAny(session.Closed, Task.Delay(wait, _time, stop.Token));
+                }
+
+                var draining = _context.Draining.IsCancellationRequested;
+                if (session.Closed.IsCompleted || _abort.IsCancellationRequested || (!draining && session.IdleFor < idle))
+                {
+                    continue;
+                }
+
+                // Draining, or idle for the idle timeout: no new streams, then close once none is open. Streams the
+                // client opened before it read the GOAWAY are still served: the connection stays a moment after.
+                session.SendGoAway();
+                reason = draining ? "drained" : "idle-timeout";
+                await Task.WhenAny(session.Closed, WhenEmptyFor(session, _relayOptions.DrainIdle, _abort));
+                break;
+            }
+        }
+        finally
+        {
+            await session.DisposeAsync();
+            if (_abort.IsCancellationRequested)
+            {
+                reason = "shutdown";
+            }
+            else if (session.Error is { } error)
+            {
+                reason = "client-error";
+                ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, error);
+            }
+
+            record.Closed(reason);
+        }
+    }
+
+    /// <summary>Completes once the session has carried no stream for <paramref name="quiet"/>.</summary>
+    private async Task WhenEmptyFor(MuxSession session, TimeSpan quiet, CancellationToken cancellationToken)
+    {
+        while (!session.Closed.IsCompleted && !cancellationToken.IsCancellationRequested)
+        {
+            await session.WhenEmptyAsync().WaitAsync(cancellationToken);
+            var left = quiet - session.IdleFor;
+            if (session.StreamCount == 0 && left <= TimeSpan.Zero)
+            {
+                return;
+            }
+
+            await Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.FromMilliseconds(50), _time, cancellationToken);
+        }
+    }
+
+    /// <summary>One stream of a multiplexed connection: a tunneled connection of its own, with its own record.</summary>
+    private async Task ServeStreamAsync(MuxStream stream, SslStream tls, ClientAddresses addresses, string identity, string peer)
+    {
+        using var record = _context.NewRecord(_options.Name, peer);
+        record.PeerIdentity = identity;
+        await using (stream)
+        {
+            if (_admission.AdmitIdentity(identity, record) is not { } identityLease)
+            {
+                stream.Abort();
+                return;
+            }
+
+            record.Hold(identityLease);
+            record.Metrics.Accepted("success").Increment();
+            FirstChunk? first;
+            using (var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort))
+            {
+                try
+                {
+                    first = await FirstChunk.ReadAsync(stream, scope.Token);
+                }
+                catch (Exception ex)
+                {
+                    stream.Abort();
+                    record.Closed(scope.TimedOut ? "idle-timeout" : _abort.IsCancellationRequested ? "shutdown" : "client-error",
+                        routine: SocketErrors.IsRoutine(ex));
+                    return;
+                }
+            }
+
+            using (first)
+            {
+                if (first is null)
+                {
+                    record.Closed("no-data", routine: true);
+                    return;
+                }
+
+                await ForwardAsync(stream, tls, first, addresses, record);
+            }
+        }
     }
 
     /// <summary>The connection's real endpoints and the bytes read past a PROXY header, or null when the connection
@@ -307,7 +431,7 @@ internal sealed class ServerConnectionHandler
         return null;
     }
 
-    private async Task ForwardAsync(TlsEndpoint client, FirstChunk? chunk, ClientAddresses addresses, ConnectionRecord record)
+    private async Task ForwardAsync(IRelayEndpoint client, SslStream tls, FirstChunk? chunk, ClientAddresses addresses, ConnectionRecord record)
     {
         var first = chunk?.Data ?? ReadOnlyMemory<byte>.Empty;
         Socket upstreamSocket;
@@ -356,7 +480,7 @@ internal sealed class ServerConnectionHandler
         using (lease)
         await using (upstreamRelay)
         {
-            record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
+            record.Opened(TlsVersions.Name(tls.SslProtocol), tls.NegotiatedCipherSuite.ToString());
             try
             {
                 if (_options.Edge.UpstreamProxyProtocol is { } version)

@@ -13,7 +13,7 @@ internal static class ServerOptionsReader
         "upstreams", "upstreamDial", "crl", "allow", "allowFile",
         "upstreamStrategy", "upstreamRetries", "upstreamBreakDuration", "upstreamHealthCheckInterval",
         "proxyProtocol", "upstreamProxyProtocol", "maxConnectionsPerSource", "maxConnectionsPerIdentity", "handshakeRate", "handshakeBurst",
-        "decoy", "alpn",
+        "decoy", "alpn", "multiplex", "multiplexStreams",
     ];
 
     /// <summary>Upper bound for the per-source and per-identity limits (the process-wide cap is lower in practice).</summary>
@@ -88,8 +88,15 @@ internal static class ServerOptionsReader
             return null;
         }
 
+        // Accepting multiplexing costs nothing until a client asks for it (and a client must opt in).
+        var multiplex = new ServerMultiplexOptions(tunnel.Bool("multiplex", true),
+            tunnel.Int("multiplexStreams", Tunnel.Cli.Defaults.ServerMultiplexStreams, 1, 65536));
+
         return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile, balancing,
-            edge, alpn);
+            edge, alpn)
+        {
+            Multiplex = multiplex,
+        };
     }
 
     private static EdgeOptions ReadEdge(SettingsReader tunnel, IReadOnlyList<HostPort> upstreams)

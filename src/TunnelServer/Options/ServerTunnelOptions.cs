@@ -39,7 +39,16 @@ internal sealed record ServerTunnelOptions(
     EdgeOptions Edge,
     IReadOnlyList<string> Alpn)
 {
+    /// <summary>Whether clients may multiplex, and how many streams one connection may carry.</summary>
+    public ServerMultiplexOptions Multiplex { get; init; } = new(true, Tunnel.Cli.Defaults.ServerMultiplexStreams);
+
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles =>
         Identity.Files.Append(ClientCaPath).Concat(new[] { CrlPath, AllowFile }.Where(p => p is not null).Select(p => p!));
 }
+
+/// <summary>Multiplexing as the server accepts it.</summary>
+/// <param name="Enabled">Take up a client's multiplexing preamble (on by default; clients must opt in). Off: the
+/// preamble is forwarded to the upstream like any first bytes, and the client falls back to plain connections.</param>
+/// <param name="MaxStreams">Streams one multiplexed connection may carry at once; more are refused with a reset.</param>
+internal sealed record ServerMultiplexOptions(bool Enabled, int MaxStreams);

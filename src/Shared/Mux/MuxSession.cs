@@ -1,0 +1,525 @@
+using System.Buffers;
+using System.Text;
+using System.Threading.Channels;
+using Tunnel.Relay;
+
+namespace Tunnel.Mux;
+
+/// <summary>One TLS connection carrying many streams (<see cref="MuxStream"/>): the client opens streams, the server
+/// is handed each new one. One reader dispatches frames to their streams; one writer sends the frames every stream
+/// queues, several small ones in one TLS record when they are waiting together.</summary>
+/// <remarks>
+/// Frames are queued, not written under a lock: a stream's relay is never cancelled in the middle of a TLS record
+/// (which would break the connection for every stream), and an aborting stream never waits behind another's bytes.
+/// The per-stream windows bound what the queue can hold. When the connection fails, every open stream is reset with
+/// the reason, as their own TLS connections would have been.
+/// </remarks>
+internal sealed class MuxSession : IAsyncDisposable
+{
+    private const int ReadBufferSize = 64 * 1024;
+    private const int CoalesceLimit = 16 * 1024;
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+
+    private readonly TlsEndpoint _transport;
+    private readonly bool _isClient;
+    private readonly int _maxStreams;
+    private readonly Func<MuxStream, Task>? _onStream;
+    private readonly TimeProvider _time;
+    private readonly Channel<(byte[] Buffer, int Length)> _outbox =
+        Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Dictionary<uint, MuxStream> _streams = [];
+    private readonly Lock _lock = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _goAway = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _emptied;
+    private uint _nextId = 1;
+    private uint _lastRemoteId;
+    private long _idleSince;
+    private int _goAwaySent;
+    private int _disposed;
+    private Task _reader = Task.CompletedTask;
+    private Task _writer = Task.CompletedTask;
+
+    private MuxSession(TlsEndpoint transport, bool isClient, int maxStreams, Func<MuxStream, Task>? onStream, TimeProvider time)
+    {
+        _transport = transport;
+        _isClient = isClient;
+        _maxStreams = maxStreams;
+        _onStream = onStream;
+        _time = time;
+        _idleSince = time.GetTimestamp();
+    }
+
+    /// <summary>The TLS connection underneath.</summary>
+    public TlsEndpoint Transport => _transport;
+
+    /// <summary>Completes when the connection has ended, cleanly or not; <see cref="Error"/> says why.</summary>
+    public Task Closed => _closed.Task;
+
+    /// <summary>Completes when the server asked for no more streams on this connection.</summary>
+    public Task GoAwayReceived => _goAway.Task;
+
+    public Exception? Error { get; private set; }
+
+    public int StreamCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count;
+            }
+        }
+    }
+
+    public int MaxStreams => _maxStreams;
+
+    /// <summary>How long the connection has carried no stream (zero while it carries one).</summary>
+    public TimeSpan IdleFor
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _streams.Count > 0 ? TimeSpan.Zero : _time.GetElapsedTime(_idleSince);
+            }
+        }
+    }
+
+    /// <summary>True while new streams may be opened here (client side).</summary>
+    public bool CanOpen => !_closed.Task.IsCompleted && !_goAway.Task.IsCompleted && StreamCount < _maxStreams;
+
+    /// <summary>Client side: sends the preamble on a fresh TLS connection and waits for the server's acknowledgement.
+    /// Throws <see cref="MuxNotSupportedException"/> when the server answers anything else or closes.</summary>
+    public static async Task<MuxSession> ConnectAsync(TlsEndpoint transport, int maxStreams, TimeProvider time, CancellationToken cancellationToken)
+    {
+        await transport.Stream.WriteAsync(MuxProtocol.Preamble.ToArray(), cancellationToken);
+        var answer = new byte[MuxProtocol.Acknowledgement.Length];
+        var read = 0;
+        while (read < answer.Length)
+        {
+            var n = await transport.Stream.ReadAsync(answer.AsMemory(read), cancellationToken);
+            if (n == 0)
+            {
+                throw new MuxNotSupportedException(read == 0
+                    ? "it closed the connection instead of answering the multiplexing preamble"
+                    : $"it answered '{Printable(answer.AsSpan(0, read))}' and closed");
+            }
+
+            read += n;
+            if (!MuxProtocol.Acknowledgement.StartsWith(answer.AsSpan(0, read)))
+            {
+                throw new MuxNotSupportedException($"it answered '{Printable(answer.AsSpan(0, read))}...' instead of acknowledging the multiplexing preamble");
+            }
+        }
+
+        var session = new MuxSession(transport, isClient: true, maxStreams, onStream: null, time);
+        session.Start(ReadOnlyMemory<byte>.Empty);
+        return session;
+    }
+
+    /// <summary>Server side: the client's first bytes began with the preamble. Acknowledges it and starts serving streams;
+    /// <paramref name="afterPreamble"/> are bytes that came with it.</summary>
+    public static MuxSession Accept(TlsEndpoint transport, ReadOnlyMemory<byte> afterPreamble, int maxStreams, Func<MuxStream, Task> onStream, TimeProvider time)
+    {
+        var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time);
+        var ack = ArrayPool<byte>.Shared.Rent(MuxProtocol.Acknowledgement.Length);
+        MuxProtocol.Acknowledgement.CopyTo(ack);
+        session.Enqueue(ack, MuxProtocol.Acknowledgement.Length);
+        session.Start(afterPreamble);
+        return session;
+    }
+
+    private void Start(ReadOnlyMemory<byte> initial)
+    {
+        _writer = Task.Run(WriteLoopAsync);
+        var copy = initial.ToArray();
+        _reader = Task.Run(() => ReadLoopAsync(copy));
+    }
+
+    /// <summary>Client side: a new stream. Its OPEN frame goes out with its first bytes (or its FIN).</summary>
+    public MuxStream Open()
+    {
+        lock (_lock)
+        {
+            if (_closed.Task.IsCompleted)
+            {
+                throw new IOException("the multiplexed connection is closed", Error);
+            }
+
+            var stream = new MuxStream(this, _nextId, openPending: true);
+            _nextId += 2;
+            _streams.Add(stream.Id, stream);
+            return stream;
+        }
+    }
+
+    /// <summary>Server side: asks the client to open no more streams here (a drain). Idempotent.</summary>
+    public void SendGoAway()
+    {
+        if (Interlocked.Exchange(ref _goAwaySent, 1) == 0)
+        {
+            EnqueueControl(MuxFrameType.GoAway, 0, ReadOnlySpan<byte>.Empty);
+        }
+    }
+
+    /// <summary>Completes once no stream is open.</summary>
+    public Task WhenEmptyAsync()
+    {
+        lock (_lock)
+        {
+            if (_streams.Count == 0 || _closed.Task.IsCompleted)
+            {
+                return Task.CompletedTask;
+            }
+
+            _emptied ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _emptied.Task;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Called by streams.
+    internal void Enqueue(byte[] frame, int length)
+    {
+        if (!_outbox.Writer.TryWrite((frame, length)))
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+            throw new IOException("the multiplexed connection is closed", Error);
+        }
+    }
+
+    internal void SendWindowUpdate(uint id, int increment)
+    {
+        Span<byte> payload = stackalloc byte[4];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(payload, increment);
+        EnqueueControl(MuxFrameType.Window, id, payload);
+    }
+
+    internal void SendFin(uint id, bool openFirst) => EnqueueControl(MuxFrameType.Fin, id, ReadOnlySpan<byte>.Empty, openFirst);
+
+    internal void SendReset(uint id, string reason, bool neverOpened)
+    {
+        if (neverOpened)
+        {
+            return; // the server never heard of it
+        }
+
+        var text = Encoding.UTF8.GetBytes(reason.Length > 200 ? reason[..200] : reason);
+        EnqueueControl(MuxFrameType.Reset, id, text);
+    }
+
+    private void EnqueueControl(MuxFrameType type, uint id, ReadOnlySpan<byte> payload, bool openFirst = false)
+    {
+        var prefix = openFirst ? MuxProtocol.HeaderSize : 0;
+        var length = prefix + MuxProtocol.HeaderSize + payload.Length;
+        var frame = ArrayPool<byte>.Shared.Rent(length);
+        if (openFirst)
+        {
+            MuxProtocol.WriteHeader(frame, MuxFrameType.Open, 0, id);
+        }
+
+        MuxProtocol.WriteHeader(frame.AsSpan(prefix), type, payload.Length, id);
+        payload.CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
+        if (!_outbox.Writer.TryWrite((frame, length)))
+        {
+            ArrayPool<byte>.Shared.Return(frame); // the connection is gone, and the stream with it
+        }
+    }
+
+    /// <summary>A stream is done (disposed, or ended both ways): it leaves the table.</summary>
+    internal void Forget(MuxStream stream)
+    {
+        TaskCompletionSource? emptied = null;
+        lock (_lock)
+        {
+            if (!_streams.Remove(stream.Id, out var found))
+            {
+                return;
+            }
+
+            if (!ReferenceEquals(found, stream))
+            {
+                _streams[stream.Id] = found;
+                return;
+            }
+
+            if (_streams.Count == 0)
+            {
+                _idleSince = _time.GetTimestamp();
+                emptied = _emptied;
+                _emptied = null;
+            }
+        }
+
+        emptied?.TrySetResult();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    private async Task WriteLoopAsync()
+    {
+        var reader = _outbox.Reader;
+        byte[]? staging = null;
+        try
+        {
+            while (await reader.WaitToReadAsync())
+            {
+                while (reader.TryRead(out var frame))
+                {
+                    if (frame.Length < CoalesceLimit && reader.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
+                    {
+                        // Several small frames waiting together: one TLS record, one send.
+                        staging ??= new byte[CoalesceLimit];
+                        var filled = Take(frame, staging, 0);
+                        while (reader.TryPeek(out next) && filled + next.Length <= CoalesceLimit && reader.TryRead(out next))
+                        {
+                            filled = Take(next, staging, filled);
+                        }
+
+                        await _transport.Stream.WriteAsync(staging.AsMemory(0, filled));
+                    }
+                    else
+                    {
+                        try
+                        {
+                            await _transport.Stream.WriteAsync(frame.Buffer.AsMemory(0, frame.Length));
+                        }
+                        finally
+                        {
+                            ArrayPool<byte>.Shared.Return(frame.Buffer);
+                        }
+                    }
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            Terminate(ex);
+        }
+        finally
+        {
+            while (reader.TryRead(out var left))
+            {
+                ArrayPool<byte>.Shared.Return(left.Buffer);
+            }
+        }
+
+        static int Take((byte[] Buffer, int Length) frame, byte[] staging, int offset)
+        {
+            frame.Buffer.AsSpan(0, frame.Length).CopyTo(staging.AsSpan(offset));
+            ArrayPool<byte>.Shared.Return(frame.Buffer);
+            return offset + frame.Length;
+        }
+    }
+
+    private async Task ReadLoopAsync(byte[] initial)
+    {
+        var buffer = new byte[ReadBufferSize];
+        initial.CopyTo(buffer, 0);
+        var start = 0;
+        var end = initial.Length;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                while (end - start >= MuxProtocol.HeaderSize)
+                {
+                    var (type, length, id) = MuxProtocol.ReadHeader(buffer.AsSpan(start));
+                    var limit = type == MuxFrameType.Data ? MuxProtocol.MaxDataPayload : MuxProtocol.MaxControlPayload;
+                    if (length > limit)
+                    {
+                        throw new MuxProtocolException($"a {type} frame of {length} bytes (at most {limit})");
+                    }
+
+                    if (end - start < MuxProtocol.HeaderSize + length)
+                    {
+                        break;
+                    }
+
+                    Dispatch(type, id, buffer.AsSpan(start + MuxProtocol.HeaderSize, length));
+                    start += MuxProtocol.HeaderSize + length;
+                }
+
+                if (start == end)
+                {
+                    start = end = 0;
+                }
+                else if (buffer.Length - end < MuxProtocol.HeaderSize + MuxProtocol.MaxDataPayload)
+                {
+                    buffer.AsSpan(start, end - start).CopyTo(buffer);
+                    end -= start;
+                    start = 0;
+                }
+
+                var read = await _transport.Stream.ReadAsync(buffer.AsMemory(end));
+                if (read == 0)
+                {
+                    if (end > start)
+                    {
+                        throw new MuxProtocolException("the connection ended in the middle of a frame");
+                    }
+
+                    break;
+                }
+
+                end += read;
+            }
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        Terminate(error);
+    }
+
+    private void Dispatch(MuxFrameType type, uint id, ReadOnlySpan<byte> payload)
+    {
+        switch (type)
+        {
+            case MuxFrameType.Open when !_isClient:
+                Accepted(id);
+                break;
+            case MuxFrameType.Data:
+                Find(id)?.OnData(payload);
+                break;
+            case MuxFrameType.Fin:
+                Find(id)?.OnRemoteFin();
+                break;
+            case MuxFrameType.Reset:
+                Find(id)?.OnRemoteReset($"reset by the {(_isClient ? "tunnel-server" : "tunnel-client")}: {Encoding.UTF8.GetString(payload)}");
+                break;
+            case MuxFrameType.Window when payload.Length == 4:
+                Find(id)?.OnWindowUpdate(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(payload));
+                break;
+            case MuxFrameType.GoAway when _isClient:
+                _goAway.TrySetResult();
+                break;
+            default:
+                throw new MuxProtocolException($"unexpected {type} frame (stream {id}, {payload.Length} bytes)");
+        }
+    }
+
+    private MuxStream? Find(uint id)
+    {
+        lock (_lock)
+        {
+            return _streams.GetValueOrDefault(id);
+        }
+    }
+
+    private void Accepted(uint id)
+    {
+        MuxStream? stream = null;
+        lock (_lock)
+        {
+            if (id <= _lastRemoteId || id % 2 == 0)
+            {
+                throw new MuxProtocolException($"OPEN of stream {id} after stream {_lastRemoteId}");
+            }
+
+            _lastRemoteId = id;
+            if (_streams.Count < _maxStreams)
+            {
+                stream = new MuxStream(this, id, openPending: false);
+                _streams.Add(id, stream);
+            }
+        }
+
+        if (stream is null)
+        {
+            SendReset(id, $"tunnel-server carries at most {_maxStreams} streams on one connection", neverOpened: false);
+            return;
+        }
+
+        _ = Task.Run(() => _onStream!(stream));
+    }
+
+    /// <summary>The connection ended (error is null for a clean end): every stream still open is reset.</summary>
+    private void Terminate(Exception? error)
+    {
+        List<MuxStream> open;
+        TaskCompletionSource? emptied;
+        lock (_lock)
+        {
+            if (_closed.Task.IsCompleted)
+            {
+                return;
+            }
+
+            Error = error;
+            open = [.. _streams.Values];
+            _streams.Clear();
+            emptied = _emptied;
+            _emptied = null;
+            _closed.TrySetResult();
+        }
+
+        _outbox.Writer.TryComplete();
+        var lost = new IOException(error is null
+            ? "the multiplexed TLS connection was closed"
+            : $"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(error)}", error);
+        foreach (var stream in open)
+        {
+            stream.OnSessionLost(lost);
+        }
+
+        emptied?.TrySetResult();
+        if (error is not null)
+        {
+            _transport.Abort();
+        }
+    }
+
+    /// <summary>Closes the connection: queued frames are sent, then close_notify, and the peer gets a moment to
+    /// answer with its own. Streams still open are reset.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        var clean = !_closed.Task.IsCompleted;
+        _outbox.Writer.TryComplete();
+        try
+        {
+            await _writer.WaitAsync(CloseGrace, _time);
+            if (clean)
+            {
+                await _transport.CompleteWritesAsync(CancellationToken.None).AsTask().WaitAsync(CloseGrace, _time);
+                await _reader.WaitAsync(CloseGrace, _time);
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException or System.Net.Sockets.SocketException
+            or InvalidOperationException or NotSupportedException)
+        {
+            _transport.Abort();
+        }
+
+        Terminate(null);
+        await _transport.DisposeAsync();
+        try
+        {
+            await _reader.WaitAsync(CloseGrace, _time);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private static string Printable(ReadOnlySpan<byte> bytes)
+    {
+        var text = new StringBuilder(bytes.Length);
+        foreach (var b in bytes)
+        {
+            text.Append(b is >= 0x20 and < 0x7f ? (char)b : '.');
+        }
+
+        return text.ToString();
+    }
+}
+
+/// <summary>The server did not take up multiplexing (it is not a tunnel-server, or one that refuses it).</summary>
+internal sealed class MuxNotSupportedException(string message) : IOException(message);

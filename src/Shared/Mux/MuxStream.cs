@@ -1,0 +1,345 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Tunnel.Relay;
+
+namespace Tunnel.Mux;
+
+/// <summary>One tunneled TCP connection carried over a <see cref="MuxSession"/>: a byte stream each way with TCP's
+/// semantics (half-close is a FIN frame, abort an RST frame) and its own flow-control window, so it is a relay
+/// endpoint like a TLS or TCP side.</summary>
+/// <remarks>
+/// Received bytes wait in a pipe (holding pooled segments only while bytes are waiting) until the relay reads them;
+/// the session's reader delivers into it without ever waiting, which the window makes safe: a peer cannot send more
+/// than <see cref="MuxProtocol.InitialWindow"/> bytes ahead of what was read. Every operation on the pipe's writing
+/// side happens under the stream's lock, because both the session's reader and a local abort complete it. Writes are
+/// queued on the session (a copy into a pooled frame buffer) as soon as window is available, so a relay never waits
+/// on another stream's bytes.
+/// </remarks>
+internal sealed class MuxStream : Stream, IRelayEndpoint
+{
+    private const int LocalFin = 1;
+    private const int RemoteFin = 2;
+    private const int Reset = 4;
+    private const int Disposed = 8;
+
+    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);
+
+    private readonly MuxSession _session;
+    private readonly Pipe _inbound = new(InboundOptions);
+    private readonly Lock _lock = new();
+    private int _state;
+    private int _sendWindow = MuxProtocol.InitialWindow;
+    private TaskCompletionSource? _windowWaiter;
+    private int _receivedUnacknowledged;
+    private int _consumedUnacknowledged;
+    private bool _openPending;
+    private Exception? _resetError;
+
+    internal MuxStream(MuxSession session, uint id, bool openPending)
+    {
+        _session = session;
+        Id = id;
+        _openPending = openPending;
+    }
+
+    public uint Id { get; }
+
+    Stream IRelayEndpoint.Stream => this;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    /// <summary>Both directions ended with a FIN: the stream closed cleanly.</summary>
+    private bool Finished => (Volatile.Read(ref _state) & (LocalFin | RemoteFin)) == (LocalFin | RemoteFin);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Reading: what the peer sent.
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var result = await _inbound.Reader.ReadAsync(cancellationToken);
+        var data = result.Buffer;
+        if (result.IsCanceled)
+        {
+            _inbound.Reader.AdvanceTo(data.Start);
+            throw ResetException();
+        }
+
+        if (buffer.IsEmpty || data.IsEmpty)
+        {
+            // A zero-byte read: data (or the end) is ready, and stays unread. Or the stream has ended.
+            _inbound.Reader.AdvanceTo(data.Start);
+            return 0;
+        }
+
+        var count = (int)Math.Min(buffer.Length, data.Length);
+        data.Slice(0, count).CopyTo(buffer.Span);
+        _inbound.Reader.AdvanceTo(data.GetPosition(count));
+        Consumed(count);
+        return count;
+    }
+
+    /// <summary>Gives the peer window back in batches, not per read.</summary>
+    private void Consumed(int count)
+    {
+        var consumed = _consumedUnacknowledged + count;
+        if (consumed < MuxProtocol.WindowUpdateThreshold)
+        {
+            _consumedUnacknowledged = consumed;
+            return;
+        }
+
+        _consumedUnacknowledged = 0;
+        Interlocked.Add(ref _receivedUnacknowledged, -consumed);
+        if ((Volatile.Read(ref _state) & (RemoteFin | Reset)) == 0)
+        {
+            _session.SendWindowUpdate(Id, consumed);
+        }
+    }
+
+    /// <summary>From the session's reader: bytes for this stream.</summary>
+    internal void OnData(ReadOnlySpan<byte> payload)
+    {
+        lock (_lock)
+        {
+            if ((_state & Reset) != 0)
+            {
+                return; // reset here while the bytes were on their way
+            }
+
+            if ((_state & RemoteFin) != 0 || Interlocked.Add(ref _receivedUnacknowledged, payload.Length) > MuxProtocol.InitialWindow)
+            {
+                ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
+                    ? $"stream {Id}: data after the peer's FIN"
+                    : $"stream {Id}: the peer sent past its window of {MuxProtocol.InitialWindow} bytes"), sendReset: true);
+                return;
+            }
+
+            _inbound.Writer.Write(payload);
+
+            // Completes at once: the pipe never pauses its writer (the window bounds what it holds).
+            var flush = _inbound.Writer.FlushAsync();
+            System.Diagnostics.Debug.Assert(flush.IsCompleted, "an unpaused pipe flushes synchronously");
+            _ = flush.IsCompleted ? flush.Result : default;
+        }
+    }
+
+    internal void OnRemoteFin()
+    {
+        lock (_lock)
+        {
+            if ((_state & (RemoteFin | Reset)) != 0)
+            {
+                return;
+            }
+
+            _state |= RemoteFin;
+            _inbound.Writer.Complete();
+        }
+
+        if (Finished)
+        {
+            _session.Forget(this);
+        }
+    }
+
+    internal void OnRemoteReset(string reason) => ResetFromPeer(new IOException(reason));
+
+    internal void OnSessionLost(Exception error) => ResetFromPeer(error);
+
+    private void ResetFromPeer(Exception error)
+    {
+        lock (_lock)
+        {
+            ResetLocked(error, sendReset: false);
+        }
+    }
+
+    /// <summary>Under the lock: marks the stream reset, fails a pending read and a writer waiting for window.</summary>
+    private void ResetLocked(Exception error, bool sendReset)
+    {
+        if ((_state & Reset) != 0)
+        {
+            return;
+        }
+
+        var finished = (_state & (LocalFin | RemoteFin)) == (LocalFin | RemoteFin);
+        _state |= Reset;
+        _resetError = error;
+        if ((_state & RemoteFin) == 0)
+        {
+            _inbound.Writer.Complete(error);
+        }
+
+        _inbound.Reader.CancelPendingRead();
+        _windowWaiter?.TrySetException(error);
+        _windowWaiter = null;
+        if (sendReset && !finished)
+        {
+            _session.SendReset(Id, error.Message, _openPending);
+        }
+    }
+
+    private IOException ResetException() =>
+        _resetError as IOException ?? new IOException(_resetError?.Message ?? "the stream was reset", _resetError);
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Writing: what goes to the peer.
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var count = await AcquireWindowAsync(Math.Min(buffer.Length, MuxProtocol.MaxDataPayload), cancellationToken);
+            var open = TakeOpenPending();
+            var prefix = open ? MuxProtocol.HeaderSize : 0;
+            var length = prefix + MuxProtocol.HeaderSize + count;
+            var frame = ArrayPool<byte>.Shared.Rent(length);
+            if (open)
+            {
+                MuxProtocol.WriteHeader(frame, MuxFrameType.Open, 0, Id);
+            }
+
+            MuxProtocol.WriteHeader(frame.AsSpan(prefix), MuxFrameType.Data, count, Id);
+            buffer.Span[..count].CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
+            _session.Enqueue(frame, length);
+            buffer = buffer[count..];
+        }
+    }
+
+    private async ValueTask<int> AcquireWindowAsync(int wanted, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task wait;
+            lock (_lock)
+            {
+                if ((_state & Reset) != 0)
+                {
+                    throw ResetException();
+                }
+
+                if ((_state & LocalFin) != 0)
+                {
+                    throw new InvalidOperationException("write after the stream's end");
+                }
+
+                if (_sendWindow > 0)
+                {
+                    var granted = Math.Min(wanted, _sendWindow);
+                    _sendWindow -= granted;
+                    return granted;
+                }
+
+                _windowWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                wait = _windowWaiter.Task;
+            }
+
+            await wait.WaitAsync(cancellationToken);
+        }
+    }
+
+    private bool TakeOpenPending()
+    {
+        lock (_lock)
+        {
+            var open = _openPending;
+            _openPending = false;
+            return open;
+        }
+    }
+
+    internal void OnWindowUpdate(int increment)
+    {
+        lock (_lock)
+        {
+            if ((long)_sendWindow + increment > int.MaxValue)
+            {
+                ResetLocked(new MuxProtocolException($"stream {Id}: window overflow"), sendReset: true);
+                return;
+            }
+
+            _sendWindow += increment;
+            _windowWaiter?.TrySetResult();
+            _windowWaiter = null;
+        }
+    }
+
+    /// <summary>Half-close: a FIN frame after the bytes already queued. Idempotent.</summary>
+    public ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
+    {
+        bool open;
+        lock (_lock)
+        {
+            if ((_state & (LocalFin | Reset)) != 0)
+            {
+                return (_state & Reset) != 0 ? ValueTask.FromException(ResetException()) : ValueTask.CompletedTask;
+            }
+
+            _state |= LocalFin;
+            open = _openPending;
+            _openPending = false;
+        }
+
+        _session.SendFin(Id, open);
+        if (Finished)
+        {
+            _session.Forget(this);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Resets the stream (an RST frame): the peer cannot mistake a truncated stream for a complete one.</summary>
+    public void Abort()
+    {
+        lock (_lock)
+        {
+            ResetLocked(new IOException("the stream was aborted"), sendReset: true);
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && (Interlocked.Or(ref _state, Disposed) & Disposed) == 0)
+        {
+            if (!Finished)
+            {
+                Abort();
+            }
+
+            _inbound.Reader.Complete();
+            _session.Forget(this);
+        }
+
+        base.Dispose(disposing);
+    }
+
+    // Stream.DisposeAsync calls Dispose(true): nothing here waits.
+
+    // ---------------------------------------------------------------------------------------------------------------
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override void Flush()
+    {
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+}

@@ -1,0 +1,243 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tunnel.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Tunnel.Tests.Integration;
+
+/// <summary>Multiplexing (opt-in): tunneled connections as streams over a few TLS connections, with the relay
+/// semantics of plain connections (bytes intact both ways, half-close, reset), per-stream flow control, drain, and
+/// the fall-back when the server does not speak it.</summary>
+public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly TestPki _pki = new();
+    private readonly LogCollector _logs = new(output);
+
+    private static void Multiplexed(Dictionary<string, string> client) => client["multiplex"] = "true";
+
+    /// <summary>Server-side open lines of multiplexed TLS connections (each one a TLS handshake).</summary>
+    private int MultiplexedConnections() => _logs.Count(l => l.EventId.Name == "ConnectionOpened" && (string?)l["Upstream"] == "(multiplexed)");
+
+    [Fact(Timeout = 120_000)]
+    public async Task Many_connections_at_once_arrive_intact_over_two_TLS_connections()
+    {
+        const int Streams = 24;
+        const long Big = 32L * 1024 * 1024;
+        const long Small = 512 * 1024;
+        var received = new System.Collections.Concurrent.ConcurrentDictionary<int, (string Sha256, long Length)>();
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            // Each connection says which one it is in its first 4 bytes, then gets a payload seeded by that.
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var id = new byte[4];
+            await stream.ReadExactlyAsync(id);
+            var n = BitConverter.ToInt32(id);
+            var send = Payload.SendAsync(stream, n == 0 ? Big : Small, seed: 1000 + n);
+            received[n] = await Payload.ReceiveAsync(stream);
+            await send;
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: Multiplexed);
+
+        var transfers = Enumerable.Range(0, Streams).Select(async n =>
+        {
+            using var socket = await tunnel.ConnectClientAsync();
+            using var stream = new NetworkStream(socket);
+            await stream.WriteAsync(BitConverter.GetBytes(n));
+            var receive = Payload.ReceiveAsync(stream);
+            var sent = await Payload.SendAsync(stream, n == 0 ? Big : Small, seed: n);
+            socket.Shutdown(SocketShutdown.Send);
+            var down = await receive;
+            return (n, sent, down);
+        }).ToList();
+
+        foreach (var (n, sent, down) in await Task.WhenAll(transfers).WaitAsync(TimeSpan.FromSeconds(90)))
+        {
+            var length = n == 0 ? Big : Small;
+            Assert.Equal((Payload.Expected(length, seed: 1000 + n), length), down);
+            Assert.True(received.TryGetValue(n, out var up), $"upstream never finished stream {n}");
+            Assert.Equal((sent, length), up);
+        }
+
+        await _logs.WaitForCountAsync(l => l.EventId.Name == "ConnectionClosed" && (string?)l["Reason"] == "done", 2 * Streams, TimeSpan.FromSeconds(10));
+        Assert.Equal(Streams, upstream.Accepted);
+        Assert.InRange(MultiplexedConnections(), 1, 2);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Return_traffic_keeps_flowing_after_the_client_half_closes()
+    {
+        var requestReceived = new TaskCompletionSource<string>();
+        var releaseResponse = new TaskCompletionSource();
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var (hash, _) = await Payload.ReceiveAsync(stream);
+            requestReceived.TrySetResult(hash);
+            await releaseResponse.Task;
+            await Payload.SendAsync(stream, 3 * 1024 * 1024, seed: 7);
+            socket.Shutdown(SocketShutdown.Send);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: Multiplexed);
+
+        using var socket = await tunnel.ConnectClientAsync();
+        using var stream = new NetworkStream(socket);
+        var sent = await Payload.SendAsync(stream, 100_000, seed: 3);
+        socket.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal(sent, await requestReceived.Task.WaitAsync(TimeSpan.FromSeconds(20)));
+        releaseResponse.SetResult();
+        var (hash, length) = await Payload.ReceiveAsync(stream).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(3 * 1024 * 1024, length);
+        Assert.Equal(Payload.Expected(3 * 1024 * 1024, seed: 7), hash);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task An_upstream_reset_reaches_the_client_as_a_reset_and_spares_the_other_streams()
+    {
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            var first = new byte[1];
+            await socket.ReceiveAsync(first, SocketFlags.None);
+            if (first[0] == (byte)'R')
+            {
+                await socket.SendAsync("partial"u8.ToArray(), SocketFlags.None);
+                Tunnel.Relay.SocketClose.Reset(socket);
+                return;
+            }
+
+            await socket.SendAsync(first, SocketFlags.None);
+            await DataIntegrityTests.EchoAsync(socket);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: Multiplexed);
+
+        using var survivor = await tunnel.ConnectClientAsync();
+        await survivor.SendAsync("E"u8.ToArray(), SocketFlags.None);
+        var echo = new byte[1];
+        Assert.Equal(1, await survivor.ReceiveAsync(echo.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+
+        using var victim = await tunnel.ConnectClientAsync();
+        await victim.SendAsync("R"u8.ToArray(), SocketFlags.None);
+        var error = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            var buffer = new byte[64];
+            while (await victim.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)) > 0)
+            {
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+
+        // The other stream on the same TLS connection carries on.
+        for (var i = 0; i < 50; i++)
+        {
+            await survivor.SendAsync(new[] { (byte)i }, SocketFlags.None);
+            Assert.Equal(1, await survivor.ReceiveAsync(echo.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            Assert.Equal((byte)i, echo[0]);
+        }
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_stream_whose_reader_stalls_does_not_stall_the_others()
+    {
+        const int Flood = 64 * 1024 * 1024;
+        var flooded = new TaskCompletionSource<bool>();
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            var first = new byte[1];
+            await socket.ReceiveAsync(first, SocketFlags.None);
+            if (first[0] == (byte)'F')
+            {
+                // Writes far more than the sockets' buffers and the stream's window hold while nobody reads.
+                using var stream = new NetworkStream(socket, ownsSocket: false);
+                var send = Payload.SendAsync(stream, Flood, seed: 5);
+                await Task.WhenAny(send, Task.Delay(TimeSpan.FromSeconds(3)));
+                flooded.TrySetResult(send.IsCompleted);
+                await send;
+                socket.Shutdown(SocketShutdown.Send);
+                return;
+            }
+
+            await socket.SendAsync(first, SocketFlags.None);
+            await DataIntegrityTests.EchoAsync(socket);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: c =>
+        {
+            Multiplexed(c);
+            c["multiplexConnections"] = "1";
+        });
+
+        using var stalled = await tunnel.ConnectClientAsync();
+        await stalled.SendAsync("F"u8.ToArray(), SocketFlags.None);
+        Assert.False(await flooded.Task.WaitAsync(TimeSpan.FromSeconds(20)), "the flood was never held back");
+
+        using var other = await tunnel.ConnectClientAsync();
+        await other.SendAsync("E"u8.ToArray(), SocketFlags.None);
+        var echo = new byte[1];
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(1, await other.ReceiveAsync(echo.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+            await other.SendAsync(new[] { (byte)i }, SocketFlags.None);
+        }
+
+        // The stalled stream then delivers everything, intact.
+        using var stream = new NetworkStream(stalled);
+        var (hash, length) = await Payload.ReceiveAsync(stream).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(Flood, length);
+        Assert.Equal(Payload.Expected(Flood, seed: 5), hash);
+        Assert.Equal(1, MultiplexedConnections());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_server_that_does_not_multiplex_gets_plain_connections_and_the_client_says_why()
+    {
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address,
+            server: s => s["multiplex"] = "false", client: Multiplexed);
+
+        var refused = await _logs.WaitForAsync(l => l.EventId.Name == "MuxUnsupported", TimeSpan.FromSeconds(20));
+        Assert.Equal(LogLevel.Error, refused.Level);
+        Assert.Contains("does not speak it", refused.Message, StringComparison.Ordinal);
+
+        // The preamble reached the upstream like any first bytes (what a stunnel server does), and the echoing
+        // upstream sent it back: not the acknowledgement. Connections now go the plain way, and still work.
+        using var socket = await tunnel.ConnectClientAsync();
+        using var stream = new NetworkStream(socket);
+        var receive = Payload.ReceiveAsync(stream);
+        var sent = await Payload.SendAsync(stream, 1024 * 1024, seed: 9);
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.Equal((sent, 1024L * 1024), await receive.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(0, MultiplexedConnections());
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_draining_server_finishes_its_streams_and_exits_zero()
+    {
+        const long Size = 8L * 1024 * 1024;
+        var started = new TaskCompletionSource();
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            var first = new byte[1];
+            await stream.ReadExactlyAsync(first);
+            started.TrySetResult();
+            await Task.Delay(500); // the stop request arrives while this connection is in flight
+            await Payload.SendAsync(stream, Size, seed: 11);
+            socket.Shutdown(SocketShutdown.Send);
+            await Payload.ReceiveAsync(stream);
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: Multiplexed);
+
+        using var socket = await tunnel.ConnectClientAsync();
+        using var stream = new NetworkStream(socket);
+        await stream.WriteAsync("x"u8.ToArray());
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        var stop = tunnel.StopServerAsync();
+        var (hash, length) = await Payload.ReceiveAsync(stream).WaitAsync(TimeSpan.FromSeconds(20));
+        socket.Shutdown(SocketShutdown.Send);
+        Assert.Equal(Size, length);
+        Assert.Equal(Payload.Expected(Size, seed: 11), hash);
+        Assert.Equal(0, await stop);
+    }
+
+    public void Dispose() => _pki.Dispose();
+}
