@@ -74,4 +74,4 @@ internal static class MuxProtocol
 }
 
 /// <summary>The peer broke the multiplexing protocol; the whole TLS connection is closed.</summary>
-internal sealed class MuxProtocolException(string message) : IOException(message);
+internal sealed class MuxProtocolException(string message) : Exception(message);

@@ -33,7 +33,6 @@ internal sealed class MuxSession : IAsyncDisposable
     private readonly TaskCompletionSource _goAway = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource? _emptied;
     private uint _nextId = 1;
-    private uint _lastRemoteId;
     private long _idleSince;
     private int _goAwaySent;
     private int _disposed;
@@ -414,12 +413,13 @@ internal sealed class MuxSession : IAsyncDisposable
         MuxStream? stream = null;
         lock (_lock)
         {
-            if (id <= _lastRemoteId || id % 2 == 0)
+            // Ids are the client's (odd) and never reused, but they need not arrive in order: a stream's OPEN goes
+            // out with its first bytes, and streams opened together get their first bytes in any order.
+            if (id % 2 == 0 || _streams.ContainsKey(id))
             {
-                throw new MuxProtocolException($"OPEN of stream {id} after stream {_lastRemoteId}");
+                throw new MuxProtocolException($"OPEN of stream {id}, which is {(id % 2 == 0 ? "not a client's id" : "already open")}");
             }
 
-            _lastRemoteId = id;
             if (_streams.Count < _maxStreams)
             {
                 stream = new MuxStream(this, id, openPending: false);

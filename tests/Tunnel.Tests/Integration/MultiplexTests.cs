@@ -239,5 +239,35 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, await stop);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_client_that_breaks_the_framing_is_cut_off_and_named()
+    {
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, withClient: false);
+
+        await using var tls = await TlsTestClient.ConnectAsync(tunnel.ServerEndPoint, _pki.Root, tunnel.ClientCertificate);
+        await tls.WriteAsync(Tunnel.Mux.MuxProtocol.Preamble.ToArray());
+        var ack = new byte[8];
+        await tls.ReadExactlyAsync(ack).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(Tunnel.Mux.MuxProtocol.Acknowledgement.ToArray(), ack);
+
+        // A frame type that does not exist.
+        await tls.WriteAsync(new byte[] { 99, 0, 0, 0, 0, 0, 0, 1 });
+        var rest = new byte[64];
+        try
+        {
+            Assert.Equal(0, await tls.ReadAsync(rest).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        }
+        catch (IOException)
+        {
+            // Reset: as good as a close here.
+        }
+
+        var closed = await _logs.WaitForAsync(l => l.EventId.Name == "ConnectionClosed" && (string?)l["Upstream"] == "(multiplexed)", TimeSpan.FromSeconds(10));
+        Assert.Equal("client-error", closed["Reason"]);
+        Assert.Contains(_logs.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("unexpected 99 frame", StringComparison.Ordinal));
+        Assert.Equal(0, upstream.Accepted);
+    }
+
     public void Dispose() => _pki.Dispose();
 }
