@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
 using Tunnel.Hosting;
@@ -66,6 +67,7 @@ internal sealed class ServerConnectionHandler
         {
             ClientAddresses addresses;
             PeerVerdict? verdict;
+            IReadOnlyList<X509Certificate2> intermediates;
 
             // One deadline for the PROXY header and the TLS handshake together: a slow header must not buy a slow
             // handshake a second full timeout.
@@ -97,11 +99,12 @@ internal sealed class ServerConnectionHandler
                 }
 
                 client = new TlsEndpoint(socket, new SslStream(transport, leaveInnerStreamOpen: false));
-                verdict = await HandshakeAsync(client, record, handshake, addresses.BalancerOwn);
-                if (verdict is null)
+                if (await HandshakeAsync(client, record, handshake, addresses.BalancerOwn) is not { } judged)
                 {
                     return;
                 }
+
+                (verdict, intermediates) = judged;
             }
 
             if (!verdict.Ok)
@@ -120,7 +123,7 @@ internal sealed class ServerConnectionHandler
             record.Hold(identityLease);
 
             record.Metrics.Accepted("success").Increment();
-            await ServeAsync(client, addresses, record);
+            await ServeAsync(client, addresses, record, intermediates);
         }
         finally
         {
@@ -135,7 +138,7 @@ internal sealed class ServerConnectionHandler
         }
     }
 
-    private async Task ServeAsync(TlsEndpoint client, ClientAddresses addresses, ConnectionRecord record)
+    private async Task ServeAsync(TlsEndpoint client, ClientAddresses addresses, ConnectionRecord record, IReadOnlyList<X509Certificate2> intermediates)
     {
         using var first = _options.Dial == UpstreamDial.FirstByte ? await ReadFirstChunkAsync(client, record) : null;
         if (_options.Dial == UpstreamDial.FirstByte && first is null)
@@ -145,7 +148,7 @@ internal sealed class ServerConnectionHandler
 
         if (first is not null && _options.Multiplex.Enabled && MuxProtocol.StartsWithPreamble(first.Data.Span))
         {
-            await ServeMultiplexedAsync(client, first, addresses, record);
+            await ServeMultiplexedAsync(client, first, addresses, record, intermediates);
             return;
         }
 
@@ -156,14 +159,17 @@ internal sealed class ServerConnectionHandler
     /// forwarded (and logged, counted, limited per identity) like a connection of its own. The connection lasts
     /// until the client closes it; a drain asks the client for no new streams (GOAWAY) and closes it once its streams
     /// have ended, as does the idle timeout when it has carried none for that long.</summary>
-    private async Task ServeMultiplexedAsync(TlsEndpoint client, FirstChunk first, ClientAddresses addresses, ConnectionRecord record)
+    private async Task ServeMultiplexedAsync(TlsEndpoint client, FirstChunk first, ClientAddresses addresses, ConnectionRecord record,
+        IReadOnlyList<X509Certificate2> intermediates)
     {
         record.Upstream = "(multiplexed)";
         record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
         var identity = record.PeerIdentity;
         var peer = record.Peer;
-        var session = MuxSession.Accept(client, first.Data[MuxProtocol.Preamble.Length..], _options.Multiplex.MaxStreams,
-            stream => ServeStreamAsync(stream, client.Tls, addresses, identity, peer), _time);
+        var policy = new SessionPolicy(_tls, (X509Certificate2)client.Tls.RemoteCertificate!, intermediates, _time);
+        MuxSession? session = null;
+        session = MuxSession.Accept(client, first.Data[MuxProtocol.Preamble.Length..], _options.Multiplex.MaxStreams,
+            stream => ServeStreamAsync(stream, session!, policy, client.Tls, addresses, identity, peer), _time);
         first.Release();
         var reason = "done";
         try
@@ -225,13 +231,26 @@ internal sealed class ServerConnectionHandler
         }
     }
 
-    /// <summary>One stream of a multiplexed connection: a tunneled connection of its own, with its own record.</summary>
-    private async Task ServeStreamAsync(MuxStream stream, SslStream tls, ClientAddresses addresses, string identity, string peer)
+    /// <summary>One stream of a multiplexed connection: a tunneled connection of its own, with its own record. The
+    /// client's certificate is judged again when the policy was reloaded since (a new CRL, allow-list or CA) or the
+    /// certificate has expired: a client refused now opens no new stream, as it could open no new connection.</summary>
+    private async Task ServeStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
+        string identity, string peer)
     {
         using var record = _context.NewRecord(_options.Name, peer);
         record.PeerIdentity = identity;
         await using (stream)
         {
+            if (policy.Refusal() is { } refusal)
+            {
+                record.Metrics.Accepted("rejected").Increment();
+                ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, refusal + " (a stream of its multiplexed connection; no new streams there)");
+                session.SendGoAway();
+                stream.Abort();
+                record.Closed("client-rejected");
+                return;
+            }
+
             if (_admission.AdmitIdentity(identity, record) is not { } identityLease)
             {
                 stream.Abort();
@@ -325,7 +344,8 @@ internal sealed class ServerConnectionHandler
     /// <param name="record">Its record.</param>
     /// <param name="handshake">The deadline shared with the PROXY header.</param>
     /// <param name="balancerCheck">A balancer's health check: one that closes without a handshake is routine.</param>
-    private async Task<PeerVerdict?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record, TimeoutScope handshake, bool balancerCheck)
+    private async Task<(PeerVerdict Verdict, IReadOnlyList<X509Certificate2> Intermediates)?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record,
+        TimeoutScope handshake, bool balancerCheck)
     {
         var state = _tls.Current;
         var check = new ClientCertificateCheck(state, _time, completeRefusedHandshakes: _decoy is not null);
@@ -345,7 +365,7 @@ internal sealed class ServerConnectionHandler
                 return null;
             }
 
-            return verdict;
+            return (verdict, check.Intermediates);
         }
         catch (Exception ex)
         {
@@ -524,4 +544,32 @@ internal sealed class ServerConnectionHandler
     private static Func<Exception?, string> NoAnswer(string upstream) => ex => ex is null
         ? $"tunnel-server's upstream proxy {upstream} closed the connection without answering (it may be shutting down)"
         : $"tunnel-server's upstream proxy {upstream} failed before answering: {SocketErrors.Describe(ex)}";
+
+    /// <summary>The policy a multiplexed connection's client certificate was last judged under, judged again when
+    /// the policy is reloaded or the certificate expires.</summary>
+    private sealed class SessionPolicy(Reloadable<ServerTlsState> tls, X509Certificate2 leaf, IReadOnlyList<X509Certificate2> intermediates, TimeProvider time)
+    {
+        private ServerTlsState _judgedUnder = tls.Current;
+        private string? _refusal;
+
+        /// <summary>Null while the client is still accepted; the reason once it is not (it stays refused).</summary>
+        public string? Refusal()
+        {
+            var current = tls.Current;
+            if (_refusal is null && (!ReferenceEquals(current, _judgedUnder) || time.GetUtcNow() > leaf.NotAfter))
+            {
+                var verdict = ClientCertificateCheck.Recheck(current, leaf, intermediates, time);
+                if (verdict.Ok)
+                {
+                    _judgedUnder = current;
+                }
+                else
+                {
+                    _refusal = verdict.Reason;
+                }
+            }
+
+            return _refusal;
+        }
+    }
 }

@@ -15,8 +15,31 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
 {
     public PeerVerdict? Verdict { get; private set; }
 
+    /// <summary>The CA certificates between the client's certificate and the trusted root, as the handshake built
+    /// them (copies), so that the certificate can be judged again under a reloaded policy.</summary>
+    public IReadOnlyList<X509Certificate2> Intermediates { get; private set; } = [];
+
+    /// <summary>Judges a certificate accepted earlier (a multiplexed connection's) under <paramref name="current"/>:
+    /// a reloaded CRL or allow-list, or the certificate's own expiry since.</summary>
+    public static PeerVerdict Recheck(ServerTlsState current, X509Certificate2 leaf, IReadOnlyList<X509Certificate2> intermediates, TimeProvider time)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy = current.ChainPolicy.Clone();
+        chain.ChainPolicy.VerificationTime = time.GetUtcNow().UtcDateTime;
+        chain.ChainPolicy.ExtraStore.AddRange(intermediates.ToArray());
+        var errors = chain.Build(leaf) ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors;
+        var check = new ClientCertificateCheck(current, time);
+        check.Validate(check, leaf, chain, errors);
+        return check.Verdict!;
+    }
+
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
+        if (chain is not null && chain.ChainElements.Count > 2)
+        {
+            Intermediates = [.. chain.ChainElements.Skip(1).SkipLast(1).Select(e => X509CertificateLoader.LoadCertificate(e.Certificate.RawData))];
+        }
+
         var leaf = certificate as X509Certificate2;
         var verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", time.GetUtcNow());
         if (verdict.Ok && state.Revocation is { } revocation && chain is not null && revocation.Check(chain) is { } revoked)

@@ -269,5 +269,54 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, upstream.Accepted);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_client_revoked_while_its_multiplexed_connection_is_open_opens_no_new_stream()
+    {
+        var crl = _pki.WriteCrl([]);
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["crl"] = crl, client: c =>
+        {
+            Multiplexed(c);
+            c["multiplexConnections"] = "1";
+        });
+
+        using var established = await tunnel.ConnectClientAsync();
+        await EchoAsync(established, 1);
+
+        _pki.WriteCrl([tunnel.ClientCertificate.Cert]);
+        Assert.True(tunnel.ReloadServer());
+
+        // A new connection through the still-open multiplexed connection is refused, and never reaches the upstream.
+        var accepted = upstream.Accepted;
+        using (var refused = await tunnel.ConnectClientAsync())
+        {
+            await refused.SendAsync("x"u8.ToArray(), SocketFlags.None);
+            var buffer = new byte[16];
+            try
+            {
+                Assert.Equal(0, await refused.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+            }
+            catch (SocketException ex)
+            {
+                Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+            }
+        }
+
+        var line = await _logs.WaitForAsync(l => l.Message.Contains("revoked", StringComparison.Ordinal) && l.Message.Contains("multiplexed", StringComparison.Ordinal), TimeSpan.FromSeconds(10));
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Equal(accepted, upstream.Accepted);
+
+        // The connection that was already open carries on, as a plain connection of a revoked client would.
+        await EchoAsync(established, 2);
+    }
+
+    private static async Task EchoAsync(Socket socket, byte value)
+    {
+        await socket.SendAsync(new[] { value }, SocketFlags.None);
+        var echo = new byte[1];
+        Assert.Equal(1, await socket.ReceiveAsync(echo.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(value, echo[0]);
+    }
+
     public void Dispose() => _pki.Dispose();
 }
