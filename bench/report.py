@@ -104,7 +104,7 @@ def cell(values):
 
 
 def ratio_of(s, t):
-    if s is None or t is None:
+    if s is None or t is None or s < 0 or t < 0:  # e.g. RSS after close below the idle baseline: no ratio
         return None
     if s == 0:
         return None if t == 0 else float("inf")
