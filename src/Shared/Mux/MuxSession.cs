@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Threading.Channels;
 using Tunnel.Relay;
 
 namespace Tunnel.Mux;
@@ -18,6 +17,7 @@ internal sealed class MuxSession : IAsyncDisposable
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int CoalesceLimit = 16 * 1024;
+    private const int InlineFrames = 8;
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
 
     private readonly TlsEndpoint _transport;
@@ -25,8 +25,12 @@ internal sealed class MuxSession : IAsyncDisposable
     private readonly int _maxStreams;
     private readonly Func<MuxStream, Task>? _onStream;
     private readonly TimeProvider _time;
-    private readonly Channel<(byte[] Buffer, int Length)> _outbox =
-        Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Queue<(byte[] Buffer, int Length)> _outbox = new();
+    private readonly Lock _writeLock = new();
+    private bool _writing;
+    private bool _outboxClosed;
+    private TaskCompletionSource? _writerIdle;
+    private byte[]? _staging;
     private readonly Dictionary<uint, MuxStream> _streams = [];
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -37,7 +41,6 @@ internal sealed class MuxSession : IAsyncDisposable
     private int _goAwaySent;
     private int _disposed;
     private Task _reader = Task.CompletedTask;
-    private Task _writer = Task.CompletedTask;
 
     private MuxSession(TlsEndpoint transport, bool isClient, int maxStreams, Func<MuxStream, Task>? onStream, TimeProvider time)
     {
@@ -124,14 +127,13 @@ internal sealed class MuxSession : IAsyncDisposable
         var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time);
         var ack = ArrayPool<byte>.Shared.Rent(MuxProtocol.Acknowledgement.Length);
         MuxProtocol.Acknowledgement.CopyTo(ack);
-        session.Enqueue(ack, MuxProtocol.Acknowledgement.Length);
+        session.Post(ack, MuxProtocol.Acknowledgement.Length);
         session.Start(afterPreamble);
         return session;
     }
 
     private void Start(ReadOnlyMemory<byte> initial)
     {
-        _writer = Task.Run(WriteLoopAsync);
         var copy = initial.ToArray();
         _reader = Task.Run(() => ReadLoopAsync(copy));
     }
@@ -179,13 +181,53 @@ internal sealed class MuxSession : IAsyncDisposable
 
     // ---------------------------------------------------------------------------------------------------------------
     // Called by streams.
-    internal void Enqueue(byte[] frame, int length)
+    /// <summary>Sends a DATA frame (a pooled buffer, returned once written). When no write is in progress the caller
+    /// writes it at once, with whatever else is queued, and awaits that: no thread hop per frame, and a producer
+    /// faster than the connection is held back by it. Otherwise it joins the queue the current writer drains.</summary>
+    internal ValueTask SendAsync(byte[] frame, int length)
     {
-        if (!_outbox.Writer.TryWrite((frame, length)))
+        lock (_writeLock)
         {
-            ArrayPool<byte>.Shared.Return(frame);
-            throw new IOException("the multiplexed connection is closed", Error);
+            if (_outboxClosed)
+            {
+                ArrayPool<byte>.Shared.Return(frame);
+                throw new IOException("the multiplexed connection is closed", Error);
+            }
+
+            _outbox.Enqueue((frame, length));
+            if (_writing)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            _writing = true;
         }
+
+        return DrainAsync(inline: true);
+    }
+
+    /// <summary>Queues a control frame without waiting for it to be written: a thread-pool writer starts when none
+    /// is running.</summary>
+    private void Post(byte[] frame, int length)
+    {
+        lock (_writeLock)
+        {
+            if (_outboxClosed)
+            {
+                ArrayPool<byte>.Shared.Return(frame); // the connection is gone, and the stream with it
+                return;
+            }
+
+            _outbox.Enqueue((frame, length));
+            if (_writing)
+            {
+                return;
+            }
+
+            _writing = true;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
     }
 
     internal void SendWindowUpdate(uint id, int increment)
@@ -220,10 +262,7 @@ internal sealed class MuxSession : IAsyncDisposable
 
         MuxProtocol.WriteHeader(frame.AsSpan(prefix), type, payload.Length, id);
         payload.CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
-        if (!_outbox.Writer.TryWrite((frame, length)))
-        {
-            ArrayPool<byte>.Shared.Return(frame); // the connection is gone, and the stream with it
-        }
+        Post(frame, length);
     }
 
     /// <summary>A stream is done (disposed, or ended both ways): it leaves the table.</summary>
@@ -255,51 +294,78 @@ internal sealed class MuxSession : IAsyncDisposable
     }
 
     // ---------------------------------------------------------------------------------------------------------------
-    private async Task WriteLoopAsync()
+    /// <summary>The one writer of the moment: writes queued frames until the queue is empty, several small ones in
+    /// one TLS record when they wait together. An inline writer (a stream's relay) hands the rest to the thread pool
+    /// after a few frames of others', so no stream's relay is held up writing everyone's bytes.</summary>
+    private async ValueTask DrainAsync(bool inline)
     {
-        var reader = _outbox.Reader;
-        byte[]? staging = null;
+        var written = 0;
         try
         {
-            while (await reader.WaitToReadAsync())
+            while (true)
             {
-                while (reader.TryRead(out var frame))
+                ReadOnlyMemory<byte> chunk;
+                byte[]? owned = null;
+                lock (_writeLock)
                 {
-                    if (frame.Length < CoalesceLimit && reader.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
+                    if (_outbox.Count == 0 || _closed.Task.IsCompleted && Error is not null)
                     {
-                        // Several small frames waiting together: one TLS record, one send.
-                        staging ??= new byte[CoalesceLimit];
-                        var filled = Take(frame, staging, 0);
-                        while (reader.TryPeek(out next) && filled + next.Length <= CoalesceLimit && reader.TryRead(out next))
+                        StopWritingLocked();
+                        return;
+                    }
+
+                    if (inline && written >= InlineFrames)
+                    {
+                        ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
+                        return; // still "writing": the thread-pool writer carries on
+                    }
+
+                    var frame = _outbox.Dequeue();
+                    if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
+                    {
+                        _staging ??= new byte[CoalesceLimit];
+                        var filled = Take(frame, _staging, 0);
+                        while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
                         {
-                            filled = Take(next, staging, filled);
+                            filled = Take(_outbox.Dequeue(), _staging, filled);
+                            written++;
                         }
 
-                        await _transport.Stream.WriteAsync(staging.AsMemory(0, filled));
+                        chunk = _staging.AsMemory(0, filled);
                     }
                     else
                     {
-                        try
-                        {
-                            await _transport.Stream.WriteAsync(frame.Buffer.AsMemory(0, frame.Length));
-                        }
-                        finally
-                        {
-                            ArrayPool<byte>.Shared.Return(frame.Buffer);
-                        }
+                        owned = frame.Buffer;
+                        chunk = frame.Buffer.AsMemory(0, frame.Length);
                     }
                 }
+
+                try
+                {
+                    await _transport.Stream.WriteAsync(chunk);
+                }
+                finally
+                {
+                    if (owned is not null)
+                    {
+                        ArrayPool<byte>.Shared.Return(owned);
+                    }
+                }
+
+                written++;
             }
         }
         catch (Exception ex)
         {
-            Terminate(ex);
-        }
-        finally
-        {
-            while (reader.TryRead(out var left))
+            lock (_writeLock)
             {
-                ArrayPool<byte>.Shared.Return(left.Buffer);
+                StopWritingLocked();
+            }
+
+            Terminate(ex);
+            if (inline)
+            {
+                throw new IOException($"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(ex)}", ex);
             }
         }
 
@@ -308,6 +374,42 @@ internal sealed class MuxSession : IAsyncDisposable
             frame.Buffer.AsSpan(0, frame.Length).CopyTo(staging.AsSpan(offset));
             ArrayPool<byte>.Shared.Return(frame.Buffer);
             return offset + frame.Length;
+        }
+    }
+
+    private void DrainInBackground() => _ = DrainAsync(inline: false).AsTask();
+
+    /// <summary>Under the write lock: no writer runs any more; frames left (after a failure) go back to the pool.</summary>
+    private void StopWritingLocked()
+    {
+        _writing = false;
+        if (_outboxClosed || Error is not null)
+        {
+            while (_outbox.TryDequeue(out var left))
+            {
+                ArrayPool<byte>.Shared.Return(left.Buffer);
+            }
+        }
+
+        _writerIdle?.TrySetResult();
+        _writerIdle = null;
+    }
+
+    /// <summary>Closes the queue to new frames; completes once the frames already queued are written (or the
+    /// connection failed).</summary>
+    private Task CloseOutboxAsync()
+    {
+        lock (_writeLock)
+        {
+            _outboxClosed = true;
+            if (!_writing)
+            {
+                StopWritingLocked();
+                return Task.CompletedTask;
+            }
+
+            _writerIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _writerIdle.Task;
         }
     }
 
@@ -456,7 +558,15 @@ internal sealed class MuxSession : IAsyncDisposable
             _closed.TrySetResult();
         }
 
-        _outbox.Writer.TryComplete();
+        lock (_writeLock)
+        {
+            _outboxClosed = true;
+            if (!_writing)
+            {
+                StopWritingLocked();
+            }
+        }
+
         var lost = new IOException(error is null
             ? "the multiplexed TLS connection was closed"
             : $"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(error)}", error);
@@ -482,10 +592,9 @@ internal sealed class MuxSession : IAsyncDisposable
         }
 
         var clean = !_closed.Task.IsCompleted;
-        _outbox.Writer.TryComplete();
         try
         {
-            await _writer.WaitAsync(CloseGrace, _time);
+            await CloseOutboxAsync().WaitAsync(CloseGrace, _time);
             if (clean)
             {
                 await _transport.CompleteWritesAsync(CancellationToken.None).AsTask().WaitAsync(CloseGrace, _time);

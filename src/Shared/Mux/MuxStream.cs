@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using Tunnel.Relay;
 
 namespace Tunnel.Mux;
@@ -21,11 +20,12 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private const int RemoteFin = 2;
     private const int Reset = 4;
     private const int Disposed = 8;
-
-    private static readonly PipeOptions InboundOptions = new(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);
+    private const int MinChunk = 4096;
 
     private readonly MuxSession _session;
-    private readonly Pipe _inbound = new(InboundOptions);
+    private readonly Queue<Chunk> _inbound = new();
+    private Chunk? _tail;
+    private TaskCompletionSource? _readWaiter;
     private readonly Lock _lock = new();
     private int _state;
     private int _sendWindow = MuxProtocol.InitialWindow;
@@ -63,25 +63,60 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     // Reading: what the peer sent.
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        var result = await _inbound.Reader.ReadAsync(cancellationToken);
-        var data = result.Buffer;
-        if (result.IsCanceled)
+        while (true)
         {
-            _inbound.Reader.AdvanceTo(data.Start);
-            throw ResetException();
+            TaskCompletionSource wait;
+            lock (_lock)
+            {
+                if (_inbound.Count > 0)
+                {
+                    if (buffer.IsEmpty)
+                    {
+                        return 0; // a zero-byte read: data is ready, and stays unread
+                    }
+
+                    var count = CopyOutLocked(buffer.Span);
+                    Consumed(count);
+                    return count;
+                }
+
+                if ((_state & Reset) != 0)
+                {
+                    throw ResetException();
+                }
+
+                if ((_state & RemoteFin) != 0)
+                {
+                    return 0;
+                }
+
+                // Completed without forcing continuations off the completing thread: the session's reader hands the
+                // bytes straight to the relay waiting for them.
+                _readWaiter = wait = new TaskCompletionSource();
+            }
+
+            using (cancellationToken.UnsafeRegister(static (s, token) => ((TaskCompletionSource)s!).TrySetCanceled(token), wait))
+            {
+                await wait.Task;
+            }
+        }
+    }
+
+    private int CopyOutLocked(Span<byte> destination)
+    {
+        var count = 0;
+        while (count < destination.Length && _inbound.TryPeek(out var chunk))
+        {
+            var n = Math.Min(destination.Length - count, chunk.Length);
+            chunk.Buffer.AsSpan(chunk.Start, n).CopyTo(destination[count..]);
+            count += n;
+            if (!chunk.Consume(n))
+            {
+                _inbound.Dequeue();
+                ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            }
         }
 
-        if (buffer.IsEmpty || data.IsEmpty)
-        {
-            // A zero-byte read: data (or the end) is ready, and stays unread. Or the stream has ended.
-            _inbound.Reader.AdvanceTo(data.Start);
-            return 0;
-        }
-
-        var count = (int)Math.Min(buffer.Length, data.Length);
-        data.Slice(0, count).CopyTo(buffer.Span);
-        _inbound.Reader.AdvanceTo(data.GetPosition(count));
-        Consumed(count);
         return count;
     }
 
@@ -103,9 +138,11 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         }
     }
 
-    /// <summary>From the session's reader: bytes for this stream.</summary>
+    /// <summary>From the session's reader: bytes for this stream. A relay waiting for them continues on this thread,
+    /// outside the lock.</summary>
     internal void OnData(ReadOnlySpan<byte> payload)
     {
+        TaskCompletionSource? wake;
         lock (_lock)
         {
             if ((_state & Reset) != 0)
@@ -115,23 +152,40 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
             if ((_state & RemoteFin) != 0 || Interlocked.Add(ref _receivedUnacknowledged, payload.Length) > MuxProtocol.InitialWindow)
             {
-                ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
+                wake = ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
                     ? $"stream {Id}: data after the peer's FIN"
                     : $"stream {Id}: the peer sent past its window of {MuxProtocol.InitialWindow} bytes"), sendReset: true);
+                WakeLater(wake);
                 return;
             }
 
-            _inbound.Writer.Write(payload);
+            Append(payload);
+            wake = _readWaiter;
+            _readWaiter = null;
+        }
 
-            // Completes at once: the pipe never pauses its writer (the window bounds what it holds).
-            var flush = _inbound.Writer.FlushAsync();
-            System.Diagnostics.Debug.Assert(flush.IsCompleted, "an unpaused pipe flushes synchronously");
-            _ = flush.IsCompleted ? flush.Result : default;
+        wake?.TrySetResult(); // the relay waiting for them continues here, with the bytes
+    }
+
+    /// <summary>Appends to the last chunk while it has room, else to a new pooled one.</summary>
+    private void Append(ReadOnlySpan<byte> payload)
+    {
+        if (_inbound.Count > 0)
+        {
+            payload = payload[_tail!.Append(payload)..];
+        }
+
+        if (!payload.IsEmpty)
+        {
+            _tail = new Chunk(ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, MinChunk)));
+            _tail.Append(payload);
+            _inbound.Enqueue(_tail);
         }
     }
 
     internal void OnRemoteFin()
     {
+        TaskCompletionSource? wake;
         lock (_lock)
         {
             if ((_state & (RemoteFin | Reset)) != 0)
@@ -140,12 +194,24 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             }
 
             _state |= RemoteFin;
-            _inbound.Writer.Complete();
+            wake = _readWaiter;
+            _readWaiter = null;
         }
 
+        WakeLater(wake);
         if (Finished)
         {
             _session.Forget(this);
+        }
+    }
+
+    /// <summary>Wakes a waiting reader on the thread pool: the end of a stream runs the relay's wrap-up (close lines,
+    /// logs), which the session's reader should not wait for.</summary>
+    private static void WakeLater(TaskCompletionSource? wake)
+    {
+        if (wake is not null)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w.TrySetResult(), wake, preferLocal: false);
         }
     }
 
@@ -155,35 +221,42 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
     private void ResetFromPeer(Exception error)
     {
+        TaskCompletionSource? wake;
         lock (_lock)
         {
-            ResetLocked(error, sendReset: false);
+            wake = ResetLocked(error, sendReset: false);
         }
+
+        WakeLater(wake);
     }
 
-    /// <summary>Under the lock: marks the stream reset, fails a pending read and a writer waiting for window.</summary>
-    private void ResetLocked(Exception error, bool sendReset)
+    /// <summary>Under the lock: marks the stream reset, drops what was received and fails a writer waiting for
+    /// window. Returns the waiting reader, for the caller to wake outside the lock.</summary>
+    private TaskCompletionSource? ResetLocked(Exception error, bool sendReset)
     {
         if ((_state & Reset) != 0)
         {
-            return;
+            return null;
         }
 
         var finished = (_state & (LocalFin | RemoteFin)) == (LocalFin | RemoteFin);
         _state |= Reset;
         _resetError = error;
-        if ((_state & RemoteFin) == 0)
+        while (_inbound.TryDequeue(out var chunk))
         {
-            _inbound.Writer.Complete(error);
+            ArrayPool<byte>.Shared.Return(chunk.Buffer);
         }
 
-        _inbound.Reader.CancelPendingRead();
         _windowWaiter?.TrySetException(error);
         _windowWaiter = null;
         if (sendReset && !finished)
         {
             _session.SendReset(Id, error.Message, _openPending);
         }
+
+        var wake = _readWaiter;
+        _readWaiter = null;
+        return wake;
     }
 
     private IOException ResetException() =>
@@ -207,7 +280,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
             MuxProtocol.WriteHeader(frame.AsSpan(prefix), MuxFrameType.Data, count, Id);
             buffer.Span[..count].CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
-            _session.Enqueue(frame, length);
+            await _session.SendAsync(frame, length);
             buffer = buffer[count..];
         }
     }
@@ -260,7 +333,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         {
             if ((long)_sendWindow + increment > int.MaxValue)
             {
-                ResetLocked(new MuxProtocolException($"stream {Id}: window overflow"), sendReset: true);
+                WakeLater(ResetLocked(new MuxProtocolException($"stream {Id}: window overflow"), sendReset: true));
                 return;
             }
 
@@ -298,10 +371,13 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     /// <summary>Resets the stream (an RST frame): the peer cannot mistake a truncated stream for a complete one.</summary>
     public void Abort()
     {
+        TaskCompletionSource? wake;
         lock (_lock)
         {
-            ResetLocked(new IOException("the stream was aborted"), sendReset: true);
+            wake = ResetLocked(new IOException("the stream was aborted"), sendReset: true);
         }
+
+        WakeLater(wake);
     }
 
     protected override void Dispose(bool disposing)
@@ -313,7 +389,14 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                 Abort();
             }
 
-            _inbound.Reader.Complete();
+            lock (_lock)
+            {
+                while (_inbound.TryDequeue(out var chunk))
+                {
+                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                }
+            }
+
             _session.Forget(this);
         }
 
@@ -342,4 +425,32 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>Received bytes waiting for the relay, in a pooled buffer.</summary>
+    private sealed class Chunk(byte[] buffer)
+    {
+        public byte[] Buffer { get; } = buffer;
+
+        public int Start { get; private set; }
+
+        public int End { get; private set; }
+
+        public int Length => End - Start;
+
+        /// <summary>Takes what fits; returns how many bytes it took.</summary>
+        public int Append(ReadOnlySpan<byte> data)
+        {
+            var n = Math.Min(data.Length, Buffer.Length - End);
+            data[..n].CopyTo(Buffer.AsSpan(End));
+            End += n;
+            return n;
+        }
+
+        /// <summary>Drops <paramref name="count"/> read bytes; false once the chunk is empty.</summary>
+        public bool Consume(int count)
+        {
+            Start += count;
+            return Start < End;
+        }
+    }
 }

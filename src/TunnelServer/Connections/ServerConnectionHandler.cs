@@ -237,6 +237,21 @@ internal sealed class ServerConnectionHandler
     private async Task ServeStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
         string identity, string peer)
     {
+        // Counted like an accepted connection: the drain waits for it, and the memory trimmer sees the load go.
+        _context.Tracker.Enter();
+        try
+        {
+            await ServeTrackedStreamAsync(stream, session, policy, tls, addresses, identity, peer);
+        }
+        finally
+        {
+            _context.Tracker.Exit();
+        }
+    }
+
+    private async Task ServeTrackedStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
+        string identity, string peer)
+    {
         using var record = _context.NewRecord(_options.Name, peer);
         record.PeerIdentity = identity;
         await using (stream)
