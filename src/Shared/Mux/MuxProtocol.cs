@@ -47,7 +47,7 @@ internal static class MuxProtocol
 
     public const int MaxControlPayload = 1024;
 
-    public const int InitialWindow = 256 * 1024;
+    public const int InitialWindow = 1024 * 1024;
 
     /// <summary>Consumed bytes are acknowledged in batches of this many (or when the stream ends).</summary>
     public const int WindowUpdateThreshold = InitialWindow / 4;

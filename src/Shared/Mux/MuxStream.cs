@@ -21,6 +21,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private const int Reset = 4;
     private const int Disposed = 8;
     private const int MinChunk = 4096;
+    private const int MaxWriteBatch = 4 * MuxProtocol.MaxDataPayload;
 
     private readonly MuxSession _session;
     private readonly Queue<Chunk> _inbound = new();
@@ -264,23 +265,35 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
     // ---------------------------------------------------------------------------------------------------------------
     // Writing: what goes to the peer.
+    /// <summary>Up to <see cref="MaxWriteBatch"/> bytes (as window allows) go out as consecutive DATA frames in one
+    /// buffer and one TLS write: the same records and sends as a plain connection's write of that size.</summary>
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         while (!buffer.IsEmpty)
         {
-            var count = await AcquireWindowAsync(Math.Min(buffer.Length, MuxProtocol.MaxDataPayload), cancellationToken);
+            var count = await AcquireWindowAsync(Math.Min(buffer.Length, MaxWriteBatch), cancellationToken);
             var open = TakeOpenPending();
-            var prefix = open ? MuxProtocol.HeaderSize : 0;
-            var length = prefix + MuxProtocol.HeaderSize + count;
-            var frame = ArrayPool<byte>.Shared.Rent(length);
+            var frames = (count + MuxProtocol.MaxDataPayload - 1) / MuxProtocol.MaxDataPayload;
+            var length = (open ? MuxProtocol.HeaderSize : 0) + (frames * MuxProtocol.HeaderSize) + count;
+            var batch = ArrayPool<byte>.Shared.Rent(length);
+            var at = 0;
             if (open)
             {
-                MuxProtocol.WriteHeader(frame, MuxFrameType.Open, 0, Id);
+                MuxProtocol.WriteHeader(batch, MuxFrameType.Open, 0, Id);
+                at = MuxProtocol.HeaderSize;
             }
 
-            MuxProtocol.WriteHeader(frame.AsSpan(prefix), MuxFrameType.Data, count, Id);
-            buffer.Span[..count].CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
-            await _session.SendAsync(frame, length);
+            var data = buffer.Span[..count];
+            while (!data.IsEmpty)
+            {
+                var n = Math.Min(data.Length, MuxProtocol.MaxDataPayload);
+                MuxProtocol.WriteHeader(batch.AsSpan(at), MuxFrameType.Data, n, Id);
+                data[..n].CopyTo(batch.AsSpan(at + MuxProtocol.HeaderSize));
+                at += MuxProtocol.HeaderSize + n;
+                data = data[n..];
+            }
+
+            await _session.SendAsync(batch, length);
             buffer = buffer[count..];
         }
     }

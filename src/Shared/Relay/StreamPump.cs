@@ -11,8 +11,10 @@ namespace Tunnel.Relay;
 /// </remarks>
 internal static class StreamPump
 {
-    /// <summary>Four TLS records of plaintext: large enough for bulk transfer, returned to the pool when idle.</summary>
-    public const int DefaultBufferSize = 64 * 1024;
+    /// <summary>Four TLS records of plaintext: large enough for bulk transfer, returned to the pool when idle. Four
+    /// full multiplexed DATA frames exactly (a frame is a record less its 8-byte header), so a read of this size goes
+    /// out as four full records on a multiplexed connection too, not four and a 40-byte fifth.</summary>
+    public const int DefaultBufferSize = 4 * Mux.MuxProtocol.MaxDataPayload;
 
     public static async Task<PumpOutcome> CopyAsync(
         Stream input,
