@@ -109,6 +109,11 @@ internal sealed partial class ClientTunnel : ITunnelService
         {
             yield return "timeouts or keepAlive";
         }
+
+        if (running.Multiplex != updated.Multiplex || running.Pool != updated.Pool)
+        {
+            yield return "multiplex or pool settings";
+        }
     }
 
     private bool ReloadTls()
