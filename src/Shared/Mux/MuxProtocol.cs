@@ -73,5 +73,9 @@ internal static class MuxProtocol
         ((MuxFrameType)source[0], BinaryPrimitives.ReadUInt16BigEndian(source[2..]), BinaryPrimitives.ReadUInt32BigEndian(source[4..]));
 }
 
+/// <summary>A stream ended abortively by the far side: the peer reset it (the message carries its reason), or the
+/// multiplexed connection under it failed.</summary>
+internal sealed class MuxStreamResetException(string message, Exception? inner = null) : IOException(message, inner);
+
 /// <summary>The peer broke the multiplexing protocol; the whole TLS connection is closed.</summary>
 internal sealed class MuxProtocolException(string message) : Exception(message);

@@ -567,7 +567,7 @@ internal sealed class MuxSession : IAsyncDisposable
             }
         }
 
-        var lost = new IOException(error is null
+        var lost = new MuxStreamResetException(error is null
             ? "the multiplexed TLS connection was closed"
             : $"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(error)}", error);
         foreach (var stream in open)

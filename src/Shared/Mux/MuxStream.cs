@@ -216,7 +216,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         }
     }
 
-    internal void OnRemoteReset(string reason) => ResetFromPeer(new IOException(reason));
+    internal void OnRemoteReset(string reason) => ResetFromPeer(new MuxStreamResetException(reason));
 
     internal void OnSessionLost(Exception error) => ResetFromPeer(error);
 
@@ -382,12 +382,15 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     }
 
     /// <summary>Resets the stream (an RST frame): the peer cannot mistake a truncated stream for a complete one.</summary>
-    public void Abort()
+    public void Abort() => Abort("the stream was aborted");
+
+    /// <summary>Resets the stream with a reason the peer logs (and, on the client, puts in a 502).</summary>
+    public void Abort(string reason)
     {
         TaskCompletionSource? wake;
         lock (_lock)
         {
-            wake = ResetLocked(new IOException("the stream was aborted"), sendReset: true);
+            wake = ResetLocked(new IOException(reason), sendReset: true);
         }
 
         WakeLater(wake);

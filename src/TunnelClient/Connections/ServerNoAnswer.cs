@@ -9,6 +9,7 @@ internal static class ServerNoAnswer
     public static Func<Exception?, string> For(string server) => ex => ex switch
     {
         null => ClosedWithoutAnswer(server),
+        Mux.MuxStreamResetException => $"tunnel-server {server}: {ex.Message}",
         _ when IsTimeout(ex) => $"tunnel-server {server} stopped acknowledging data (the path went silent: a firewall or NAT " +
             "dropping the flow); the next connection will use another path or report the server down",
         _ when SocketErrors.IsRoutine(ex) => ClosedWithoutAnswer(server),

@@ -261,14 +261,14 @@ internal sealed class ServerConnectionHandler
                 record.Metrics.Accepted("rejected").Increment();
                 ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, refusal + " (a stream of its multiplexed connection; no new streams there)");
                 session.SendGoAway();
-                stream.Abort();
+                stream.Abort("tunnel-server no longer accepts this client's certificate (its log says why)");
                 record.Closed("client-rejected");
                 return;
             }
 
             if (_admission.AdmitIdentity(identity, record) is not { } identityLease)
             {
-                stream.Abort();
+                stream.Abort("tunnel-server's limit of connections for this client certificate is reached (maxConnectionsPerIdentity)");
                 return;
             }
 
