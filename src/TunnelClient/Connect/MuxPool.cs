@@ -249,8 +249,9 @@ internal sealed partial class MuxPool : IAsyncDisposable
         lock (_lock)
         {
             var draining = Volatile.Read(ref _draining);
+            var excess = _sessions.Count - (draining ? 0 : _options.Connections);
             extras = _sessions.Where(s => s.Mux.IdleFor >= ExtraIdle || (draining && s.Mux.StreamCount == 0))
-                .Skip(draining ? 0 : _options.Connections).ToList();
+                .Take(Math.Max(0, excess)).ToList();
         }
 
         foreach (var session in extras)
