@@ -8,7 +8,8 @@ namespace Tunnel.EndToEnd.Faults;
 
 /// <summary>A tunnel-client with two servers (failover: A first, then B) under a steady rate of new connections, with
 /// full-duplex transfers in flight through A: SIGTERM to A (a rolling restart, a scale-in) lets those transfers finish
-/// intact, sends every new connection to B without a single failure, and A exits 0 once drained.</summary>
+/// intact, sends every new connection to B without a single failure, and A exits 0 once drained. The same with
+/// multiplexing: A's GOAWAY moves new streams to a multiplexed connection to B while A's streams finish.</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class SigtermedServerDrainsWhileNewConnectionsMoveOn(ITestOutputHelper output)
 {
@@ -16,8 +17,10 @@ public sealed class SigtermedServerDrainsWhileNewConnectionsMoveOn(ITestOutputHe
     private const long Size = 8 * 1024 * 1024;
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(25);
 
-    [Fact(Timeout = 120_000)]
-    public async Task In_flight_transfers_complete_new_connections_go_to_the_other_server_and_none_fails()
+    [Theory(Timeout = 120_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task In_flight_transfers_complete_new_connections_go_to_the_other_server_and_none_fails(bool multiplex)
     {
         // Guards against a stop signal cutting what is in flight, against new connections failing while a server
         // drains (its listener must close at once, so tunnel-client fails over instead of waiting or being reset),
@@ -33,7 +36,8 @@ public sealed class SigtermedServerDrainsWhileNewConnectionsMoveOn(ITestOutputHe
             TunnelProcess.StartServerAsync(binaries, n.Item2.Address, Fleet.IssueNodeCertificate(pki, n.Item1), pki.CaPath, output, deadline.Token, drain)));
         var (serverA, serverB) = (servers[0], servers[1]);
         var client = parts.Add(await TunnelProcess.StartClientAsync(binaries, $"{serverA.Address},{serverB.Address}", ProxyChain.ServerName,
-            pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--strategy", "failover"));
+            pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--strategy", "failover",
+            "--multiplex", multiplex ? "on" : "off"));
         var entry = new IPEndPoint(IPAddress.Loopback, client.Port);
 
         var clock = Stopwatch.StartNew();
@@ -96,6 +100,14 @@ public sealed class SigtermedServerDrainsWhileNewConnectionsMoveOn(ITestOutputHe
         Assert.All(afterExit, a => Assert.Equal("node-b", a.Node));
         Assert.True(duringDrain.Count(a => a.Node == "node-b") >= 40, "the connections made while node-a drained did not go to node-b");
         Assert.DoesNotContain(serverB.Events, e => e.EventName is "HandshakeFailed" or "UpstreamFailed");
+        if (multiplex)
+        {
+            // Every connection was a stream: a handful of TLS connections for hundreds of tunneled ones.
+            var tlsConnections = serverA.Events.Concat(serverB.Events).Count(e => e.EventName == "ConnectionOpened" && e["Upstream"] == "(multiplexed)");
+            output.WriteLine($"multiplexed TLS connections opened: {tlsConnections} for {attempts.Count + Transfers} tunneled connections");
+            Assert.InRange(tlsConnections, 2, 8);
+            Assert.Contains(serverA.Events, e => e.EventName == "ConnectionClosed" && e["Upstream"] == "(multiplexed)" && e["Reason"] == "drained");
+        }
     }
 
     private static string PerNode(IEnumerable<LoadAttempt> attempts) =>
