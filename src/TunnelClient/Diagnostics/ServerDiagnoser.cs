@@ -8,6 +8,7 @@ using Tunnel.Client.Connect;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
 using Tunnel.Config;
+using Tunnel.Mux;
 using Tunnel.Net;
 using Tunnel.Tls;
 
@@ -100,7 +101,37 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
                     return Done();
                 }
 
-                await StepAsync(steps, "round trip", () => RoundTripAsync(stream, cancellationToken));
+                if (!options.Multiplex.Enabled)
+                {
+                    await StepAsync(steps, "round trip", () => RoundTripAsync(stream, cancellationToken));
+                    return Done();
+                }
+
+                // With multiplexing on, the round trip goes over a stream, as the tunnel's connections will.
+                MuxSession? session = null;
+                if (await StepAsync(steps, "multiplexing", async () =>
+                {
+                    using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
+                    try
+                    {
+                        session = await MuxSession.ConnectAsync(new Relay.TlsEndpoint(socket!, stream), 1, time, scope.Token);
+                    }
+                    catch (MuxNotSupportedException ex)
+                    {
+                        throw new DiagnosisException($"not acknowledged: {ex.Message}",
+                            "this server does not multiplex (stunnel, an older tunnel-server, or one with multiplex off): turn multiplex off for this tunnel, or on at the server");
+                    }
+
+                    return "acknowledged: connections will be streams over a few TLS connections";
+                }))
+                {
+                    await using (session!)
+                    await using (var muxStream = session!.Open())
+                    {
+                        await StepAsync(steps, "round trip", () => RoundTripAsync(muxStream, cancellationToken));
+                        await EndStreamAsync(muxStream, cancellationToken);
+                    }
+                }
             }
 
             return Done();
@@ -161,7 +192,27 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
             "'client-rejected' line has the exact reason");
     }
 
-    private async Task<string> RoundTripAsync(SslStream stream, CancellationToken cancellationToken)
+    /// <summary>Ends the probe stream both ways (FIN, then the server's end, briefly), so the server's log calls it
+    /// done rather than reset.</summary>
+    private static async Task EndStreamAsync(MuxStream stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await stream.CompleteWritesAsync(cancellationToken);
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            wait.CancelAfter(TimeSpan.FromSeconds(1));
+            var sink = new byte[512];
+            while (await stream.ReadAsync(sink, wait.Token) > 0)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // Reset instead; nothing to report.
+        }
+    }
+
+    private async Task<string> RoundTripAsync(Stream stream, CancellationToken cancellationToken)
     {
         using var scope = new TimeoutScope(RoundTripTimeout, time, cancellationToken);
         var request = $"HEAD {probe.AbsoluteUri} HTTP/1.1\r\nHost: {probe.Authority}\r\nUser-Agent: tunnel-client-diagnose\r\nConnection: close\r\n\r\n";

@@ -34,6 +34,33 @@ public sealed class DiagnoseTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task With_multiplexing_on_the_preamble_is_checked_and_the_round_trip_rides_a_stream()
+    {
+        await using var upstream = new TcpTestServer(HttpAnswer("HTTP/1.1 503 Service Unavailable\r\nServer: squid/5.7\r\n\r\n"));
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, withClient: false);
+        await using var refusing = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["multiplex"] = "false", withClient: false);
+        var client = _pki.IssueClient("site-a");
+
+        var flags = Flags($"127.0.0.1:{tunnel.ServerEndPoint.Port}", client);
+        flags.Multiplex = "on";
+        var (exit, text) = await RunAsync(flags);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("[ ok ] multiplexing", text);
+        Assert.Contains("the upstream proxy answered 'HTTP/1.1 503 Service Unavailable' (Server: squid/5.7)", text);
+        Assert.Contains(_logs.Lines, l => l.EventId.Name == "ConnectionOpened" && (string?)l["Upstream"] == "(multiplexed)");
+
+        flags = Flags($"127.0.0.1:{refusing.ServerEndPoint.Port}", client);
+        flags.Multiplex = "on";
+        (exit, text) = await RunAsync(flags);
+
+        Assert.NotEqual(0, exit);
+        Assert.Contains("FAIL", text);
+        Assert.Contains("not acknowledged", text);
+        Assert.Contains("turn multiplex off for this tunnel", text);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task An_intercepting_middlebox_is_named_with_its_issuer()
     {
         await using var middlebox = new TlsTestServer(_otherPki.IssueServer("tunnel.test"));
