@@ -306,6 +306,46 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
         await EchoAsync(established, 2);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_server_killed_mid_transfer_resets_its_streams_instead_of_ending_them_cleanly()
+    {
+        // The test of relay semantics under multiplexing: a download cut by a dying server must not look complete.
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            try
+            {
+                await Payload.SendAsync(stream, 1L << 30, seed: 13);
+            }
+            catch (IOException)
+            {
+                // Cut off by the forced stop.
+            }
+        });
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: Multiplexed);
+
+        using var socket = await tunnel.ConnectClientAsync();
+        await socket.SendAsync("go"u8.ToArray(), SocketFlags.None);
+        var buffer = new byte[64 * 1024];
+        long received = 0;
+        while (received < 4 * 1024 * 1024)
+        {
+            received += await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        // Two stop requests: the second resets everything at once, as a crash or a kill would cut it.
+        tunnel.Server.Host.RequestStop();
+        tunnel.Server.Host.RequestStop();
+
+        var error = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(20)) > 0)
+            {
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+    }
+
     private static async Task EchoAsync(Socket socket, byte value)
     {
         await socket.SendAsync(new[] { value }, SocketFlags.None);
