@@ -19,6 +19,9 @@ internal sealed class ConnectionLimiter : IDisposable
 
     public Task WaitAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
 
+    /// <summary>Takes a slot if one is free, without waiting (a multiplexed stream: it has no backlog to wait in).</summary>
+    public bool TryAcquire() => _slots.Wait(0);
+
     public void Release() => _slots.Release();
 
     public void Dispose() => _slots.Dispose();

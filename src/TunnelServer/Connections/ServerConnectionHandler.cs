@@ -237,7 +237,20 @@ internal sealed class ServerConnectionHandler
     private async Task ServeStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
         string identity, string peer)
     {
-        // Counted like an accepted connection: the drain waits for it, and the memory trimmer sees the load go.
+        // Counted like an accepted connection: it takes a maxConnections slot (it holds an upstream descriptor), the
+        // drain waits for it, and the memory trimmer sees the load go. With no slot free it is refused at once: a
+        // stream has no kernel backlog to wait in.
+        if (!_context.Limiter.TryAcquire())
+        {
+            using var refused = _context.NewRecord(_options.Name, peer);
+            refused.PeerIdentity = identity;
+            refused.Metrics.Accepted("limited").Increment();
+            stream.Abort($"tunnel-server is at its connection limit (maxConnections {_context.Limiter.Limit})");
+            await stream.DisposeAsync();
+            refused.Closed("limited");
+            return;
+        }
+
         _context.Tracker.Enter();
         try
         {
@@ -246,6 +259,7 @@ internal sealed class ServerConnectionHandler
         finally
         {
             _context.Tracker.Exit();
+            _context.Limiter.Release();
         }
     }
 

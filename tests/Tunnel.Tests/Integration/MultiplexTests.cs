@@ -346,6 +346,54 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Streams_count_against_max_connections_and_one_over_it_gets_a_502_with_the_reason()
+    {
+        await using var upstream = new TcpTestServer(async socket =>
+        {
+            await socket.SendAsync("HTTP/1.1 200 OK\r\n\r\n"u8.ToArray(), SocketFlags.None);
+            await DataIntegrityTests.EchoAsync(socket);
+        });
+        // Four slots: the listener holds one for the connection it is waiting to accept, the multiplexed TLS connection
+        // takes one, two streams the others.
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["maxConnections"] = "4", client: c =>
+        {
+            Multiplexed(c);
+            c["multiplexConnections"] = "1";
+        });
+
+        var held = new List<Socket>();
+        for (var i = 0; i < 2; i++)
+        {
+            var socket = await tunnel.ConnectClientAsync();
+            held.Add(socket);
+            await socket.SendAsync("CONNECT example.test:443 HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None);
+            var answer = new byte[64];
+            Assert.True(await socket.ReceiveAsync(answer.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10)) > 0);
+        }
+
+        using (var over = await tunnel.ConnectClientAsync())
+        {
+            await over.SendAsync("CONNECT example.test:443 HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None);
+            using var stream = new NetworkStream(over);
+            var answer = await new StreamReader(stream).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
+            Assert.Contains("connection limit (maxConnections 4)", answer, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, upstream.Accepted);
+
+        // A slot comes back when a stream ends.
+        held[0].Dispose();
+        await _logs.WaitForCountAsync(l => l.EventId.Name == "ConnectionClosed" && (string?)l["Upstream"] == upstream.Address, 1, TimeSpan.FromSeconds(10));
+        using var again = await tunnel.ConnectClientAsync();
+        await again.SendAsync("CONNECT example.test:443 HTTP/1.1\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        var ok = new byte[64];
+        var read = await again.ReceiveAsync(ok.AsMemory(), SocketFlags.None).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.StartsWith("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(ok, 0, read), StringComparison.Ordinal);
+        held[1].Dispose();
+    }
+
     private static async Task EchoAsync(Socket socket, byte value)
     {
         await socket.SendAsync(new[] { value }, SocketFlags.None);
