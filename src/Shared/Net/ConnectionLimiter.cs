@@ -2,27 +2,48 @@ namespace Tunnel.Net;
 
 /// <summary>A cap on concurrent connections, taken before accept() so that excess connections wait in the kernel
 /// backlog instead of being accepted and dropped (ghostunnel does the same; stunnel accepts and then closes).</summary>
+/// <remarks>Counted in descriptors, since what the cap protects is the open-file limit: a relayed connection holds two
+/// (the accepted one and the one dialled), a multiplexed stream one (its upstream connection; the client's side is the
+/// shared TLS connection). <see cref="Limit"/> relayed connections, or twice as many streams, fit.</remarks>
 internal sealed class ConnectionLimiter : IDisposable
 {
-    private readonly SemaphoreSlim _slots;
+    private readonly SemaphoreSlim _descriptors;
 
     public ConnectionLimiter(int limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         Limit = limit;
-        _slots = new SemaphoreSlim(limit, limit);
+        _descriptors = new SemaphoreSlim(limit * 2, limit * 2);
     }
 
+    /// <summary>maxConnections: relayed connections.</summary>
     public int Limit { get; }
 
-    public int InUse => Limit - _slots.CurrentCount;
+    /// <summary>Connections' worth of descriptors in use (a stream counts half).</summary>
+    public int InUse => ((Limit * 2) - _descriptors.CurrentCount + 1) / 2;
 
-    public Task WaitAsync(CancellationToken cancellationToken) => _slots.WaitAsync(cancellationToken);
+    /// <summary>Waits for room for one relayed connection (two descriptors).</summary>
+    public async Task WaitAsync(CancellationToken cancellationToken)
+    {
+        await _descriptors.WaitAsync(cancellationToken);
+        try
+        {
+            await _descriptors.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            _descriptors.Release();
+            throw;
+        }
+    }
 
-    /// <summary>Takes a slot if one is free, without waiting (a multiplexed stream: it has no backlog to wait in).</summary>
-    public bool TryAcquire() => _slots.Wait(0);
+    public void Release() => _descriptors.Release(2);
 
-    public void Release() => _slots.Release();
+    /// <summary>Takes room for one multiplexed stream (one descriptor) if there is any, without waiting: a stream
+    /// has no kernel backlog to wait in.</summary>
+    public bool TryAcquireStream() => _descriptors.Wait(0);
 
-    public void Dispose() => _slots.Dispose();
+    public void ReleaseStream() => _descriptors.Release();
+
+    public void Dispose() => _descriptors.Dispose();
 }

@@ -237,10 +237,10 @@ internal sealed class ServerConnectionHandler
     private async Task ServeStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
         string identity, string peer)
     {
-        // Counted like an accepted connection: it takes a maxConnections slot (it holds an upstream descriptor), the
-        // drain waits for it, and the memory trimmer sees the load go. With no slot free it is refused at once: a
-        // stream has no kernel backlog to wait in.
-        if (!_context.Limiter.TryAcquire())
+        // Counted like an accepted connection: it takes its share of maxConnections (one descriptor, its upstream
+        // connection: half a relayed connection), the drain waits for it, and the memory trimmer sees the load go.
+        // With no room it is refused at once: a stream has no kernel backlog to wait in.
+        if (!_context.Limiter.TryAcquireStream())
         {
             using var refused = _context.NewRecord(_options.Name, peer);
             refused.PeerIdentity = identity;
@@ -259,7 +259,7 @@ internal sealed class ServerConnectionHandler
         finally
         {
             _context.Tracker.Exit();
-            _context.Limiter.Release();
+            _context.Limiter.ReleaseStream();
         }
     }
 

@@ -347,16 +347,16 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task Streams_count_against_max_connections_and_one_over_it_gets_a_502_with_the_reason()
+    public async Task Streams_count_half_against_max_connections_and_one_over_it_gets_a_502_with_the_reason()
     {
         await using var upstream = new TcpTestServer(async socket =>
         {
             await socket.SendAsync("HTTP/1.1 200 OK\r\n\r\n"u8.ToArray(), SocketFlags.None);
             await DataIntegrityTests.EchoAsync(socket);
         });
-        // Four slots: the listener holds one for the connection it is waiting to accept, the multiplexed TLS connection
-        // takes one, two streams the others.
-        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["maxConnections"] = "4", client: c =>
+        // Three connections are six descriptors: the listener holds two for the connection it is waiting to accept, the
+        // multiplexed TLS connection two (it is an accepted connection), and each stream one (its upstream).
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s => s["maxConnections"] = "3", client: c =>
         {
             Multiplexed(c);
             c["multiplexConnections"] = "1";
@@ -378,7 +378,7 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
             using var stream = new NetworkStream(over);
             var answer = await new StreamReader(stream).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(10));
             Assert.StartsWith("HTTP/1.1 502", answer, StringComparison.Ordinal);
-            Assert.Contains("connection limit (maxConnections 4)", answer, StringComparison.Ordinal);
+            Assert.Contains("connection limit (maxConnections 3)", answer, StringComparison.Ordinal);
         }
 
         Assert.Equal(2, upstream.Accepted);
