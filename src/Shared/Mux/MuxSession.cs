@@ -18,7 +18,9 @@ internal sealed class MuxSession : IAsyncDisposable
     private const int ReadBufferSize = 64 * 1024;
     private const int CoalesceLimit = 16 * 1024;
     private const int InlineFrames = 8;
-    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(5);
+    /// <summary>How long a close waits for queued frames, and then for the peer's own close: short, because a process
+    /// that stops closes its connections this way.</summary>
+    private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
 
     private readonly TlsEndpoint _transport;
     private readonly bool _isClient;

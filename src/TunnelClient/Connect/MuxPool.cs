@@ -313,10 +313,8 @@ internal sealed partial class MuxPool : IAsyncDisposable
             sessions = [.. _sessions];
         }
 
-        foreach (var session in sessions)
-        {
-            await CloseAsync(session);
-        }
+        // All at once: each waits a moment for its server's close, and a stopping process should wait that once.
+        await Task.WhenAll(sessions.Select(CloseAsync));
 
         _refill.Dispose();
         _stop.Dispose();
