@@ -58,9 +58,10 @@ public sealed class RunningOutOfFileDescriptorsBacksOffAndRecovers(ITestOutputHe
         // Idle authenticated connections, as tunnel-clients' warm pools keep: one descriptor each on the server.
         var idle = new List<SslStream>();
         var waiting = new List<Task<SslStream>>(); // handshakes not done in time: left in the backlog (or a slow machine)
+        var resetAtEdge = 0;
         while (!server.Events.Any(e => e.EventName == "AcceptBackoff"))
         {
-            Assert.True(idle.Count + waiting.Count < OpenFileLimit, $"{idle.Count} idle connections and accept never failed");
+            Assert.True(idle.Count + waiting.Count + resetAtEdge < OpenFileLimit, $"{idle.Count} idle connections and accept never failed");
             var connecting = TlsTestClient.ConnectAsync(serverEndPoint, pki.Root, clientIdentity, cancellationToken: deadline.Token);
             try
             {
@@ -69,6 +70,11 @@ public sealed class RunningOutOfFileDescriptorsBacksOffAndRecovers(ITestOutputHe
             catch (TimeoutException)
             {
                 waiting.Add(connecting);
+            }
+            catch (IOException)
+            {
+                // Reset at the edge of exhaustion (the accepted socket could not be served): counted, not fatal.
+                resetAtEdge++;
             }
         }
 
@@ -120,7 +126,7 @@ public sealed class RunningOutOfFileDescriptorsBacksOffAndRecovers(ITestOutputHe
         output.WriteLine("==== figures ====");
         output.WriteLine($"tunnel-server under prlimit --nofile={OpenFileLimit}:{OpenFileLimit} with --max-connections 10000: " +
             $"{baseline} descriptors open after a warm-up connection");
-        output.WriteLine($"{idle.Count} idle TLS connections exhausted it ({fdsAtExhaustion} descriptors open); {waiting.Count} more waited in the backlog");
+        output.WriteLine($"{idle.Count} idle TLS connections exhausted it ({fdsAtExhaustion} descriptors open); {waiting.Count} more waited in the backlog, {resetAtEdge} were reset at the edge");
         output.WriteLine($"first warning: {first.Message}");
         output.WriteLine($"AcceptBackoff lines while exhausted: {backoffs.Count} (backoff ms: {string.Join(", ", backoffs)})");
         output.WriteLine($"CPU while exhausted: {cpu:P1} of one core over {HeldFailures} accept failures {LoadAttempt.Ms(window)} apart in all");
