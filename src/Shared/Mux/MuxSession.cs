@@ -76,8 +76,6 @@ internal sealed class MuxSession : IAsyncDisposable
         }
     }
 
-    public int MaxStreams => _maxStreams;
-
     /// <summary>How long the connection has carried no stream (zero while it carries one).</summary>
     public TimeSpan IdleFor
     {

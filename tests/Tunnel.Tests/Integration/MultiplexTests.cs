@@ -214,13 +214,14 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
     {
         const long Size = 8L * 1024 * 1024;
         var started = new TaskCompletionSource();
+        var release = new TaskCompletionSource();
         await using var upstream = new TcpTestServer(async socket =>
         {
             using var stream = new NetworkStream(socket, ownsSocket: false);
             var first = new byte[1];
             await stream.ReadExactlyAsync(first);
             started.TrySetResult();
-            await Task.Delay(500); // the stop request arrives while this connection is in flight
+            await release.Task; // answers only once the server is draining
             await Payload.SendAsync(stream, Size, seed: 11);
             socket.Shutdown(SocketShutdown.Send);
             await Payload.ReceiveAsync(stream);
@@ -231,12 +232,14 @@ public sealed class MultiplexTests(ITestOutputHelper output) : IDisposable
         using var stream = new NetworkStream(socket);
         await stream.WriteAsync("x"u8.ToArray());
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        var stop = tunnel.StopServerAsync();
+        tunnel.Server.Host.RequestStop();
+        await _logs.WaitForAsync("draining", TimeSpan.FromSeconds(10));
+        release.SetResult();
         var (hash, length) = await Payload.ReceiveAsync(stream).WaitAsync(TimeSpan.FromSeconds(20));
         socket.Shutdown(SocketShutdown.Send);
         Assert.Equal(Size, length);
         Assert.Equal(Payload.Expected(Size, seed: 11), hash);
-        Assert.Equal(0, await stop);
+        Assert.Equal(0, await tunnel.StopServerAsync());
     }
 
     [Fact(Timeout = 60_000)]
