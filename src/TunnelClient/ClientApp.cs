@@ -75,11 +75,11 @@ internal sealed class ClientApp : IDaemonApp<ClientOptions>
         return ok;
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         foreach (var tunnel in Tunnels)
         {
-            tunnel.Dispose();
+            await tunnel.DisposeAsync();
         }
 
         Host.Dispose();

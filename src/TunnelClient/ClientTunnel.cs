@@ -131,9 +131,9 @@ internal sealed partial class ClientTunnel : ITunnelService
         ExpiryWarnings.Check(_logger, Name, state.Identity, state.Trust, revocation: null, _expiryWarning, _time.GetUtcNow());
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
-        Connector.Dispose();
+        await Connector.DisposeAsync();
         _watcher?.Dispose();
         _listener.Dispose();
     }

@@ -77,11 +77,11 @@ internal sealed class ServerApp : IDaemonApp<ServerOptions>
         return ok;
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         foreach (var tunnel in Tunnels)
         {
-            tunnel.Dispose();
+            await tunnel.DisposeAsync();
         }
 
         Host.Dispose();

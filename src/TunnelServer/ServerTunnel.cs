@@ -132,12 +132,13 @@ internal sealed partial class ServerTunnel : ITunnelService
         ExpiryWarnings.Check(_logger, Name, state.Identity, state.ClientCa, state.Revocation, _expiryWarning, _time.GetUtcNow());
     }
 
-    public void Dispose()
+    public ValueTask DisposeAsync()
     {
         Upstream.Dispose();
         _admission.Dispose();
         _watcher?.Dispose();
         _listener.Dispose();
+        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(EventId = 300, EventName = "ServerListening", Level = LogLevel.Information,

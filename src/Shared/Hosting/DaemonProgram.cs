@@ -46,7 +46,7 @@ internal static class DaemonProgram
             return ExitCodes.Config;
         }
 
-        using (app)
+        await using (app)
         using (new SignalHandlers(app.Host.RequestStop, () => Reload(app, flags, read, logger), logging.ReopenFiles))
         {
             return await app.Host.RunAsync();

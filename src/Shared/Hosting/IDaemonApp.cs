@@ -1,7 +1,7 @@
 namespace Tunnel.Hosting;
 
 /// <summary>A built daemon, ready to run: what the program and in-process tests start and stop.</summary>
-internal interface IDaemonApp<in TOptions> : IDisposable
+internal interface IDaemonApp<in TOptions> : IAsyncDisposable
 {
     DaemonHost Host { get; }
 

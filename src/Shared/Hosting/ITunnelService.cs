@@ -1,7 +1,7 @@
 namespace Tunnel.Hosting;
 
 /// <summary>One configured tunnel in a daemon: a listener and what it does with each connection.</summary>
-internal interface ITunnelService : Admin.IReadinessSource, IDisposable
+internal interface ITunnelService : Admin.IReadinessSource, IAsyncDisposable
 {
     string Name { get; }
 

@@ -6,6 +6,7 @@ internal sealed class ConnectionTracker
     private readonly Lock _lock = new();
     private int _active;
     private TaskCompletionSource? _drained;
+    private List<(int Count, TaskCompletionSource Done)>? _reached;
 
     public int Active => Volatile.Read(ref _active);
 
@@ -14,6 +15,7 @@ internal sealed class ConnectionTracker
         lock (_lock)
         {
             _active++;
+            _reached?.RemoveAll(w => w.Count <= _active && w.Done.TrySetResult());
         }
     }
 
@@ -41,6 +43,22 @@ internal sealed class ConnectionTracker
 
             _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             return _drained.Task;
+        }
+    }
+
+    /// <summary>Completes once at least <paramref name="count"/> connections are in flight.</summary>
+    public Task WhenActiveAsync(int count)
+    {
+        lock (_lock)
+        {
+            if (_active >= count)
+            {
+                return Task.CompletedTask;
+            }
+
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            (_reached ??= []).Add((count, done));
+            return done.Task;
         }
     }
 }

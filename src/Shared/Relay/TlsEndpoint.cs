@@ -8,30 +8,41 @@ namespace Tunnel.Relay;
 /// <remarks>No TCP FIN follows the close_notify until the connection is closed: HTTP proxies on the path (a site's
 /// outbound Squid) tear a CONNECT tunnel down in both directions when one side sends FIN, which would cut the
 /// answer still flowing back. The close_notify carries the half-close end to end, inside the TLS stream.</remarks>
-internal sealed class TlsEndpoint(Socket socket, SslStream tls) : IRelayEndpoint
+internal sealed class TlsEndpoint : IRelayEndpoint
 {
-    public Socket Socket => socket;
-
-    public SslStream Tls => tls;
-
-    public Stream Stream => tls;
-
+    private readonly CloseNotifyGate _gate = new();
     private int _writesCompleted;
+
+    /// <summary>A TLS endpoint over <paramref name="transport"/> (the socket's stream, owned and disposed with it);
+    /// authenticate <see cref="Tls"/>, then read and write <see cref="Stream"/>.</summary>
+    public TlsEndpoint(Socket socket, Stream transport)
+    {
+        Socket = socket;
+        Tls = new SslStream(_gate.Transport(transport), leaveInnerStreamOpen: false);
+        Stream = _gate.Reads(Tls);
+    }
+
+    public Socket Socket { get; }
+
+    /// <summary>For the handshake and what it negotiated; data goes through <see cref="Stream"/>.</summary>
+    public SslStream Tls { get; }
+
+    public Stream Stream { get; }
 
     /// <summary>Sends close_notify; idempotent.</summary>
     public async ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _writesCompleted, 1) == 0)
         {
-            await tls.ShutdownAsync().WaitAsync(cancellationToken);
+            await _gate.ShutdownAsync(Tls.ShutdownAsync, cancellationToken);
         }
     }
 
-    public void Abort() => SocketClose.Reset(socket);
+    public void Abort() => SocketClose.Reset(Socket);
 
     public async ValueTask DisposeAsync()
     {
-        await tls.DisposeAsync();
-        socket.Dispose();
+        await Tls.DisposeAsync();
+        Socket.Dispose();
     }
 }

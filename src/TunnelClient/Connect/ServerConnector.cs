@@ -1,4 +1,3 @@
-using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
@@ -16,7 +15,7 @@ namespace Tunnel.Client.Connect;
 /// <summary>Opens verified TLS connections to the tunnel's servers through the balancer (strategy, hedging,
 /// retries, per-server circuit breakers, health probes), and explains failures in words an operator, and a user
 /// behind Squid, can act on.</summary>
-internal sealed class ServerConnector : IDisposable
+internal sealed class ServerConnector : IAsyncDisposable
 {
     private readonly ClientTunnelOptions _options;
     private readonly Reloadable<ClientTlsState> _tls;
@@ -134,19 +133,18 @@ internal sealed class ServerConnector : IDisposable
 
         var state = _tls.Current;
         var check = new ServerCertificateCheck(state, _time);
-        var stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var endpoint = new TlsEndpoint(socket, new NetworkStream(socket, ownsSocket: true));
         using var scope = new TimeoutScope(_options.Timeouts.Handshake, _time, cancellationToken);
         var started = _time.GetTimestamp();
         try
         {
-            await stream.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
+            await endpoint.Tls.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
             _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            return new ServerConnection(new TlsEndpoint(socket, stream), server, check.Verdict?.PeerName ?? "-");
+            return new ServerConnection(endpoint, server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)
         {
-            await stream.DisposeAsync();
-            socket.Dispose();
+            await endpoint.DisposeAsync();
             if (cancellationToken.IsCancellationRequested)
             {
                 throw;
@@ -239,19 +237,19 @@ internal sealed class ServerConnector : IDisposable
         }
     }
 
-    public void Dispose()
+    public async ValueTask DisposeAsync()
     {
         _prober?.Dispose();
         if (Warm is { } warm)
         {
             Warm = null;
-            warm.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await warm.DisposeAsync();
         }
 
         if (Mux is { } mux)
         {
             Mux = null;
-            mux.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await mux.DisposeAsync();
         }
     }
 }

@@ -139,7 +139,7 @@ internal sealed partial class WarmPool : IAsyncDisposable
     private void Add(ServerConnection connection)
     {
 #pragma warning disable CA2022 // A zero-byte read returns no data by design: it only watches for the server closing.
-        var pending = connection.Endpoint.Tls.ReadAsync(Memory<byte>.Empty).AsTask();
+        var pending = connection.Endpoint.Stream.ReadAsync(Memory<byte>.Empty).AsTask();
 #pragma warning restore CA2022
         // Each connection gets a slightly different age limit, so the pool does not recycle in a regular beat.
         var lifetime = _options.MaxAge * (0.8 + (Random.Shared.NextDouble() * 0.2));

@@ -54,7 +54,8 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
             }
 
             var check = new ServerCertificateCheck(tls, time, capture: true);
-            var stream = new SslStream(new NetworkStream(socket!, ownsSocket: true));
+            var endpoint = new Relay.TlsEndpoint(socket!, new NetworkStream(socket!, ownsSocket: true));
+            var stream = endpoint.Tls;
             var handshakeMs = 0.0;
             var handshake = await StepAsync(steps, "tls handshake", async () =>
             {
@@ -114,7 +115,7 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
                     using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
                     try
                     {
-                        session = await MuxSession.ConnectAsync(new Relay.TlsEndpoint(socket!, stream), 1, time, scope.Token);
+                        session = await MuxSession.ConnectAsync(endpoint, 1, time, scope.Token);
                     }
                     catch (MuxNotSupportedException ex)
                     {

@@ -98,7 +98,7 @@ internal sealed class ServerConnectionHandler
                     transport = new PrefixedStream(received.Value.Following, transport);
                 }
 
-                client = new TlsEndpoint(socket, new SslStream(transport, leaveInnerStreamOpen: false));
+                client = new TlsEndpoint(socket, transport);
                 if (await HandshakeAsync(client, record, handshake, addresses.BalancerOwn) is not { } judged)
                 {
                     return;

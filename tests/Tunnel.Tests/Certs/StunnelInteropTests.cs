@@ -44,8 +44,8 @@ public sealed class StunnelInteropTests : IAsyncLifetime
         var sent = SHA256.HashData(payload);
         Assert.Equal(sent, await backend.FirstConnectionHash.WaitAsync(_deadline.Token));
         Assert.Equal(sent, SHA256.HashData(echoed));
-        Assert.Contains("Certificate accepted at depth=0: CN=dev-client", server.Log);
-        Assert.Contains("Certificate accepted at depth=0: CN=tunnel.local", client.Log);
+        await server.WaitForLogAsync("Certificate accepted at depth=0: CN=dev-client", LogWait);
+        await client.WaitForLogAsync("Certificate accepted at depth=0: CN=tunnel.local", LogWait);
     }
 
     [Fact(Timeout = Timeout)]
@@ -62,7 +62,7 @@ public sealed class StunnelInteropTests : IAsyncLifetime
 
         Assert.Empty(echoed);
         Assert.Equal(0, backend.Accepted);
-        Assert.Contains("Rejected by CERT at depth=0: CN=intruder", server.Log);
+        await server.WaitForLogAsync("Rejected by CERT at depth=0: CN=intruder", LogWait);
     }
 
     [Fact(Timeout = Timeout)]
@@ -80,10 +80,12 @@ public sealed class StunnelInteropTests : IAsyncLifetime
         var accepted = await ExchangeAsync(goodClient.Port, payload);
 
         Assert.Empty(refused);
-        Assert.Contains("certificate revoked", server.Log);
+        await server.WaitForLogAsync("certificate revoked", LogWait);
         Assert.Equal(payload, accepted);
         Assert.Equal(1, backend.Accepted);
     }
+
+    private static readonly TimeSpan LogWait = TimeSpan.FromSeconds(10);
 
     private Task<StunnelProcess> StartServerAsync(int backendPort, bool withCrl) =>
         StunnelProcess.StartAsync(_pki.Folder, "srv",

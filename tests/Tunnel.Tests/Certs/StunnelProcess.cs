@@ -12,6 +12,7 @@ internal sealed class StunnelProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(string Text, TaskCompletionSource Seen)> _waiters = [];
 
     private StunnelProcess(Process process, int port)
     {
@@ -29,6 +30,31 @@ internal sealed class StunnelProcess : IAsyncDisposable
             {
                 return _log.ToString();
             }
+        }
+    }
+
+    /// <summary>Waits for stunnel to log <paramref name="text"/> (it writes its log after the connection's bytes, so
+    /// a test that reads <see cref="Log"/> at once can miss the line); fails with the log so far.</summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_log)
+        {
+            if (_log.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            _waiters.Add((text, seen));
+        }
+
+        try
+        {
+            await seen.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            Assert.Fail($"stunnel did not log '{text}' within {timeout.TotalSeconds:0} s; its log:\n{Log}");
         }
     }
 
@@ -121,6 +147,7 @@ internal sealed class StunnelProcess : IAsyncDisposable
         lock (_log)
         {
             _log.AppendLine(line);
+            _waiters.RemoveAll(w => line.Contains(w.Text, StringComparison.Ordinal) && w.Seen.TrySetResult());
         }
 
         if (line.Contains(Ready, StringComparison.Ordinal))

@@ -168,7 +168,7 @@ public sealed class CertificatePolicyTests(ITestOutputHelper output) : IDisposab
             var answer = await Payload.ReceiveAsync(stream);
             return (sent, answer.Length);
         }).ToList();
-        await _logs.WaitForAsync(_ => tunnel.Server.Tracker.Active == 10, Wait);
+        await tunnel.Server.Tracker.WhenActiveAsync(10).WaitAsync(Wait);
 
         for (var round = 0; round < 3; round++)
         {

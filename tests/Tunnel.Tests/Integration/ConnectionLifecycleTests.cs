@@ -203,7 +203,7 @@ public sealed class ConnectionLifecycleTests(ITestOutputHelper output) : IDispos
             withClient: false);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(tunnel.ServerEndPoint);
-        await _logs.WaitForAsync(_ => tunnel.Server.Tracker.Active == 1, Wait);
+        await tunnel.Server.Tracker.WhenActiveAsync(1).WaitAsync(Wait);
 
         tunnel.Server.Host.RequestStop();
         await _logs.WaitForAsync("draining 1 connections", Wait);
@@ -225,7 +225,7 @@ public sealed class ConnectionLifecycleTests(ITestOutputHelper output) : IDispos
         await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
         await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: c => c["shutdownTimeout"] = "20s");
         using var socket = await tunnel.ConnectClientAsync();
-        await _logs.WaitForAsync(_ => tunnel.Client!.Tracker.Active == 1, Wait);
+        await tunnel.Client!.Tracker.WhenActiveAsync(1).WaitAsync(Wait);
 
         tunnel.Client!.Host.RequestStop();
         await _logs.WaitForAsync("draining 1 connections", Wait);
@@ -250,7 +250,7 @@ public sealed class ConnectionLifecycleTests(ITestOutputHelper output) : IDispos
         await keepAlive.SendAsync("ping"u8.ToArray(), SocketFlags.None);
         Assert.Equal(4, await keepAlive.ReceiveAsync(new byte[4].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
         using var silent = await tunnel.ConnectClientAsync();
-        await _logs.WaitForAsync(_ => tunnel.Client!.Tracker.Active == 2, Wait);
+        await tunnel.Client!.Tracker.WhenActiveAsync(2).WaitAsync(Wait);
 
         var started = DateTime.UtcNow;
         tunnel.Client!.Host.RequestStop();

@@ -27,7 +27,7 @@ internal sealed class TcpTestServer : IAsyncDisposable
         _listener = listener;
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(512);
-        _loop = AcceptLoopAsync();
+        _loop = Task.Run(AcceptLoopAsync); // on the thread pool, not xunit's context (see TunnelHarness)
     }
 
     public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;

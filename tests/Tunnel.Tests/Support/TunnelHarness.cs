@@ -76,7 +76,7 @@ internal sealed class TunnelHarness : IAsyncDisposable
         server?.Invoke(serverValues);
         harness.ServerValues = serverValues;
         harness.Server = ServerApp.Create(TestOptions.Server(serverValues), logs, TimeProvider.System);
-        harness._serverRun = harness.Server.Host.RunAsync();
+        harness._serverRun = OffTestContext(harness.Server.Host.RunAsync);
         await harness.Server.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
 
         if (withClient)
@@ -98,12 +98,17 @@ internal sealed class TunnelHarness : IAsyncDisposable
             client?.Invoke(clientValues);
             harness.ClientValues = clientValues;
             harness.Client = ClientApp.Create(TestOptions.Client(clientValues), logs, TimeProvider.System);
-            harness._clientRun = harness.Client.Host.RunAsync();
+            harness._clientRun = OffTestContext(harness.Client.Host.RunAsync);
             await harness.Client.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
         }
 
         return harness;
     }
+
+    /// <summary>Runs a daemon on the thread pool, as in production. Started from a test, its continuations would
+    /// otherwise go to xunit's synchronization context, which runs every parallel test class's on as many threads as
+    /// there are cores: one test's 64 MiB flood then stalls another's TLS handshake for seconds.</summary>
+    private static Task<int> OffTestContext(Func<Task<int>> run) => Task.Run(run);
 
     /// <summary>A plain TCP connection to the client's listener, as Squid would open.</summary>
     public async Task<Socket> ConnectClientAsync()
@@ -145,7 +150,7 @@ internal sealed class TunnelHarness : IAsyncDisposable
             }
 
             await _clientRun.WaitAsync(TimeSpan.FromSeconds(30));
-            Client.Dispose();
+            await Client.DisposeAsync();
         }
 
         if (!_serverRun!.IsCompleted)
@@ -155,6 +160,6 @@ internal sealed class TunnelHarness : IAsyncDisposable
         }
 
         await _serverRun.WaitAsync(TimeSpan.FromSeconds(30));
-        Server.Dispose();
+        await Server.DisposeAsync();
     }
 }
