@@ -19,6 +19,7 @@ internal static class DaemonProgram
         TextWriter? stderr = null)
         where TOptions : class
     {
+        Runtime.SocketCompletions.InlineUnlessConfigured();
         stderr ??= Console.Error;
         var (options, errors, warnings) = ReadConfiguration(flags, read);
         if (options is null)

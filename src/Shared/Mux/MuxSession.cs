@@ -8,9 +8,11 @@ namespace Tunnel.Mux;
 /// is handed each new one. One reader dispatches frames to their streams; one writer sends the frames every stream
 /// queues, several small ones in one TLS record when they are waiting together.</summary>
 /// <remarks>
-/// Frames are queued, not written under a lock: a stream's relay is never cancelled in the middle of a TLS record
-/// (which would break the connection for every stream), and an aborting stream never waits behind another's bytes.
-/// The per-stream windows bound what the queue can hold. When the connection fails, every open stream is reset with
+/// A relay's frames are written by the relay's own thread when no write is in progress (one TLS write for all of
+/// them), and otherwise join an outbox that the current writer drains; control frames always go through the outbox,
+/// drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is never
+/// cancelled in the middle of a TLS record (which would break the connection for every stream), and an aborting
+/// stream never waits behind another's bytes. The per-stream windows bound what the outbox can hold. When the connection fails, every open stream is reset with
 /// the reason, as their own TLS connections would have been.
 /// </remarks>
 internal sealed class MuxSession : IAsyncDisposable

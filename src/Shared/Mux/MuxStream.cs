@@ -7,12 +7,13 @@ namespace Tunnel.Mux;
 /// semantics (half-close is a FIN frame, abort an RST frame) and its own flow-control window, so it is a relay
 /// endpoint like a TLS or TCP side.</summary>
 /// <remarks>
-/// Received bytes wait in a pipe (holding pooled segments only while bytes are waiting) until the relay reads them;
-/// the session's reader delivers into it without ever waiting, which the window makes safe: a peer cannot send more
-/// than <see cref="MuxProtocol.InitialWindow"/> bytes ahead of what was read. Every operation on the pipe's writing
-/// side happens under the stream's lock, because both the session's reader and a local abort complete it. Writes are
-/// queued on the session (a copy into a pooled frame buffer) as soon as window is available, so a relay never waits
-/// on another stream's bytes.
+/// Received bytes are copied straight into the buffer of a relay read that is waiting; otherwise they wait in a queue
+/// of pooled chunks (held only while bytes are waiting) until the relay reads them. The session's reader delivers
+/// without ever waiting, which the window makes safe: a peer cannot send more than
+/// <see cref="MuxProtocol.InitialWindow"/> bytes ahead of what was read. The queue and the waiting read are changed
+/// under the stream's lock, because both the session's reader and a local abort complete them. A write becomes frames
+/// (a copy into a pooled frame buffer) as soon as window is available, handed to the session's writer, so a relay
+/// never waits on another stream's bytes.
 /// </remarks>
 internal sealed class MuxStream : Stream, IRelayEndpoint
 {

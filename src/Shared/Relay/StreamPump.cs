@@ -16,6 +16,9 @@ internal static class StreamPump
     /// out as four full records on a multiplexed connection too, not four and a 40-byte fifth.</summary>
     public const int DefaultBufferSize = 4 * Mux.MuxProtocol.MaxDataPayload;
 
+    /// <summary>The most data one TLS record carries.</summary>
+    private const int MaxRecordData = 16384;
+
     public static async Task<PumpOutcome> CopyAsync(
         Stream input,
         Stream output,
@@ -62,6 +65,32 @@ internal static class StreamPump
                     return new PumpOutcome(PumpResult.Success, total);
                 }
 
+                // Records that have already arrived are decrypted now and leave with these bytes, in one write.
+                var ended = false;
+                if (input is IReadAhead ahead)
+                {
+                    while (bufferSize - read >= MaxRecordData && ahead.MoreIsHere)
+                    {
+                        int more;
+                        try
+                        {
+                            more = await input.ReadAsync(buffer.AsMemory(read, bufferSize - read), cancellationToken);
+                        }
+                        catch (Exception ex)
+                        {
+                            return Fail(PumpResult.InputError, total, ex, cancellationToken);
+                        }
+
+                        if (more == 0)
+                        {
+                            ended = true;
+                            break;
+                        }
+
+                        read += more;
+                    }
+                }
+
                 activity.Touch();
                 try
                 {
@@ -75,6 +104,10 @@ internal static class StreamPump
                 total += read;
                 bytes?.Add(read);
                 activity.Touch();
+                if (ended)
+                {
+                    return new PumpOutcome(PumpResult.Success, total);
+                }
 
                 if (read < bufferSize)
                 {

@@ -18,8 +18,9 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     public TlsEndpoint(Socket socket, Stream transport)
     {
         Socket = socket;
-        Tls = new SslStream(_gate.Transport(transport), leaveInnerStreamOpen: false);
-        Stream = _gate.Reads(Tls);
+        var received = new TlsReceiveBuffer(transport);
+        Tls = new SslStream(_gate.Transport(received), leaveInnerStreamOpen: false);
+        Stream = _gate.Reads(Tls, received);
     }
 
     public Socket Socket { get; }

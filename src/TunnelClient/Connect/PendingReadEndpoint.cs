@@ -16,9 +16,11 @@ internal sealed class PendingReadEndpoint(TlsEndpoint inner, Task pendingRead) :
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
-    private sealed class PendingReadStream(Stream inner, Task pendingRead) : ReadWrappingStream(inner)
+    private sealed class PendingReadStream(Stream inner, Task pendingRead) : ReadWrappingStream(inner), IReadAhead
     {
         private Task? _pending = pendingRead;
+
+        public bool MoreIsHere => _pending is null && Inner is IReadAhead { MoreIsHere: true };
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {

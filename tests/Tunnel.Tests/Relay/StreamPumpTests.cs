@@ -74,6 +74,67 @@ public sealed class StreamPumpTests
         Assert.Equal(TimeSpan.Zero, clock.IdleFor);
     }
 
+    [Fact(Timeout = 10_000)]
+    public async Task Records_already_received_leave_in_one_write()
+    {
+        // Three 16 KiB pieces are already here, a fourth is on its way: the first three go out together.
+        var input = new ReadAheadStream([16_384, 16_384, 16_384], then: [1000]);
+        var output = new WriteRecordingStream();
+
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(TimeProvider.System), CancellationToken.None);
+
+        Assert.Equal(PumpResult.Success, outcome.Result);
+        Assert.Equal([3 * 16_384, 1000], output.WriteSizes);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task What_was_gathered_is_written_before_an_end_of_stream_found_while_gathering()
+    {
+        var input = new ReadAheadStream([16_384, 16_384, 0], then: []);
+        var output = new WriteRecordingStream();
+
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(TimeProvider.System), CancellationToken.None);
+
+        Assert.Equal(PumpResult.Success, outcome.Result);
+        Assert.Equal(2 * 16_384, outcome.Bytes);
+        Assert.Equal([2 * 16_384], output.WriteSizes);
+    }
+
+    /// <summary>Returns the <paramref name="here"/> reads (0 is an end of stream) saying that more is here while any
+    /// remain, then the <paramref name="then"/> reads saying nothing is, then end of stream.</summary>
+    private sealed class ReadAheadStream(int[] here, int[] then) : Tunnel.Net.ReadWrappingStream(Null), IReadAhead
+    {
+        private readonly Queue<int> _here = new(here);
+        private readonly Queue<int> _then = new(then);
+
+        public bool MoreIsHere => _here.Count > 0;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (buffer.IsEmpty)
+            {
+                return ValueTask.FromResult(0);
+            }
+
+            var next = _here.Count > 0 ? _here.Dequeue() : _then.Count > 0 ? _then.Dequeue() : 0;
+            Assert.True(next <= buffer.Length, $"a read of {buffer.Length} bytes asked to return {next}");
+            return ValueTask.FromResult(next);
+        }
+    }
+
+    private sealed class WriteRecordingStream() : Tunnel.Net.ReadWrappingStream(Null)
+    {
+        public List<int> WriteSizes { get; } = [];
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.FromResult(0);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            WriteSizes.Add(buffer.Length);
+            return ValueTask.CompletedTask;
+        }
+    }
+
     private sealed class RecordingStream(Stream inner) : Stream
     {
         public List<int> ReadSizes { get; } = [];

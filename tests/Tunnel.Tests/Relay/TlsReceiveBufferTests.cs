@@ -1,0 +1,122 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using Tunnel.Relay;
+
+namespace Tunnel.Tests.Relay;
+
+/// <summary>The large-read buffer under SslStream: it hands over every byte in order, follows the TLS record framing
+/// however SslStream splits its reads, and holds no buffer while idle.</summary>
+public sealed class TlsReceiveBufferTests
+{
+    [Theory(Timeout = 10_000)]
+    [InlineData(5)]
+    [InlineData(7)]
+    [InlineData(4096)]
+    [InlineData(16_410)]
+    public async Task Hands_over_every_byte_in_order_whatever_the_read_sizes(int readSize)
+    {
+        var wire = Records(30, seed: readSize);
+        var buffer = new TlsReceiveBuffer(new TrickleStream(wire, chunk: 10_000));
+
+        var received = new MemoryStream();
+        var chunk = new byte[readSize];
+        int read;
+        while ((read = await buffer.ReadAsync(chunk)) > 0)
+        {
+            received.Write(chunk, 0, read);
+        }
+
+        Assert.Equal(SHA256.HashData(wire), SHA256.HashData(received.ToArray()));
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Says_the_next_record_is_here_only_when_all_of_it_is()
+    {
+        // Two 16 KiB records arrive in one receive, the third is cut in the middle of its header.
+        var wire = Records(3, seed: 1, length: 16_384);
+        var firstReceive = 2 * (5 + 16_384) + 3;
+        var buffer = new TlsReceiveBuffer(new TrickleStream(wire, chunk: firstReceive));
+        Assert.False(buffer.MoreIsHere); // nothing received yet
+
+        await ReadExactlyAsync(buffer, 5); // the first header: the rest of the record is here
+        Assert.True(buffer.MoreIsHere);
+        await ReadExactlyAsync(buffer, 16_384 - 100); // most of the first record
+        Assert.True(buffer.MoreIsHere);
+        await ReadExactlyAsync(buffer, 100); // the first record ends; the second is here whole
+        Assert.True(buffer.MoreIsHere);
+        await ReadExactlyAsync(buffer, 5 + 16_384); // the second ends; 3 bytes of the third's header are here
+        Assert.False(buffer.MoreIsHere);
+        await ReadExactlyAsync(buffer, 3);
+        Assert.False(buffer.MoreIsHere); // the rest is on the network
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Short_records_such_as_session_tickets_are_not_read_ahead()
+    {
+        var wire = Records(2, seed: 2, length: 250);
+        var buffer = new TlsReceiveBuffer(new TrickleStream(wire, chunk: wire.Length));
+
+        await ReadExactlyAsync(buffer, 5);
+
+        Assert.False(buffer.MoreIsHere);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task A_zero_byte_read_waits_on_the_transport_only_when_nothing_is_buffered()
+    {
+        var wire = Records(1, seed: 3, length: 1000);
+        var transport = new TrickleStream(wire, chunk: wire.Length);
+        var buffer = new TlsReceiveBuffer(transport);
+
+        Assert.Equal(0, await buffer.ReadAsync(Memory<byte>.Empty));
+        Assert.Equal(1, transport.ZeroByteReads);
+        await ReadExactlyAsync(buffer, 10);
+        Assert.Equal(0, await buffer.ReadAsync(Memory<byte>.Empty));
+        Assert.Equal(1, transport.ZeroByteReads); // answered from the buffer
+    }
+
+    /// <summary>TLS records with random contents: header (type 23, version 3.3, length), then the body.</summary>
+    private static byte[] Records(int count, int seed, int? length = null)
+    {
+        var random = new Random(seed);
+        var wire = new MemoryStream();
+        for (var i = 0; i < count; i++)
+        {
+            var bodyLength = length ?? random.Next(1, 16_384 + 256);
+            var record = new byte[5 + bodyLength];
+            record[0] = 23;
+            record[1] = 3;
+            record[2] = 3;
+            BinaryPrimitives.WriteUInt16BigEndian(record.AsSpan(3), (ushort)bodyLength);
+            random.NextBytes(record.AsSpan(5));
+            wire.Write(record);
+        }
+
+        return wire.ToArray();
+    }
+
+    private static async Task ReadExactlyAsync(Stream stream, int count) => await stream.ReadExactlyAsync(new byte[count]);
+
+    /// <summary>A transport that returns at most <paramref name="chunk"/> bytes per read, as a socket returns what has
+    /// arrived.</summary>
+    private sealed class TrickleStream(byte[] data, int chunk) : Tunnel.Net.ReadWrappingStream(Null)
+    {
+        private int _position;
+
+        public int ZeroByteReads { get; private set; }
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (buffer.IsEmpty)
+            {
+                ZeroByteReads++;
+                return ValueTask.FromResult(0);
+            }
+
+            var count = Math.Min(Math.Min(chunk, buffer.Length), data.Length - _position);
+            data.AsSpan(_position, count).CopyTo(buffer.Span);
+            _position += count;
+            return ValueTask.FromResult(count);
+        }
+    }
+}
