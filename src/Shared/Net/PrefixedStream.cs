@@ -2,7 +2,7 @@ namespace Tunnel.Net;
 
 /// <summary>A stream that first returns bytes already taken from its inner stream (those that arrived with a PROXY
 /// header), then reads the inner stream itself. Writes go straight through. Disposing disposes the inner stream.</summary>
-internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : ReadWrappingStream(inner)
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) : ReadWrappingStream(inner, ownsInner: true)
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
 
@@ -12,16 +12,6 @@ internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream inner) 
     public override int Read(Span<byte> buffer) => _prefix.IsEmpty ? Inner.Read(buffer) : Take(buffer);
 
     public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            Inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
 
     private int Take(Span<byte> buffer)
     {

@@ -2,8 +2,9 @@ namespace Tunnel.Net;
 
 /// <summary>The base of a stream that changes only how its inner stream is read: writes and flushes go straight
 /// through, seeking is not supported, and the synchronous and array reads funnel into
-/// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>, the one member a subclass writes.</summary>
-internal abstract class ReadWrappingStream(Stream inner) : Stream
+/// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>, the one member a subclass writes. With
+/// <paramref name="ownsInner"/>, disposing it disposes the inner stream.</summary>
+internal abstract class ReadWrappingStream(Stream inner, bool ownsInner = false) : Stream
 {
     protected Stream Inner { get; } = inner;
 
@@ -41,4 +42,25 @@ internal abstract class ReadWrappingStream(Stream inner) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 
     public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && ownsInner)
+        {
+            Inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (ownsInner)
+        {
+            await Inner.DisposeAsync();
+        }
+
+        // Runs Dispose(true); disposing the inner stream a second time there does nothing.
+        await base.DisposeAsync();
+    }
 }

@@ -76,7 +76,7 @@ internal sealed class CloseNotifyGate
         }
     }
 
-    private sealed class TransportView(Stream transport, CloseNotifyGate gate) : ReadWrappingStream(transport)
+    private sealed class TransportView(Stream transport, CloseNotifyGate gate) : ReadWrappingStream(transport, ownsInner: true)
     {
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -88,22 +88,6 @@ internal sealed class CloseNotifyGate
             }
 
             return read;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                Inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
-
-        public override async ValueTask DisposeAsync()
-        {
-            await Inner.DisposeAsync();
-            await base.DisposeAsync();
         }
     }
 

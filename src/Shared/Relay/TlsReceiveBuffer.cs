@@ -13,7 +13,7 @@ namespace Tunnel.Relay;
 /// pooled and handed back whenever it is empty, so an idle connection holds none: a zero-byte read passes straight
 /// through to the socket.
 /// </remarks>
-internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(transport), IReadAhead
+internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(transport, ownsInner: true), IReadAhead
 {
     /// <summary>Four records of the largest size TLS 1.3 allows (16 KiB of data, a type byte and a 16-byte tag, plus
     /// the 5-byte header).</summary>
@@ -142,21 +142,5 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
             _start = _end = 0;
             ArrayPool<byte>.Shared.Return(buffer);
         }
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            Inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await Inner.DisposeAsync();
-        await base.DisposeAsync();
     }
 }

@@ -174,7 +174,7 @@ public sealed class CloseNotifyGateTests : IDisposable
     }
 
     /// <summary>Counts the writes that reach the socket.</summary>
-    private sealed class CountingStream(Stream inner) : Tunnel.Net.ReadWrappingStream(inner)
+    private sealed class CountingStream(Stream inner) : Tunnel.Net.ReadWrappingStream(inner, ownsInner: true)
     {
         private int _writes;
 
@@ -187,16 +187,6 @@ public sealed class CloseNotifyGateTests : IDisposable
         {
             Interlocked.Increment(ref _writes);
             return Inner.WriteAsync(buffer, cancellationToken);
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                Inner.Dispose();
-            }
-
-            base.Dispose(disposing);
         }
     }
 
