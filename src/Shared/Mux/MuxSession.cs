@@ -25,6 +25,9 @@ internal sealed class MuxSession : IAsyncDisposable
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
 
     private readonly TlsEndpoint _transport;
+
+    // The reader's: relays given bytes by the frames being handed out, woken once they all are.
+    private readonly List<TaskCompletionSource> _readersToWake = [];
     private readonly bool _isClient;
     private readonly int _maxStreams;
     private readonly Func<MuxStream, Task>? _onStream;
@@ -297,49 +300,79 @@ internal sealed class MuxSession : IAsyncDisposable
 
     // ---------------------------------------------------------------------------------------------------------------
     /// <summary>The one writer of the moment: writes queued frames until the queue is empty, several small ones in
-    /// one TLS record when they wait together. An inline writer (a stream's relay) hands the rest to the thread pool
+    /// one TLS record when they wait together, and the records of frames that waited together in one socket write
+    /// (<see cref="TlsEndpoint.GatherWrites"/>). An inline writer (a stream's relay) hands the rest to the thread pool
     /// after a few frames of others', so no stream's relay is held up writing everyone's bytes.</summary>
     private async ValueTask DrainAsync(bool inline)
     {
         var written = 0;
+        var gathering = false; // frames that were queued together leave in one socket write
         try
         {
             while (true)
             {
                 ReadOnlyMemory<byte> chunk;
                 byte[]? owned = null;
+                var send = false;
                 lock (_writeLock)
                 {
-                    if (_outbox.Count == 0 || _closed.Task.IsCompleted && Error is not null)
+                    var done = _outbox.Count == 0 || _closed.Task.IsCompleted && Error is not null;
+                    if (done || inline && written >= InlineFrames)
                     {
-                        StopWritingLocked();
-                        return;
-                    }
-
-                    if (inline && written >= InlineFrames)
-                    {
-                        ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
-                        return; // still "writing": the thread-pool writer carries on
-                    }
-
-                    var frame = _outbox.Dequeue();
-                    if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
-                    {
-                        _staging ??= new byte[CoalesceLimit];
-                        var filled = Take(frame, _staging, 0);
-                        while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
+                        if (gathering)
                         {
-                            filled = Take(_outbox.Dequeue(), _staging, filled);
-                            written++;
+                            send = true; // what was gathered leaves first; then look again
                         }
+                        else if (done)
+                        {
+                            StopWritingLocked();
+                            return;
+                        }
+                        else
+                        {
+                            ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
+                            return; // still "writing": the thread-pool writer carries on
+                        }
+                    }
 
-                        chunk = _staging.AsMemory(0, filled);
+                    if (send)
+                    {
+                        chunk = default;
                     }
                     else
                     {
-                        owned = frame.Buffer;
-                        chunk = frame.Buffer.AsMemory(0, frame.Length);
+                        var frame = _outbox.Dequeue();
+                        if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
+                        {
+                            _staging ??= new byte[CoalesceLimit];
+                            var filled = Take(frame, _staging, 0);
+                            while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
+                            {
+                                filled = Take(_outbox.Dequeue(), _staging, filled);
+                                written++;
+                            }
+
+                            chunk = _staging.AsMemory(0, filled);
+                        }
+                        else
+                        {
+                            owned = frame.Buffer;
+                            chunk = frame.Buffer.AsMemory(0, frame.Length);
+                        }
+
+                        if (!gathering && _outbox.Count > 0)
+                        {
+                            _transport.GatherWrites();
+                            gathering = true;
+                        }
                     }
+                }
+
+                if (send)
+                {
+                    gathering = false;
+                    await _transport.SendGatheredAsync(CancellationToken.None);
+                    continue;
                 }
 
                 try
@@ -359,6 +392,7 @@ internal sealed class MuxSession : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            _transport.DiscardGathered();
             lock (_writeLock)
             {
                 StopWritingLocked();
@@ -421,6 +455,8 @@ internal sealed class MuxSession : IAsyncDisposable
         initial.CopyTo(buffer, 0);
         var start = 0;
         var end = initial.Length;
+        var ended = false;
+        var ahead = _transport.Stream as IReadAhead;
         Exception? error = null;
         try
         {
@@ -444,6 +480,18 @@ internal sealed class MuxSession : IAsyncDisposable
                     start += MuxProtocol.HeaderSize + length;
                 }
 
+                WakeReaders();
+
+                if (ended)
+                {
+                    if (end > start)
+                    {
+                        throw new MuxProtocolException("the connection ended in the middle of a frame");
+                    }
+
+                    break;
+                }
+
                 if (start == end)
                 {
                     start = end = 0;
@@ -455,18 +503,14 @@ internal sealed class MuxSession : IAsyncDisposable
                     start = 0;
                 }
 
-                var read = await _transport.Stream.ReadAsync(buffer.AsMemory(end));
-                if (read == 0)
+                // Records that have already arrived are read too, so that their frames are handed out together.
+                do
                 {
-                    if (end > start)
-                    {
-                        throw new MuxProtocolException("the connection ended in the middle of a frame");
-                    }
-
-                    break;
+                    var read = await _transport.Stream.ReadAsync(buffer.AsMemory(end));
+                    ended = read == 0;
+                    end += read;
                 }
-
-                end += read;
+                while (!ended && buffer.Length - end >= MuxProtocol.HeaderSize + MuxProtocol.MaxDataPayload && ahead is { MoreIsHere: true });
             }
         }
         catch (Exception ex)
@@ -474,7 +518,20 @@ internal sealed class MuxSession : IAsyncDisposable
             error = ex;
         }
 
+        WakeReaders();
         Terminate(error);
+    }
+
+    /// <summary>Wakes the relays that were given bytes: each continues here, on the reader's thread, and writes all
+    /// the frames of its stream that arrived together in one write.</summary>
+    private void WakeReaders()
+    {
+        foreach (var wake in _readersToWake)
+        {
+            wake.TrySetResult();
+        }
+
+        _readersToWake.Clear();
     }
 
     private void Dispatch(MuxFrameType type, uint id, ReadOnlySpan<byte> payload)
@@ -485,7 +542,11 @@ internal sealed class MuxSession : IAsyncDisposable
                 Accepted(id);
                 break;
             case MuxFrameType.Data:
-                Find(id)?.OnData(payload);
+                if (Find(id)?.OnData(payload) is { } wake)
+                {
+                    _readersToWake.Add(wake);
+                }
+
                 break;
             case MuxFrameType.Fin:
                 Find(id)?.OnRemoteFin();

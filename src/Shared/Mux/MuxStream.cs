@@ -142,31 +142,30 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
     /// <summary>From the session's reader: bytes for this stream. A relay waiting for them continues on this thread,
     /// outside the lock.</summary>
-    internal void OnData(ReadOnlySpan<byte> payload)
+    /// <summary>Takes a DATA frame's payload. Returns the relay waiting for bytes, for the session's reader to wake
+    /// once it has handed out every frame that arrived with this one, so that the relay finds them all.</summary>
+    internal TaskCompletionSource? OnData(ReadOnlySpan<byte> payload)
     {
-        TaskCompletionSource? wake;
         lock (_lock)
         {
             if ((_state & Reset) != 0)
             {
-                return; // reset here while the bytes were on their way
+                return null; // reset here while the bytes were on their way
             }
 
             if ((_state & RemoteFin) != 0 || Interlocked.Add(ref _receivedUnacknowledged, payload.Length) > MuxProtocol.InitialWindow)
             {
-                wake = ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
+                WakeLater(ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
                     ? $"stream {Id}: data after the peer's FIN"
-                    : $"stream {Id}: the peer sent past its window of {MuxProtocol.InitialWindow} bytes"), sendReset: true);
-                WakeLater(wake);
-                return;
+                    : $"stream {Id}: the peer sent past its window of {MuxProtocol.InitialWindow} bytes"), sendReset: true));
+                return null;
             }
 
             Append(payload);
-            wake = _readWaiter;
+            var wake = _readWaiter;
             _readWaiter = null;
+            return wake;
         }
-
-        wake?.TrySetResult(); // the relay waiting for them continues here, with the bytes
     }
 
     /// <summary>Appends to the last chunk while it has room, else to a new pooled one.</summary>

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Net.Sockets;
+using Tunnel.Net;
 
 namespace Tunnel.Relay;
 
@@ -11,6 +12,7 @@ namespace Tunnel.Relay;
 internal sealed class TlsEndpoint : IRelayEndpoint
 {
     private readonly CloseNotifyGate _gate = new();
+    private readonly TlsSendBuffer _sent;
     private int _writesCompleted;
 
     /// <summary>A TLS endpoint over <paramref name="transport"/> (the socket's stream, owned and disposed with it);
@@ -19,8 +21,9 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     {
         Socket = socket;
         var received = new TlsReceiveBuffer(transport);
-        Tls = new SslStream(_gate.Transport(received), leaveInnerStreamOpen: false);
-        Stream = _gate.Reads(Tls, received);
+        _sent = new TlsSendBuffer(received);
+        Tls = new SslStream(_gate.Transport(_sent), leaveInnerStreamOpen: false);
+        Stream = new ApplicationStream(_gate.Reads(Tls, received), _sent);
     }
 
     public Socket Socket { get; }
@@ -29,6 +32,16 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     public SslStream Tls { get; }
 
     public Stream Stream { get; }
+
+    /// <summary>Holds the records of the writes that follow until <see cref="SendGatheredAsync"/>, so that they leave
+    /// in one socket write (a multiplexed connection's writer, with several frames queued).</summary>
+    public void GatherWrites() => _sent.Gather();
+
+    /// <summary>Sends the records held since <see cref="GatherWrites"/>.</summary>
+    public ValueTask SendGatheredAsync(CancellationToken cancellationToken) => _sent.SendGatheredAsync(cancellationToken);
+
+    /// <summary>Drops the records held since <see cref="GatherWrites"/> (the connection failed).</summary>
+    public void DiscardGathered() => _sent.Discard();
 
     /// <summary>Sends close_notify; idempotent.</summary>
     public async ValueTask CompleteWritesAsync(CancellationToken cancellationToken)
@@ -45,5 +58,21 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     {
         await Tls.DisposeAsync();
         Socket.Dispose();
+    }
+
+    /// <summary>What the application reads and writes: <paramref name="tls"/> (the SslStream behind the gate), with
+    /// the records of one write sent together.</summary>
+    private sealed class ApplicationStream(Stream tls, TlsSendBuffer sent) : ReadWrappingStream(tls), IReadAhead
+    {
+        public bool MoreIsHere => Inner is IReadAhead { MoreIsHere: true };
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Inner.ReadAsync(buffer, cancellationToken);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            sent.WriteGatheredAsync(Inner, buffer, cancellationToken);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 }

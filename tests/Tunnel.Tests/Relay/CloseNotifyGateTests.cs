@@ -1,7 +1,4 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
-using System.Security.Cryptography.X509Certificates;
 using Tunnel.Relay;
 using Tunnel.Tests.Support;
 
@@ -65,28 +62,22 @@ public sealed class CloseNotifyGateTests : IDisposable
     [Fact(Timeout = 20_000)]
     public async Task SslStream_makes_its_close_notify_before_ShutdownAsync_returns()
     {
-        var (server, client) = await ConnectedPairAsync();
-        await using (server)
-        await using (client)
-        {
-            var writes = client.Transport.Writes;
-            var shutdown = client.Endpoint.Tls.ShutdownAsync();
-            Assert.Equal(writes + 1, client.Transport.Writes);
-            await shutdown.WaitAsync(Wait);
-            Assert.Equal(0, await server.Endpoint.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Wait));
-        }
+        await using var pair = await ConnectedPairAsync();
+        var (server, client) = pair;
+        var writes = client.Transport.Writes;
+        var shutdown = client.Endpoint.Tls.ShutdownAsync();
+        Assert.Equal(writes + 1, client.Transport.Writes);
+        await shutdown.WaitAsync(Wait);
+        Assert.Equal(0, await server.Endpoint.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Wait));
     }
 
     [Fact(Timeout = 10_000)]
     public async Task A_close_notify_right_after_the_handshake_does_not_wait_for_a_read()
     {
-        var (server, client) = await ConnectedPairAsync();
-        await using (server)
-        await using (client)
-        {
-            await client.Endpoint.CompleteWritesAsync(CancellationToken.None).AsTask().WaitAsync(Wait);
-            Assert.Equal(0, await server.Endpoint.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Wait));
-        }
+        await using var pair = await ConnectedPairAsync();
+        var (server, client) = pair;
+        await client.Endpoint.CompleteWritesAsync(CancellationToken.None).AsTask().WaitAsync(Wait);
+        Assert.Equal(0, await server.Endpoint.Stream.ReadAsync(new byte[16]).AsTask().WaitAsync(Wait));
     }
 
     /// <summary>Each side floods the other and half-closes while the other's flood is still being decrypted, on
@@ -111,21 +102,18 @@ public sealed class CloseNotifyGateTests : IDisposable
 
     private async Task OneConnectionAsync(int i)
     {
-        var (server, client) = await ConnectedPairAsync();
-        await using (server)
-        await using (client)
-        {
-            long up = 1 << 20;
-            long down = Random.Shared.Next(0, 64 * 1024);
-            var clientSends = SendThenHalfCloseAsync(client.Endpoint, up, seed: i);
-            var serverSends = SendThenHalfCloseAsync(server.Endpoint, down, seed: -i);
-            var serverReceives = Payload.ReceiveAsync(server.Endpoint.Stream);
-            var clientReceives = Payload.ReceiveAsync(client.Endpoint.Stream);
-            await Task.WhenAll(clientSends, serverSends, serverReceives, clientReceives).WaitAsync(Wait);
+        await using var pair = await ConnectedPairAsync();
+        var (server, client) = pair;
+        long up = 1 << 20;
+        long down = Random.Shared.Next(0, 64 * 1024);
+        var clientSends = SendThenHalfCloseAsync(client.Endpoint, up, seed: i);
+        var serverSends = SendThenHalfCloseAsync(server.Endpoint, down, seed: -i);
+        var serverReceives = Payload.ReceiveAsync(server.Endpoint.Stream);
+        var clientReceives = Payload.ReceiveAsync(client.Endpoint.Stream);
+        await Task.WhenAll(clientSends, serverSends, serverReceives, clientReceives).WaitAsync(Wait);
 
-            Assert.Equal((await clientSends, up), await serverReceives);
-            Assert.Equal((await serverSends, down), await clientReceives);
-        }
+        Assert.Equal((await clientSends, up), await serverReceives);
+        Assert.Equal((await serverSends, down), await clientReceives);
     }
 
     private static Task<string> SendThenHalfCloseAsync(TlsEndpoint endpoint, long length, int seed) =>
@@ -136,59 +124,9 @@ public sealed class CloseNotifyGateTests : IDisposable
             return sha;
         });
 
-    private async Task<(Side Server, Side Client)> ConnectedPairAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accepted = listener.AcceptAsync();
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        var serverSocket = await accepted;
-
-        var server = new Side(serverSocket);
-        var client = new Side(clientSocket);
-        var (cert, key) = _pki.IssueServer();
-        using var identity = X509Certificate2.CreateFromPemFile(cert, key);
-        await Task.WhenAll(
-            server.Endpoint.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = identity }),
-            client.Endpoint.Tls.AuthenticateAsClientAsync(TlsTestClient.Options(_pki.Root, clientCertificate: null))).WaitAsync(Wait);
-        return (server, client);
-    }
+    private Task<TlsEndpointPair> ConnectedPairAsync() => TlsEndpointPair.ConnectAsync(_pki, Wait);
 
     public void Dispose() => _pki.Dispose();
-
-    private sealed class Side : IAsyncDisposable
-    {
-        public Side(Socket socket)
-        {
-            Transport = new CountingStream(new NetworkStream(socket, ownsSocket: true));
-            Endpoint = new TlsEndpoint(socket, Transport);
-        }
-
-        public CountingStream Transport { get; }
-
-        public TlsEndpoint Endpoint { get; }
-
-        public ValueTask DisposeAsync() => Endpoint.DisposeAsync();
-    }
-
-    /// <summary>Counts the writes that reach the socket.</summary>
-    private sealed class CountingStream(Stream inner) : Tunnel.Net.ReadWrappingStream(inner, ownsInner: true)
-    {
-        private int _writes;
-
-        public int Writes => Volatile.Read(ref _writes);
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            Inner.ReadAsync(buffer, cancellationToken);
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            Interlocked.Increment(ref _writes);
-            return Inner.WriteAsync(buffer, cancellationToken);
-        }
-    }
 
     /// <summary>Stands in for SslStream: reads its transport, then "decrypts" until <paramref name="decrypted"/>
     /// completes before returning what it read.</summary>

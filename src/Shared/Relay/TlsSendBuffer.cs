@@ -1,0 +1,160 @@
+using System.Buffers;
+
+namespace Tunnel.Relay;
+
+/// <summary>The transport under an SslStream, written in large pieces: while a gathered write is under way, the TLS
+/// records SslStream makes of it are sent together, in one socket write, instead of one by one.</summary>
+/// <remarks>
+/// SslStream encrypts a write of more than one record's worth of data record by record and writes each record to
+/// its transport as soon as it is made: relaying 64 KiB cost four sends, and each send can wake the peer for a
+/// quarter of the data. <see cref="WriteGatheredAsync"/> copies the records into one buffer and sends them when
+/// SslStream is done with the write (or the buffer is full); a multiplexed connection's writer gathers the frames
+/// queued together the same way (<see cref="Gather"/>, <see cref="SendGatheredAsync"/>). The buffer is pooled and
+/// handed back after every gathered write, so an idle connection holds none. Writes outside a gathered write (the handshake, close_notify, small
+/// writes) go straight through. SslStream makes one write at a time, and so does this stream.
+/// </remarks>
+internal sealed class TlsSendBuffer(Stream transport) : Stream
+{
+    /// <summary>Four records of the largest size TLS 1.3 allows, as <see cref="TlsReceiveBuffer.Size"/>.</summary>
+    public const int Size = TlsReceiveBuffer.Size;
+
+    /// <summary>The most data one TLS record carries: a write no larger goes out as one record anyway.</summary>
+    private const int MaxRecordData = 16384;
+
+    private byte[]? _buffer;
+    private int _length;
+    private bool _gathering;
+
+    /// <summary>Writes <paramref name="data"/> through <paramref name="tls"/> (the SslStream over this stream),
+    /// sending the records it makes in as few socket writes as fit in <see cref="Size"/>.</summary>
+    public async ValueTask WriteGatheredAsync(Stream tls, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (data.Length <= MaxRecordData)
+        {
+            await tls.WriteAsync(data, cancellationToken);
+            return;
+        }
+
+        Gather();
+        try
+        {
+            await tls.WriteAsync(data, cancellationToken);
+        }
+        catch
+        {
+            Discard();
+            throw;
+        }
+
+        await SendGatheredAsync(cancellationToken);
+    }
+
+    /// <summary>From now on, records wait in the buffer until <see cref="SendGatheredAsync"/> (or until the buffer
+    /// cannot take the next one).</summary>
+    public void Gather() => _gathering = true;
+
+    /// <summary>Sends what was gathered and stops gathering.</summary>
+    public async ValueTask SendGatheredAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync(cancellationToken);
+        }
+        finally
+        {
+            Discard();
+        }
+    }
+
+    /// <summary>Stops gathering and drops what was gathered (the connection failed).</summary>
+    public void Discard()
+    {
+        _gathering = false;
+        _length = 0;
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (!_gathering)
+        {
+            await transport.WriteAsync(buffer, cancellationToken);
+            return;
+        }
+
+        if (_length + buffer.Length > Size)
+        {
+            await SendAsync(cancellationToken);
+            if (buffer.Length > Size)
+            {
+                await transport.WriteAsync(buffer, cancellationToken);
+                return;
+            }
+        }
+
+        _buffer ??= ArrayPool<byte>.Shared.Rent(Size);
+        buffer.Span.CopyTo(_buffer.AsSpan(_length));
+        _length += buffer.Length;
+    }
+
+    private async ValueTask SendAsync(CancellationToken cancellationToken)
+    {
+        if (_length > 0)
+        {
+            var length = _length;
+            _length = 0;
+            await transport.WriteAsync(_buffer.AsMemory(0, length), cancellationToken);
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        transport.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        transport.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => transport.Read(buffer, offset, count);
+
+    public override void Flush() => transport.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => transport.FlushAsync(cancellationToken);
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            transport.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await transport.DisposeAsync();
+        await base.DisposeAsync();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Tunnel.Net;
+using Tunnel.Relay;
+
+namespace Tunnel.Tests.Support;
+
+/// <summary>Two <see cref="TlsEndpoint"/>s connected over loopback and authenticated (a server certificate from
+/// <paramref name="Server"/>'s PKI, no client certificate), each with its socket writes counted.</summary>
+internal sealed record TlsEndpointPair(TlsEndpointPair.Side Server, TlsEndpointPair.Side Client) : IAsyncDisposable
+{
+    public static async Task<TlsEndpointPair> ConnectAsync(TestPki pki, TimeSpan timeout)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accepted = listener.AcceptAsync();
+        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
+        var serverSocket = await accepted;
+
+        var pair = new TlsEndpointPair(new Side(serverSocket), new Side(clientSocket));
+        var (cert, key) = pki.IssueServer();
+        using var identity = X509Certificate2.CreateFromPemFile(cert, key);
+        await Task.WhenAll(
+            pair.Server.Endpoint.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = identity }),
+            pair.Client.Endpoint.Tls.AuthenticateAsClientAsync(TlsTestClient.Options(pki.Root, clientCertificate: null))).WaitAsync(timeout);
+        return pair;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Server.DisposeAsync();
+        await Client.DisposeAsync();
+    }
+
+    internal sealed class Side : IAsyncDisposable
+    {
+        public Side(Socket socket)
+        {
+            Transport = new CountingStream(new NetworkStream(socket, ownsSocket: true));
+            Endpoint = new TlsEndpoint(socket, Transport);
+        }
+
+        /// <summary>The socket's stream, under TLS.</summary>
+        public CountingStream Transport { get; }
+
+        public TlsEndpoint Endpoint { get; }
+
+        public ValueTask DisposeAsync() => Endpoint.DisposeAsync();
+    }
+
+    /// <summary>Counts the writes that reach the socket.</summary>
+    internal sealed class CountingStream(Stream inner) : ReadWrappingStream(inner, ownsInner: true)
+    {
+        private int _writes;
+
+        public int Writes => Volatile.Read(ref _writes);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Inner.ReadAsync(buffer, cancellationToken);
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _writes);
+            return Inner.WriteAsync(buffer, cancellationToken);
+        }
+    }
+}
