@@ -40,10 +40,21 @@ internal sealed class ConnectionLimiter : IDisposable
     public void Release() => _descriptors.Release(2);
 
     /// <summary>Takes room for one multiplexed stream (one descriptor) if there is any, without waiting: a stream
-    /// has no kernel backlog to wait in.</summary>
-    public bool TryAcquireStream() => _descriptors.Wait(0);
+    /// has no kernel backlog to wait in. Disposing the lease (once or more) gives the room back.</summary>
+    public IDisposable? TryAcquireStream() => _descriptors.Wait(0) ? new StreamLease(_descriptors) : null;
 
-    public void ReleaseStream() => _descriptors.Release();
+    private sealed class StreamLease(SemaphoreSlim descriptors) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                descriptors.Release();
+            }
+        }
+    }
 
     public void Dispose() => _descriptors.Dispose();
 }

@@ -240,7 +240,7 @@ internal sealed class ServerConnectionHandler
         // Counted like an accepted connection: it takes its share of maxConnections (one descriptor, its upstream
         // connection: half a relayed connection), the drain waits for it, and the memory trimmer sees the load go.
         // With no room it is refused at once: a stream has no kernel backlog to wait in.
-        if (!_context.Limiter.TryAcquireStream())
+        if (_context.Limiter.TryAcquireStream() is not { } slot)
         {
             using var refused = _context.NewRecord(_options.Name, peer);
             refused.PeerIdentity = identity;
@@ -254,20 +254,21 @@ internal sealed class ServerConnectionHandler
         _context.Tracker.Enter();
         try
         {
-            await ServeTrackedStreamAsync(stream, session, policy, tls, addresses, identity, peer);
+            await ServeTrackedStreamAsync(stream, session, policy, tls, addresses, identity, peer, slot);
         }
         finally
         {
             _context.Tracker.Exit();
-            _context.Limiter.ReleaseStream();
+            slot.Dispose();
         }
     }
 
     private async Task ServeTrackedStreamAsync(MuxStream stream, MuxSession session, SessionPolicy policy, SslStream tls, ClientAddresses addresses,
-        string identity, string peer)
+        string identity, string peer, IDisposable slot)
     {
         using var record = _context.NewRecord(_options.Name, peer);
         record.PeerIdentity = identity;
+        record.Hold(slot); // given back before the close line: once the log says the stream ended, its room is free
         await using (stream)
         {
             if (policy.Refusal() is { } refusal)
