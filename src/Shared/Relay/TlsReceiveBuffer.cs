@@ -96,7 +96,7 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
             _end = received;
         }
 
-        var count = Math.Min(buffer.Length, Buffered);
+        var count = WholeRecords(Math.Min(buffer.Length, Buffered));
         var handed = _buffer.AsSpan(_start, count);
         handed.CopyTo(buffer.Span);
         Track(handed);
@@ -107,6 +107,33 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
         }
 
         return count;
+    }
+
+    /// <summary>How much of the first <paramref name="count"/> buffered bytes to hand over so that SslStream's buffer
+    /// ends where a record ends: up to the end of the last whole record among them, or all of them when not even the
+    /// current record ends there. SslStream moves a record it holds only in part to the front of its buffer before it
+    /// reads the rest, and handed in arbitrary pieces nearly every record was copied twice.</summary>
+    private int WholeRecords(int count)
+    {
+        if (_headerSeen > 0 || _recordLeft > count)
+        {
+            return count;
+        }
+
+        var span = _buffer.AsSpan(_start, count);
+        var end = _recordLeft;
+        while (end + HeaderLength <= count)
+        {
+            var next = end + HeaderLength + BinaryPrimitives.ReadUInt16BigEndian(span[(end + 3)..]);
+            if (next > count)
+            {
+                break;
+            }
+
+            end = next;
+        }
+
+        return end > 0 ? end : count;
     }
 
     /// <summary>Follows the record framing through the bytes handed to SslStream.</summary>

@@ -50,6 +50,23 @@ public sealed class TlsReceiveBufferTests
         Assert.False(buffer.MoreIsHere); // the rest is on the network
     }
 
+    /// <summary>SslStream moves a record it holds only in part to the front of its buffer before reading the rest:
+    /// a read ends where a record ends whenever one ends within it, so that copy is never needed.</summary>
+    [Fact(Timeout = 10_000)]
+    public async Task A_read_ends_where_a_record_ends_when_one_ends_within_it()
+    {
+        const int Record = 5 + 16_384;
+        var wire = Records(3, seed: 4, length: 16_384);
+        var buffer = new TlsReceiveBuffer(new TrickleStream(wire, chunk: 2 * Record + Record / 2));
+        var read = new byte[32 * 1024]; // what SslStream asks for: the free part of its 32 KiB buffer
+
+        Assert.Equal(Record, await buffer.ReadAsync(read)); // not 32 KiB: that would end inside the second record
+        Assert.Equal(Record, await buffer.ReadAsync(read.AsMemory(0, Record + 100)));
+        Assert.Equal(Record / 2, await buffer.ReadAsync(read)); // no record ends in what is here: all of it
+        Assert.Equal(100, await buffer.ReadAsync(read.AsMemory(0, 100))); // asked for less than a record: as asked
+        Assert.Equal(Record - Record / 2 - 100, await buffer.ReadAsync(read)); // the rest of the third record
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task Short_records_such_as_session_tickets_are_not_read_ahead()
     {
