@@ -16,9 +16,6 @@ internal static class StreamPump
     /// out as four full records on a multiplexed connection too, not four and a 40-byte fifth.</summary>
     public const int DefaultBufferSize = 4 * Mux.MuxProtocol.MaxDataPayload;
 
-    /// <summary>The most data one TLS record carries.</summary>
-    private const int MaxRecordData = 16384;
-
     public static async Task<PumpOutcome> CopyAsync(
         Stream input,
         Stream output,
@@ -65,11 +62,12 @@ internal static class StreamPump
                     return new PumpOutcome(PumpResult.Success, total);
                 }
 
-                // Records that have already arrived are decrypted now and leave with these bytes, in one write.
+                // Records that have already arrived are decrypted now and leave with these bytes, in one write that
+                // fills the buffer: SslStream keeps the part of a record that does not fit for the next read.
                 var ended = false;
                 if (input is IReadAhead ahead)
                 {
-                    while (bufferSize - read >= MaxRecordData && ahead.MoreIsHere)
+                    while (read < bufferSize && ahead.MoreIsHere)
                     {
                         int more;
                         try
