@@ -311,7 +311,7 @@ internal sealed class MuxSession : IAsyncDisposable
         {
             while (true)
             {
-                ReadOnlyMemory<byte> chunk;
+                ReadOnlyMemory<byte> chunk = default;
                 byte[]? owned = null;
                 var send = false;
                 lock (_writeLock)
@@ -319,47 +319,23 @@ internal sealed class MuxSession : IAsyncDisposable
                     var done = _outbox.Count == 0 || _closed.Task.IsCompleted && Error is not null;
                     if (done || inline && written >= InlineFrames)
                     {
-                        if (gathering)
-                        {
-                            send = true; // what was gathered leaves first; then look again
-                        }
-                        else if (done)
+                        if (!gathering && done)
                         {
                             StopWritingLocked();
                             return;
                         }
-                        else
+
+                        if (!gathering)
                         {
                             ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
                             return; // still "writing": the thread-pool writer carries on
                         }
-                    }
 
-                    if (send)
-                    {
-                        chunk = default;
+                        send = true; // what was gathered leaves first; then look again
                     }
                     else
                     {
-                        var frame = _outbox.Dequeue();
-                        if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
-                        {
-                            _staging ??= new byte[CoalesceLimit];
-                            var filled = Take(frame, _staging, 0);
-                            while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
-                            {
-                                filled = Take(_outbox.Dequeue(), _staging, filled);
-                                written++;
-                            }
-
-                            chunk = _staging.AsMemory(0, filled);
-                        }
-                        else
-                        {
-                            owned = frame.Buffer;
-                            chunk = frame.Buffer.AsMemory(0, frame.Length);
-                        }
-
+                        chunk = NextChunkLocked(ref written, out owned);
                         if (!gathering && _outbox.Count > 0)
                         {
                             _transport.GatherWrites();
@@ -404,6 +380,29 @@ internal sealed class MuxSession : IAsyncDisposable
                 throw new IOException($"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(ex)}", ex);
             }
         }
+    }
+
+    /// <summary>Under the write lock: the next frame to write, or several small ones copied together into one record.
+    /// <paramref name="owned"/> is the frame's pooled buffer, to return once written.</summary>
+    private ReadOnlyMemory<byte> NextChunkLocked(ref int written, out byte[]? owned)
+    {
+        var frame = _outbox.Dequeue();
+        if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
+        {
+            owned = null;
+            _staging ??= new byte[CoalesceLimit];
+            var filled = Take(frame, _staging, 0);
+            while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
+            {
+                filled = Take(_outbox.Dequeue(), _staging, filled);
+                written++;
+            }
+
+            return _staging.AsMemory(0, filled);
+        }
+
+        owned = frame.Buffer;
+        return frame.Buffer.AsMemory(0, frame.Length);
 
         static int Take((byte[] Buffer, int Length) frame, byte[] staging, int offset)
         {

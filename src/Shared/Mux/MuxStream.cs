@@ -140,9 +140,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         }
     }
 
-    /// <summary>From the session's reader: bytes for this stream. A relay waiting for them continues on this thread,
-    /// outside the lock.</summary>
-    /// <summary>Takes a DATA frame's payload. Returns the relay waiting for bytes, for the session's reader to wake
+    /// <summary>From the session's reader: a DATA frame's payload. Returns the relay waiting for bytes, for the session's reader to wake
     /// once it has handed out every frame that arrived with this one, so that the relay finds them all.</summary>
     internal TaskCompletionSource? OnData(ReadOnlySpan<byte> payload)
     {

@@ -1,8 +1,8 @@
 namespace Tunnel.Net;
 
-/// <summary>The base of a stream that changes only how its inner stream is read: writes and flushes go straight
-/// through, seeking is not supported, and the synchronous and array reads funnel into
-/// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>, the one member a subclass writes. With
+/// <summary>The base of a stream over another: writes and flushes go straight through unless a subclass overrides them,
+/// seeking is not supported, and the synchronous and array reads funnel into
+/// <see cref="ReadAsync(Memory{byte}, CancellationToken)"/>, the one member every subclass writes. With
 /// <paramref name="ownsInner"/>, disposing it disposes the inner stream.</summary>
 internal abstract class ReadWrappingStream(Stream inner, bool ownsInner = false) : Stream
 {

@@ -35,9 +35,8 @@ internal sealed class CloseNotifyGate
     public Stream Transport(Stream transport) => new TransportView(transport, this);
 
     /// <summary>The stream the application reads and writes: <paramref name="tls"/> (the SslStream over
-    /// <see cref="Transport"/>), giving the gate back when a read returns. <paramref name="received"/>, when given,
-    /// is the transport's read-ahead, passed on to the application.</summary>
-    public Stream Reads(Stream tls, IReadAhead? received = null) => new ReadView(tls, this, received);
+    /// <see cref="Transport"/>), giving the gate back when a read returns.</summary>
+    public Stream Reads(Stream tls) => new ReadView(tls, this);
 
     /// <summary>Sends close_notify (<paramref name="shutdown"/>: <see cref="SslStream.ShutdownAsync"/>) once no
     /// received record is being decrypted.</summary>
@@ -91,10 +90,8 @@ internal sealed class CloseNotifyGate
         }
     }
 
-    private sealed class ReadView(Stream tls, CloseNotifyGate gate, IReadAhead? received) : ReadWrappingStream(tls), IReadAhead
+    private sealed class ReadView(Stream tls, CloseNotifyGate gate) : ReadWrappingStream(tls)
     {
-        public bool MoreIsHere => received is { MoreIsHere: true };
-
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             gate._armed = true;

@@ -23,7 +23,7 @@ internal sealed class TlsEndpoint : IRelayEndpoint
         var received = new TlsReceiveBuffer(transport);
         _sent = new TlsSendBuffer(received);
         Tls = new SslStream(_gate.Transport(_sent), leaveInnerStreamOpen: false);
-        Stream = new ApplicationStream(_gate.Reads(Tls, received), _sent);
+        Stream = new ApplicationStream(_gate.Reads(Tls), received, _sent);
     }
 
     public Socket Socket { get; }
@@ -60,11 +60,11 @@ internal sealed class TlsEndpoint : IRelayEndpoint
         Socket.Dispose();
     }
 
-    /// <summary>What the application reads and writes: <paramref name="tls"/> (the SslStream behind the gate), with
-    /// the records of one write sent together.</summary>
-    private sealed class ApplicationStream(Stream tls, TlsSendBuffer sent) : ReadWrappingStream(tls), IReadAhead
+    /// <summary>What the application reads and writes: <paramref name="tls"/> (the SslStream behind the gate), telling
+    /// what <paramref name="received"/> holds, with the records of one write sent together.</summary>
+    private sealed class ApplicationStream(Stream tls, TlsReceiveBuffer received, TlsSendBuffer sent) : ReadWrappingStream(tls), IReadAhead
     {
-        public bool MoreIsHere => Inner is IReadAhead { MoreIsHere: true };
+        public bool MoreIsHere => received.MoreIsHere;
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             Inner.ReadAsync(buffer, cancellationToken);

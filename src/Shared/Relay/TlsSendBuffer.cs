@@ -1,4 +1,5 @@
 using System.Buffers;
+using Tunnel.Net;
 
 namespace Tunnel.Relay;
 
@@ -10,10 +11,11 @@ namespace Tunnel.Relay;
 /// quarter of the data. <see cref="WriteGatheredAsync"/> copies the records into one buffer and sends them when
 /// SslStream is done with the write (or the buffer is full); a multiplexed connection's writer gathers the frames
 /// queued together the same way (<see cref="Gather"/>, <see cref="SendGatheredAsync"/>). The buffer is pooled and
-/// handed back after every gathered write, so an idle connection holds none. Writes outside a gathered write (the handshake, close_notify, small
-/// writes) go straight through. SslStream makes one write at a time, and so does this stream.
+/// handed back after every gathered write, so an idle connection holds none. Writes outside a gathered write (the
+/// handshake, close_notify, small writes) go straight through, and so do reads. SslStream makes one write at a time,
+/// and so does this stream.
 /// </remarks>
-internal sealed class TlsSendBuffer(Stream transport) : Stream
+internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(transport, ownsInner: true)
 {
     /// <summary>Four records of the largest size TLS 1.3 allows, as <see cref="TlsReceiveBuffer.Size"/>.</summary>
     public const int Size = TlsReceiveBuffer.Size;
@@ -82,7 +84,7 @@ internal sealed class TlsSendBuffer(Stream transport) : Stream
     {
         if (!_gathering)
         {
-            await transport.WriteAsync(buffer, cancellationToken);
+            await Inner.WriteAsync(buffer, cancellationToken);
             return;
         }
 
@@ -91,7 +93,7 @@ internal sealed class TlsSendBuffer(Stream transport) : Stream
             await SendAsync(cancellationToken);
             if (buffer.Length > Size)
             {
-                await transport.WriteAsync(buffer, cancellationToken);
+                await Inner.WriteAsync(buffer, cancellationToken);
                 return;
             }
         }
@@ -107,54 +109,17 @@ internal sealed class TlsSendBuffer(Stream transport) : Stream
         {
             var length = _length;
             _length = 0;
-            await transport.WriteAsync(_buffer.AsMemory(0, length), cancellationToken);
+            await Inner.WriteAsync(_buffer.AsMemory(0, length), cancellationToken);
         }
     }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        Inner.ReadAsync(buffer, cancellationToken);
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        transport.ReadAsync(buffer, cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        transport.ReadAsync(buffer, offset, count, cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => transport.Read(buffer, offset, count);
-
-    public override void Flush() => transport.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => transport.FlushAsync(cancellationToken);
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            transport.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override async ValueTask DisposeAsync()
-    {
-        await transport.DisposeAsync();
-        await base.DisposeAsync();
-    }
+    public override void Write(ReadOnlySpan<byte> buffer) => WriteAsync(buffer.ToArray()).AsTask().GetAwaiter().GetResult();
 }
