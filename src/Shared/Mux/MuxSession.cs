@@ -30,6 +30,7 @@ internal sealed class MuxSession : IAsyncDisposable
     private readonly List<TaskCompletionSource> _readersToWake = [];
     private readonly bool _isClient;
     private readonly int _maxStreams;
+    private readonly int _maxReceiveWindow;
     private readonly Func<MuxStream, Task>? _onStream;
     private readonly TimeProvider _time;
     private readonly Queue<(byte[] Buffer, int Length)> _outbox = new();
@@ -49,11 +50,12 @@ internal sealed class MuxSession : IAsyncDisposable
     private int _disposed;
     private Task _reader = Task.CompletedTask;
 
-    private MuxSession(TlsEndpoint transport, bool isClient, int maxStreams, Func<MuxStream, Task>? onStream, TimeProvider time)
+    private MuxSession(TlsEndpoint transport, bool isClient, int maxStreams, Func<MuxStream, Task>? onStream, TimeProvider time, int maxReceiveWindow)
     {
         _transport = transport;
         _isClient = isClient;
         _maxStreams = maxStreams;
+        _maxReceiveWindow = maxReceiveWindow;
         _onStream = onStream;
         _time = time;
         _idleSince = time.GetTimestamp();
@@ -97,8 +99,11 @@ internal sealed class MuxSession : IAsyncDisposable
     public bool CanOpen => !_closed.Task.IsCompleted && !_goAway.Task.IsCompleted && StreamCount < _maxStreams;
 
     /// <summary>Client side: sends the preamble on a fresh TLS connection and waits for the server's acknowledgement.
-    /// Throws <see cref="MuxNotSupportedException"/> when the server answers anything else or closes.</summary>
-    public static async Task<MuxSession> ConnectAsync(TlsEndpoint transport, int maxStreams, TimeProvider time, CancellationToken cancellationToken)
+    /// Throws <see cref="MuxNotSupportedException"/> when the server answers anything else or closes.
+    /// <paramref name="maxReceiveWindow"/> limits how far a stream's receive window grows (tests set it to
+    /// <see cref="MuxProtocol.InitialWindow"/> to stand for a peer that never grows it).</summary>
+    public static async Task<MuxSession> ConnectAsync(TlsEndpoint transport, int maxStreams, TimeProvider time, CancellationToken cancellationToken,
+        int maxReceiveWindow = MuxProtocol.MaxReceiveWindow)
     {
         await transport.Stream.WriteAsync(MuxProtocol.Preamble.ToArray(), cancellationToken);
         var answer = new byte[MuxProtocol.Acknowledgement.Length];
@@ -120,16 +125,17 @@ internal sealed class MuxSession : IAsyncDisposable
             }
         }
 
-        var session = new MuxSession(transport, isClient: true, maxStreams, onStream: null, time);
+        var session = new MuxSession(transport, isClient: true, maxStreams, onStream: null, time, maxReceiveWindow);
         session.Start(ReadOnlyMemory<byte>.Empty);
         return session;
     }
 
     /// <summary>Server side: the client's first bytes began with the preamble. Acknowledges it and starts serving streams;
     /// <paramref name="afterPreamble"/> are bytes that came with it.</summary>
-    public static MuxSession Accept(TlsEndpoint transport, ReadOnlyMemory<byte> afterPreamble, int maxStreams, Func<MuxStream, Task> onStream, TimeProvider time)
+    public static MuxSession Accept(TlsEndpoint transport, ReadOnlyMemory<byte> afterPreamble, int maxStreams, Func<MuxStream, Task> onStream, TimeProvider time,
+        int maxReceiveWindow = MuxProtocol.MaxReceiveWindow)
     {
-        var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time);
+        var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time, maxReceiveWindow);
         var ack = ArrayPool<byte>.Shared.Rent(MuxProtocol.Acknowledgement.Length);
         MuxProtocol.Acknowledgement.CopyTo(ack);
         session.Post(ack, MuxProtocol.Acknowledgement.Length);
@@ -153,7 +159,7 @@ internal sealed class MuxSession : IAsyncDisposable
                 throw new IOException("the multiplexed connection is closed", Error);
             }
 
-            var stream = new MuxStream(this, _nextId, openPending: true);
+            var stream = new MuxStream(this, _nextId, openPending: true, _maxReceiveWindow);
             _nextId += 2;
             _streams.Add(stream.Id, stream);
             return stream;
@@ -586,7 +592,7 @@ internal sealed class MuxSession : IAsyncDisposable
 
             if (_streams.Count < _maxStreams)
             {
-                stream = new MuxStream(this, id, openPending: false);
+                stream = new MuxStream(this, id, openPending: false, _maxReceiveWindow);
                 _streams.Add(id, stream);
             }
         }

@@ -7,11 +7,13 @@ namespace Tunnel.Mux;
 /// semantics (half-close is a FIN frame, abort an RST frame) and its own flow-control window, so it is a relay
 /// endpoint like a TLS or TCP side.</summary>
 /// <remarks>
-/// Received bytes are copied straight into the buffer of a relay read that is waiting; otherwise they wait in a queue
-/// of pooled chunks (held only while bytes are waiting) until the relay reads them. The session's reader delivers
-/// without ever waiting, which the window makes safe: a peer cannot send more than
-/// <see cref="MuxProtocol.InitialWindow"/> bytes ahead of what was read. The queue and the waiting read are changed
-/// under the stream's lock, because both the session's reader and a local abort complete them. A write becomes frames
+/// Received bytes wait in a queue of pooled chunks (held only while bytes are waiting) until the relay reads them;
+/// the session's reader appends without ever waiting, which the window makes safe: a peer cannot send more than the
+/// receive window ahead of what was read. The window starts at <see cref="MuxProtocol.InitialWindow"/> and doubles,
+/// up to the session's limit, each time consumed bytes are acknowledged while the relay has read everything that
+/// arrived: a reader that keeps up gets a window wide enough for the path, a stalled one never makes it grow. The
+/// queue and the waiting read are changed under the stream's lock, because both the session's reader and a local
+/// abort complete them. A write becomes frames
 /// (a copy into a pooled frame buffer) as soon as window is available, handed to the session's writer, so a relay
 /// never waits on another stream's bytes.
 /// </remarks>
@@ -25,6 +27,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private const int MaxWriteBatch = 4 * MuxProtocol.MaxDataPayload;
 
     private readonly MuxSession _session;
+    private readonly int _maxReceiveWindow;
     private readonly Queue<Chunk> _inbound = new();
     private Chunk? _tail;
     private TaskCompletionSource? _readWaiter;
@@ -32,19 +35,51 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private int _state;
     private int _sendWindow = MuxProtocol.InitialWindow;
     private TaskCompletionSource? _windowWaiter;
+    private int _receiveWindow = MuxProtocol.InitialWindow;
     private int _receivedUnacknowledged;
     private int _consumedUnacknowledged;
     private bool _openPending;
     private Exception? _resetError;
 
-    internal MuxStream(MuxSession session, uint id, bool openPending)
+    internal MuxStream(MuxSession session, uint id, bool openPending, int maxReceiveWindow)
     {
         _session = session;
         Id = id;
         _openPending = openPending;
+        _maxReceiveWindow = maxReceiveWindow;
     }
 
     public uint Id { get; }
+
+    /// <summary>How many bytes the peer may send ahead of what this side has read.</summary>
+    internal int ReceiveWindow
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _receiveWindow;
+            }
+        }
+    }
+
+    /// <summary>Received bytes waiting for the relay to read them.</summary>
+    internal int Buffered
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var count = 0;
+                foreach (var chunk in _inbound)
+                {
+                    count += chunk.Length;
+                }
+
+                return count;
+            }
+        }
+    }
 
     Stream IRelayEndpoint.Stream => this;
 
@@ -122,21 +157,24 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         return count;
     }
 
-    /// <summary>Gives the peer window back in batches, not per read.</summary>
+    /// <summary>Under the lock: gives the peer window back in batches of a quarter of the window, not per read, and
+    /// doubles the window when the relay has read everything that arrived.</summary>
     private void Consumed(int count)
     {
         var consumed = _consumedUnacknowledged + count;
-        if (consumed < MuxProtocol.WindowUpdateThreshold)
+        if (consumed < _receiveWindow / 4)
         {
             _consumedUnacknowledged = consumed;
             return;
         }
 
         _consumedUnacknowledged = 0;
+        var growth = _inbound.Count == 0 ? Math.Clamp(_maxReceiveWindow - _receiveWindow, 0, _receiveWindow) : 0;
+        _receiveWindow += growth;
         Interlocked.Add(ref _receivedUnacknowledged, -consumed);
         if ((Volatile.Read(ref _state) & (RemoteFin | Reset)) == 0)
         {
-            _session.SendWindowUpdate(Id, consumed);
+            _session.SendWindowUpdate(Id, consumed + growth);
         }
     }
 
@@ -151,11 +189,11 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                 return null; // reset here while the bytes were on their way
             }
 
-            if ((_state & RemoteFin) != 0 || Interlocked.Add(ref _receivedUnacknowledged, payload.Length) > MuxProtocol.InitialWindow)
+            if ((_state & RemoteFin) != 0 || Interlocked.Add(ref _receivedUnacknowledged, payload.Length) > _receiveWindow)
             {
                 WakeLater(ResetLocked(new MuxProtocolException((_state & RemoteFin) != 0
                     ? $"stream {Id}: data after the peer's FIN"
-                    : $"stream {Id}: the peer sent past its window of {MuxProtocol.InitialWindow} bytes"), sendReset: true));
+                    : $"stream {Id}: the peer sent past its window of {_receiveWindow} bytes"), sendReset: true));
                 return null;
             }
 

@@ -1,0 +1,96 @@
+using System.Threading.Channels;
+using Tunnel.Mux;
+using Tunnel.Tests.Support;
+
+namespace Tunnel.Tests.Mux;
+
+/// <summary>A multiplexed stream's flow-control window: it grows for a reader that keeps up, stays at the initial
+/// window for a reader that stalls, and a side that grows its window works with one that never does (an older peer).</summary>
+public sealed class MuxWindowTests : IDisposable
+{
+    private const long Transfer = 16L * 1024 * 1024;
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
+    private readonly TestPki _pki = new();
+
+    [Theory(Timeout = 60_000)]
+    [InlineData(MuxProtocol.MaxReceiveWindow, MuxProtocol.MaxReceiveWindow)]
+    [InlineData(MuxProtocol.InitialWindow, MuxProtocol.MaxReceiveWindow)] // a client that never grows its window
+    [InlineData(MuxProtocol.MaxReceiveWindow, MuxProtocol.InitialWindow)] // a server that never grows its window
+    public async Task Readers_that_keep_up_get_a_wider_window_and_every_byte_arrives_both_ways(int clientLimit, int serverLimit)
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await Sessions.ConnectAsync(pair, clientLimit, serverLimit);
+        await using var client = sessions.Client.Open();
+
+        // Off xunit's context, so each read runs as soon as the session's reader hands it bytes (as a relay's does).
+        var clientSends = Task.Run(async () =>
+        {
+            var hash = await Payload.SendAsync(client, Transfer, seed: 1);
+            await client.CompleteWritesAsync(CancellationToken.None);
+            return hash;
+        });
+        var clientReceives = Task.Run(() => Payload.ReceiveAsync(client));
+        await using var server = await sessions.Accepted.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        var serverSends = Task.Run(async () =>
+        {
+            var hash = await Payload.SendAsync(server, Transfer, seed: 2);
+            await server.CompleteWritesAsync(CancellationToken.None);
+            return hash;
+        });
+        var serverReceives = Task.Run(() => Payload.ReceiveAsync(server));
+
+        Assert.Equal((await clientSends.WaitAsync(Wait), Transfer), await serverReceives.WaitAsync(Wait));
+        Assert.Equal((await serverSends.WaitAsync(Wait), Transfer), await clientReceives.WaitAsync(Wait));
+        Assert.Equal(serverLimit, server.ReceiveWindow);
+        Assert.Equal(clientLimit, client.ReceiveWindow);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_reader_that_stalls_holds_only_the_initial_window_and_then_gets_everything()
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await Sessions.ConnectAsync(pair, MuxProtocol.MaxReceiveWindow, MuxProtocol.MaxReceiveWindow);
+        await using var client = sessions.Client.Open();
+
+        var sends = Task.Run(async () =>
+        {
+            var hash = await Payload.SendAsync(client, Transfer, seed: 3);
+            await client.CompleteWritesAsync(CancellationToken.None);
+            return hash;
+        });
+        await using var server = await sessions.Accepted.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+
+        // Nothing reads: the sender stops once a window's worth has arrived.
+        await Poll.UntilAsync(() => Task.FromResult((server.Buffered == MuxProtocol.InitialWindow, server.Buffered)), Wait, "a full window arriving");
+        Assert.False(sends.IsCompleted, "the sender finished without the receiver reading");
+        Assert.Equal(MuxProtocol.InitialWindow, server.ReceiveWindow);
+
+        var received = await Task.Run(() => Payload.ReceiveAsync(server)).WaitAsync(Wait);
+        Assert.Equal((await sends.WaitAsync(Wait), Transfer), received);
+    }
+
+    public void Dispose() => _pki.Dispose();
+
+    /// <summary>A multiplexed client and server session over <see cref="TlsEndpointPair"/>, the server's streams
+    /// handed out in <see cref="Accepted"/>.</summary>
+    private sealed record Sessions(MuxSession Client, MuxSession Server, Channel<MuxStream> Accepted) : IAsyncDisposable
+    {
+        public static async Task<Sessions> ConnectAsync(TlsEndpointPair pair, int clientLimit, int serverLimit)
+        {
+            var accepted = Channel.CreateUnbounded<MuxStream>();
+            var connect = MuxSession.ConnectAsync(pair.Client.Endpoint, maxStreams: 8, TimeProvider.System, CancellationToken.None, clientLimit);
+            var preamble = new byte[MuxProtocol.Preamble.Length];
+            await pair.Server.Endpoint.Stream.ReadExactlyAsync(preamble).AsTask().WaitAsync(Wait);
+            Assert.Equal(MuxProtocol.Preamble.ToArray(), preamble);
+            var server = MuxSession.Accept(pair.Server.Endpoint, ReadOnlyMemory<byte>.Empty, maxStreams: 8,
+                stream => accepted.Writer.WriteAsync(stream).AsTask(), TimeProvider.System, serverLimit);
+            return new Sessions(await connect.WaitAsync(Wait), server, accepted);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
+        }
+    }
+}
