@@ -9,8 +9,9 @@ namespace Tunnel.Mux;
 /// queues, several small ones in one TLS record when they are waiting together.</summary>
 /// <remarks>
 /// A relay's frames are written by the relay's own thread when no write is in progress (one TLS write for all of
-/// them), and otherwise join an outbox that the current writer drains; control frames always go through the outbox,
-/// drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is never
+/// them), and otherwise join an outbox that the current writer drains. So are the control frames a relay sends
+/// outside any lock (WINDOW after it read, FIN when its side ended); the others (RST, GOAWAY, the acknowledgement)
+/// are drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is never
 /// cancelled in the middle of a TLS record (which would break the connection for every stream), and an aborting
 /// stream never waits behind another's bytes. The per-stream windows bound what the outbox can hold. When the connection fails, every open stream is reset with
 /// the reason, as their own TLS connections would have been.
@@ -214,12 +215,13 @@ internal sealed class MuxSession : IAsyncDisposable
             _writing = true;
         }
 
-        return DrainAsync(inline: true);
+        return DrainAsync(inline: true, rethrow: true);
     }
 
-    /// <summary>Queues a control frame without waiting for it to be written: a thread-pool writer starts when none
-    /// is running.</summary>
-    private void Post(byte[] frame, int length)
+    /// <summary>Queues a control frame without waiting for it to be written. When no writer is running, the caller
+    /// becomes it (<paramref name="inline"/>: it holds no lock, so a write that cannot finish at once carries on
+    /// when the socket has room, and a failure ends the connection) or starts one on the thread pool.</summary>
+    private void Post(byte[] frame, int length, bool inline = false)
     {
         lock (_writeLock)
         {
@@ -238,17 +240,25 @@ internal sealed class MuxSession : IAsyncDisposable
             _writing = true;
         }
 
+        if (inline)
+        {
+            _ = DrainAsync(inline: true, rethrow: false).AsTask();
+            return;
+        }
+
         ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
     }
 
+    /// <summary>From a relay's read, outside the stream's lock.</summary>
     internal void SendWindowUpdate(uint id, int increment)
     {
         Span<byte> payload = stackalloc byte[4];
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(payload, increment);
-        EnqueueControl(MuxFrameType.Window, id, payload);
+        EnqueueControl(MuxFrameType.Window, id, payload, inline: true);
     }
 
-    internal void SendFin(uint id, bool openFirst) => EnqueueControl(MuxFrameType.Fin, id, ReadOnlySpan<byte>.Empty, openFirst);
+    /// <summary>From a relay whose side ended, outside the stream's lock.</summary>
+    internal void SendFin(uint id, bool openFirst) => EnqueueControl(MuxFrameType.Fin, id, ReadOnlySpan<byte>.Empty, inline: true, openFirst);
 
     internal void SendReset(uint id, string reason, bool neverOpened)
     {
@@ -261,7 +271,7 @@ internal sealed class MuxSession : IAsyncDisposable
         EnqueueControl(MuxFrameType.Reset, id, text);
     }
 
-    private void EnqueueControl(MuxFrameType type, uint id, ReadOnlySpan<byte> payload, bool openFirst = false)
+    private void EnqueueControl(MuxFrameType type, uint id, ReadOnlySpan<byte> payload, bool inline = false, bool openFirst = false)
     {
         var prefix = openFirst ? MuxProtocol.HeaderSize : 0;
         var length = prefix + MuxProtocol.HeaderSize + payload.Length;
@@ -273,7 +283,7 @@ internal sealed class MuxSession : IAsyncDisposable
 
         MuxProtocol.WriteHeader(frame.AsSpan(prefix), type, payload.Length, id);
         payload.CopyTo(frame.AsSpan(prefix + MuxProtocol.HeaderSize));
-        Post(frame, length);
+        Post(frame, length, inline);
     }
 
     /// <summary>A stream is done (disposed, or ended both ways): it leaves the table.</summary>
@@ -308,8 +318,9 @@ internal sealed class MuxSession : IAsyncDisposable
     /// <summary>The one writer of the moment: writes queued frames until the queue is empty, several small ones in
     /// one TLS record when they wait together, and the records of frames that waited together in one socket write
     /// (<see cref="TlsEndpoint.GatherWrites"/>). An inline writer (a stream's relay) hands the rest to the thread pool
-    /// after a few frames of others', so no stream's relay is held up writing everyone's bytes.</summary>
-    private async ValueTask DrainAsync(bool inline)
+    /// after a few frames of others', so no stream's relay is held up writing everyone's bytes. A failure ends the
+    /// connection, and is thrown to an inline writer that awaits it (<paramref name="rethrow"/>).</summary>
+    private async ValueTask DrainAsync(bool inline, bool rethrow = false)
     {
         var written = 0;
         var gathering = false; // frames that were queued together leave in one socket write
@@ -381,7 +392,7 @@ internal sealed class MuxSession : IAsyncDisposable
             }
 
             Terminate(ex);
-            if (inline)
+            if (rethrow)
             {
                 throw new IOException($"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(ex)}", ex);
             }

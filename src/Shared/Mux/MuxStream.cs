@@ -102,40 +102,57 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     {
         while (true)
         {
-            TaskCompletionSource wait;
-            lock (_lock)
+            var wait = TryRead(buffer.Span, out var count, out var acknowledge);
+            if (wait is null)
             {
-                if (_inbound.Count > 0)
+                if (acknowledge > 0)
                 {
-                    if (buffer.IsEmpty)
-                    {
-                        return 0; // a zero-byte read: data is ready, and stays unread
-                    }
-
-                    var count = CopyOutLocked(buffer.Span);
-                    Consumed(count);
-                    return count;
+                    _session.SendWindowUpdate(Id, acknowledge);
                 }
 
-                if ((_state & Reset) != 0)
-                {
-                    throw ResetException();
-                }
-
-                if ((_state & RemoteFin) != 0)
-                {
-                    return 0;
-                }
-
-                // Completed without forcing continuations off the completing thread: the session's reader hands the
-                // bytes straight to the relay waiting for them.
-                _readWaiter = wait = new TaskCompletionSource();
+                return count;
             }
 
             using (cancellationToken.UnsafeRegister(static (s, token) => ((TaskCompletionSource)s!).TrySetCanceled(token), wait))
             {
                 await wait.Task;
             }
+        }
+    }
+
+    /// <summary>Copies what has arrived into <paramref name="destination"/> (<paramref name="count"/> bytes, 0 after
+    /// the peer's FIN or for a zero-byte read when bytes are ready) and returns null; or, when nothing has arrived,
+    /// returns what the session's reader completes when something does. <paramref name="acknowledge"/> is the WINDOW
+    /// increment to send once the lock is released.</summary>
+    private TaskCompletionSource? TryRead(Span<byte> destination, out int count, out int acknowledge)
+    {
+        count = acknowledge = 0;
+        lock (_lock)
+        {
+            if (_inbound.Count > 0)
+            {
+                if (!destination.IsEmpty)
+                {
+                    count = CopyOutLocked(destination);
+                    acknowledge = Consumed(count);
+                }
+
+                return null;
+            }
+
+            if ((_state & Reset) != 0)
+            {
+                throw ResetException();
+            }
+
+            if ((_state & RemoteFin) != 0)
+            {
+                return null;
+            }
+
+            // Completed without forcing continuations off the completing thread: the session's reader hands the
+            // bytes straight to the relay waiting for them.
+            return _readWaiter = new TaskCompletionSource();
         }
     }
 
@@ -158,24 +175,22 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     }
 
     /// <summary>Under the lock: gives the peer window back in batches of a quarter of the window, not per read, and
-    /// doubles the window when the relay has read everything that arrived.</summary>
-    private void Consumed(int count)
+    /// doubles the window when the relay has read everything that arrived. Returns the WINDOW increment to send
+    /// once the lock is released, or 0.</summary>
+    private int Consumed(int count)
     {
         var consumed = _consumedUnacknowledged + count;
         if (consumed < _receiveWindow / 4)
         {
             _consumedUnacknowledged = consumed;
-            return;
+            return 0;
         }
 
         _consumedUnacknowledged = 0;
         var growth = _inbound.Count == 0 ? Math.Clamp(_maxReceiveWindow - _receiveWindow, 0, _receiveWindow) : 0;
         _receiveWindow += growth;
         Interlocked.Add(ref _receivedUnacknowledged, -consumed);
-        if ((Volatile.Read(ref _state) & (RemoteFin | Reset)) == 0)
-        {
-            _session.SendWindowUpdate(Id, consumed + growth);
-        }
+        return (_state & (RemoteFin | Reset)) == 0 ? consumed + growth : 0;
     }
 
     /// <summary>From the session's reader: a DATA frame's payload. Returns the relay waiting for bytes, for the session's reader to wake
