@@ -7,8 +7,9 @@ namespace Tunnel.Mux;
 /// semantics (half-close is a FIN frame, abort an RST frame) and its own flow-control window, so it is a relay
 /// endpoint like a TLS or TCP side.</summary>
 /// <remarks>
-/// Received bytes wait in a queue of pooled chunks (held only while bytes are waiting) until the relay reads them;
-/// the session's reader appends without ever waiting, which the window makes safe: a peer cannot send more than the
+/// Received bytes are copied straight into the buffer of a relay read that is waiting; what does not fit (or arrives
+/// while no read waits) waits in a queue of pooled chunks, held only while bytes are waiting, until the relay reads
+/// it. The session's reader delivers without ever waiting, which the window makes safe: a peer cannot send more than the
 /// receive window ahead of what was read. The window starts at <see cref="MuxProtocol.InitialWindow"/> and doubles,
 /// up to the session's limit, each time consumed bytes are acknowledged while the relay has read everything that
 /// arrived: a reader that keeps up gets a window wide enough for the path, a stalled one never makes it grow. The
@@ -30,7 +31,10 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private readonly int _maxReceiveWindow;
     private readonly Queue<Chunk> _inbound = new();
     private Chunk? _tail;
+    // A relay read waiting for bytes, and its buffer, which the session's reader fills directly.
     private TaskCompletionSource? _readWaiter;
+    private Memory<byte> _readBuffer;
+    private int _readFilled;
     private readonly Lock _lock = new();
     private int _state;
     private int _sendWindow = MuxProtocol.InitialWindow;
@@ -70,7 +74,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         {
             lock (_lock)
             {
-                var count = 0;
+                var count = _readFilled;
                 foreach (var chunk in _inbound)
                 {
                     count += chunk.Length;
@@ -102,7 +106,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     {
         while (true)
         {
-            var wait = TryRead(buffer.Span, out var count, out var acknowledge);
+            var wait = TryRead(buffer, out var count, out var acknowledge);
             if (wait is null)
             {
                 if (acknowledge > 0)
@@ -113,31 +117,60 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                 return count;
             }
 
-            using (cancellationToken.UnsafeRegister(static (s, token) => ((TaskCompletionSource)s!).TrySetCanceled(token), wait))
+            using (cancellationToken.UnsafeRegister(static (s, token) => ((MuxStream)s!).CancelRead(token), this))
             {
                 await wait.Task;
             }
         }
     }
 
-    /// <summary>Copies what has arrived into <paramref name="destination"/> (<paramref name="count"/> bytes, 0 after
-    /// the peer's FIN or for a zero-byte read when bytes are ready) and returns null; or, when nothing has arrived,
-    /// returns what the session's reader completes when something does. <paramref name="acknowledge"/> is the WINDOW
-    /// increment to send once the lock is released.</summary>
-    private TaskCompletionSource? TryRead(Span<byte> destination, out int count, out int acknowledge)
+    /// <summary>Cancels the waiting read, unless bytes were already copied into its buffer: it returns those.</summary>
+    private void CancelRead(CancellationToken token)
+    {
+        TaskCompletionSource? wait;
+        lock (_lock)
+        {
+            if (_readFilled > 0)
+            {
+                return;
+            }
+
+            wait = _readWaiter;
+            _readWaiter = null;
+            _readBuffer = default;
+        }
+
+        wait?.TrySetCanceled(token);
+    }
+
+    /// <summary>Takes what the session's reader copied into <paramref name="destination"/> while this read waited, or
+    /// copies what has arrived into it (<paramref name="count"/> bytes, 0 after the peer's FIN or for a zero-byte read
+    /// when bytes are ready) and returns null; or, when nothing has arrived, registers the read and returns what the
+    /// session's reader completes when something does. <paramref name="acknowledge"/> is the WINDOW increment to
+    /// send once the lock is released.</summary>
+    private TaskCompletionSource? TryRead(Memory<byte> destination, out int count, out int acknowledge)
     {
         count = acknowledge = 0;
         lock (_lock)
         {
+            count = _readFilled;
+            _readFilled = 0;
+            _readBuffer = default;
+            _readWaiter = null;
+            if (count == 0 && _inbound.Count > 0 && !destination.IsEmpty)
+            {
+                count = CopyOutLocked(destination.Span);
+            }
+
+            if (count > 0)
+            {
+                acknowledge = Consumed(count);
+                return null;
+            }
+
             if (_inbound.Count > 0)
             {
-                if (!destination.IsEmpty)
-                {
-                    count = CopyOutLocked(destination);
-                    acknowledge = Consumed(count);
-                }
-
-                return null;
+                return null; // a zero-byte read: data is ready, and stays unread
             }
 
             if ((_state & Reset) != 0)
@@ -152,6 +185,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
             // Completed without forcing continuations off the completing thread: the session's reader hands the
             // bytes straight to the relay waiting for them.
+            _readBuffer = destination;
             return _readWaiter = new TaskCompletionSource();
         }
     }
@@ -212,9 +246,27 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                 return null;
             }
 
-            Append(payload);
-            var wake = _readWaiter;
-            _readWaiter = null;
+            TaskCompletionSource? wake;
+            if (!_readBuffer.IsEmpty)
+            {
+                // Into the waiting read's buffer; woken once, by the first frame that fills any of it.
+                wake = _readFilled == 0 ? _readWaiter : null;
+                var n = Math.Min(payload.Length, _readBuffer.Length - _readFilled);
+                payload[..n].CopyTo(_readBuffer.Span[_readFilled..]);
+                _readFilled += n;
+                payload = payload[n..];
+            }
+            else
+            {
+                wake = _readWaiter; // a zero-byte read, or none
+                _readWaiter = null;
+            }
+
+            if (!payload.IsEmpty)
+            {
+                Append(payload);
+            }
+
             return wake;
         }
     }
@@ -308,6 +360,8 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
         var wake = _readWaiter;
         _readWaiter = null;
+        _readBuffer = default;
+        _readFilled = 0;
         return wake;
     }
 

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Tunnel.Mux;
 using Tunnel.Tests.Support;
 
@@ -19,7 +18,7 @@ public sealed class MuxWindowTests : IDisposable
     public async Task Readers_that_keep_up_get_a_wider_window_and_every_byte_arrives_both_ways(int clientLimit, int serverLimit)
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
-        await using var sessions = await Sessions.ConnectAsync(pair, clientLimit, serverLimit);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait, clientLimit, serverLimit);
         await using var client = sessions.Client.Open();
 
         // Off xunit's context, so each read runs as soon as the session's reader hands it bytes (as a relay's does).
@@ -30,7 +29,7 @@ public sealed class MuxWindowTests : IDisposable
             return hash;
         });
         var clientReceives = Task.Run(() => Payload.ReceiveAsync(client));
-        await using var server = await sessions.Accepted.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await using var server = await sessions.AcceptAsync(Wait);
         var serverSends = Task.Run(async () =>
         {
             var hash = await Payload.SendAsync(server, Transfer, seed: 2);
@@ -49,7 +48,7 @@ public sealed class MuxWindowTests : IDisposable
     public async Task A_reader_that_stalls_holds_only_the_initial_window_and_then_gets_everything()
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
-        await using var sessions = await Sessions.ConnectAsync(pair, MuxProtocol.MaxReceiveWindow, MuxProtocol.MaxReceiveWindow);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
         await using var client = sessions.Client.Open();
 
         var sends = Task.Run(async () =>
@@ -58,7 +57,7 @@ public sealed class MuxWindowTests : IDisposable
             await client.CompleteWritesAsync(CancellationToken.None);
             return hash;
         });
-        await using var server = await sessions.Accepted.Reader.ReadAsync().AsTask().WaitAsync(Wait);
+        await using var server = await sessions.AcceptAsync(Wait);
 
         // Nothing reads: the sender stops once a window's worth has arrived.
         await Poll.UntilAsync(() => Task.FromResult((server.Buffered == MuxProtocol.InitialWindow, server.Buffered)), Wait, "a full window arriving");
@@ -70,27 +69,4 @@ public sealed class MuxWindowTests : IDisposable
     }
 
     public void Dispose() => _pki.Dispose();
-
-    /// <summary>A multiplexed client and server session over <see cref="TlsEndpointPair"/>, the server's streams
-    /// handed out in <see cref="Accepted"/>.</summary>
-    private sealed record Sessions(MuxSession Client, MuxSession Server, Channel<MuxStream> Accepted) : IAsyncDisposable
-    {
-        public static async Task<Sessions> ConnectAsync(TlsEndpointPair pair, int clientLimit, int serverLimit)
-        {
-            var accepted = Channel.CreateUnbounded<MuxStream>();
-            var connect = MuxSession.ConnectAsync(pair.Client.Endpoint, maxStreams: 8, TimeProvider.System, CancellationToken.None, clientLimit);
-            var preamble = new byte[MuxProtocol.Preamble.Length];
-            await pair.Server.Endpoint.Stream.ReadExactlyAsync(preamble).AsTask().WaitAsync(Wait);
-            Assert.Equal(MuxProtocol.Preamble.ToArray(), preamble);
-            var server = MuxSession.Accept(pair.Server.Endpoint, ReadOnlyMemory<byte>.Empty, maxStreams: 8,
-                stream => accepted.Writer.WriteAsync(stream).AsTask(), TimeProvider.System, serverLimit);
-            return new Sessions(await connect.WaitAsync(Wait), server, accepted);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Client.DisposeAsync();
-            await Server.DisposeAsync();
-        }
-    }
 }
