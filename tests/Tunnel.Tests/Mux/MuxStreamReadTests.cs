@@ -34,6 +34,27 @@ public sealed class MuxStreamReadTests : IDisposable
     }
 
     [Fact(Timeout = 30_000)]
+    public async Task Frames_that_arrive_together_reach_a_waiting_read_in_one_piece()
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
+        await using var client = sessions.Client.Open();
+        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Wait);
+        await using var server = await sessions.AcceptAsync(Wait);
+        Assert.Equal(1, await server.ReadAsync(new byte[1]).AsTask().WaitAsync(Wait));
+
+        // Three DATA frames (three TLS records) in one socket write: the session's reader hands out all of them
+        // before it wakes the read, so a relay writes them on in one write, not three.
+        var buffer = new byte[64 * 1024];
+        var read = server.ReadAsync(buffer).AsTask();
+        var data = RandomNumberGenerator.GetBytes(48 * 1024);
+        await client.WriteAsync(data).AsTask().WaitAsync(Wait);
+
+        Assert.Equal(data.Length, await read.WaitAsync(Wait));
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(buffer.AsSpan(0, data.Length)));
+    }
+
+    [Fact(Timeout = 30_000)]
     public async Task A_zero_byte_read_waits_for_bytes_and_leaves_them_unread()
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
