@@ -9,14 +9,13 @@ namespace Tunnel.Mux;
 /// <remarks>
 /// Received bytes are copied straight into the buffer of a relay read that is waiting; what does not fit (or arrives
 /// while no read waits) waits in a queue of pooled chunks, held only while bytes are waiting, until the relay reads
-/// it. The session's reader delivers without ever waiting, which the window makes safe: a peer cannot send more than the
-/// receive window ahead of what was read. The window starts at <see cref="MuxProtocol.InitialWindow"/> and doubles,
-/// up to the session's limit, each time consumed bytes are acknowledged while the relay has read everything that
-/// arrived: a reader that keeps up gets a window wide enough for the path, a stalled one never makes it grow. The
-/// queue and the waiting read are changed under the stream's lock, because both the session's reader and a local
-/// abort complete them. A write becomes frames
-/// (a copy into a pooled frame buffer) as soon as window is available, handed to the session's writer, so a relay
-/// never waits on another stream's bytes.
+/// it. The session's reader delivers without ever waiting, which the window makes safe: a peer cannot send more than
+/// the receive window ahead of what was read. The window starts at <see cref="MuxProtocol.InitialWindow"/> and
+/// doubles, up to the session's limit, each time consumed bytes are acknowledged while the relay has read everything
+/// that arrived: a reader that keeps up gets a window wide enough for the path, a stalled one never makes it grow.
+/// The queue and the waiting read are changed under the stream's lock, because both the session's reader and a local
+/// abort complete them. A write becomes frames (a copy into a pooled frame buffer) as soon as window is available,
+/// handed to the session's writer, so a relay never waits on another stream's bytes.
 /// </remarks>
 internal sealed class MuxStream : Stream, IRelayEndpoint
 {
@@ -227,8 +226,9 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         return (_state & (RemoteFin | Reset)) == 0 ? consumed + growth : 0;
     }
 
-    /// <summary>From the session's reader: a DATA frame's payload. Returns the relay waiting for bytes, for the session's reader to wake
-    /// once it has handed out every frame that arrived with this one, so that the relay finds them all.</summary>
+    /// <summary>From the session's reader: a DATA frame's payload. Returns the relay read to wake (once per read),
+    /// for the session's reader to wake once it has handed out every frame that arrived with this one, so that the
+    /// read finds them all.</summary>
     internal TaskCompletionSource? OnData(ReadOnlySpan<byte> payload)
     {
         lock (_lock)
