@@ -9,7 +9,9 @@ namespace Tunnel.EndToEnd.Faults;
 /// <summary>Three tunnel-servers behind HAProxy (TCP mode, PROXY v2, HTTP checks on each server's /readyz), one
 /// tunnel-client in front, long-running streams and a steady rate of new connections: <c>kill -9</c> of one server
 /// costs the connections it carried and nothing else. HAProxy takes it out within its check interval, and every
-/// connection started after that goes to the two others.</summary>
+/// connection started after that goes to the two others. The same with multiplexing: the killed server's multiplexed
+/// connection takes its streams with it, the client replaces it through HAProxy, and new connections carry on as
+/// streams on the survivors.</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class KilledServerBehindHaproxyLosesOnlyItsOwnConnections(ITestOutputHelper output)
 {
@@ -24,8 +26,10 @@ public sealed class KilledServerBehindHaproxyLosesOnlyItsOwnConnections(ITestOut
     /// room and still fails if the checks do not notice a dead server.</summary>
     private static readonly TimeSpan MaxTimeToDown = TimeSpan.FromSeconds(5);
 
-    [Fact(Timeout = 120_000)]
-    public async Task Only_connections_on_the_killed_server_fail_and_none_started_a_second_after_the_kill()
+    [Theory(Timeout = 120_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Only_connections_on_the_killed_server_fail_and_none_started_a_second_after_the_kill(bool multiplex)
     {
         // Guards against a dead server taking more than its own connections with it: a client that keeps dialling
         // it, a balancer health check that does not see it (/readyz served by a dead process), a retry that does not
@@ -46,7 +50,7 @@ public sealed class KilledServerBehindHaproxyLosesOnlyItsOwnConnections(ITestOut
 
         var haproxy = parts.Add(await HaproxyProcess.StartAsync(sandbox, fleet, output, deadline.Token));
         var client = parts.Add(await TunnelProcess.StartClientAsync(binaries, haproxy.Address, ProxyChain.ServerName,
-            pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0"));
+            pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--multiplex", multiplex ? "on" : "off"));
         var entry = new IPEndPoint(IPAddress.Loopback, client.Port);
 
         var clock = Stopwatch.StartNew();
@@ -56,7 +60,8 @@ public sealed class KilledServerBehindHaproxyLosesOnlyItsOwnConnections(ITestOut
         await Task.WhenAll(streams.Select(s => s.Node)).WaitAsync(deadline.Token);
         await Poll.UntilAsync(() => load.Succeeded >= 40, "40 short connections through the fleet", deadline.Token);
 
-        // The victim carries the most streams (round-robin over three puts at least two of six on one).
+        // The victim carries the most streams (round-robin over three puts at least two of six on one; multiplexed, the
+        // streams share two TLS connections, so at least three of six are on one).
         var victim = streams.GroupBy(s => s.Node.Result).OrderByDescending(g => g.Count()).First().Key;
         var victimServer = servers[Array.IndexOf(Nodes, victim)];
         await Poll.UntilAsync(() => Nodes.All(haproxy.IsUp), "HAProxy to hold every server up", deadline.Token);
@@ -127,7 +132,18 @@ public sealed class KilledServerBehindHaproxyLosesOnlyItsOwnConnections(ITestOut
         Assert.True(downAfter <= MaxTimeToDown, $"HAProxy took {downAfter} to mark {victim} down");
         Assert.All(streamResults.Where(r => r.Node != victim), r => Assert.True(r.Failure is null && r.Echoed > 0, $"{r}"));
         Assert.All(streamResults.Where(r => r.Node == victim), r => Assert.NotNull(r.Failure));
-        Assert.Equal(Nodes.Except([victim]).Order(), after.Except(window).Select(a => a.Node!).Distinct().Order());
+        if (multiplex)
+        {
+            // Two multiplexed connections carried everything: the one on the victim failed and was replaced.
+            var tlsConnections = servers.SelectMany(s => s.Events).Count(e => e.EventName == "ConnectionOpened" && e["Upstream"] == "(multiplexed)");
+            output.WriteLine($"multiplexed TLS connections opened: {tlsConnections} for {attempts.Count + Streams} tunneled connections");
+            Assert.InRange(tlsConnections, 3, 8);
+            Assert.All(after.Except(window), a => Assert.NotEqual(victim, a.Node));
+        }
+        else
+        {
+            Assert.Equal(Nodes.Except([victim]).Order(), after.Except(window).Select(a => a.Node!).Distinct().Order());
+        }
     }
 
     private static string PerNode(IEnumerable<LoadAttempt> attempts) =>
