@@ -11,16 +11,21 @@ namespace Tunnel.Mux;
 /// A relay's frames are written by the relay's own thread when no write is in progress (one TLS write for all of
 /// them), and otherwise join an outbox that the current writer drains. So are the control frames a relay sends
 /// outside any lock (WINDOW after it read, FIN when its side ended); the others (RST, GOAWAY, the acknowledgement)
-/// are drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is never
-/// cancelled in the middle of a TLS record (which would break the connection for every stream), and an aborting
-/// stream never waits behind another's bytes. The per-stream windows bound what the outbox can hold. When the connection fails, every open stream is reset with
-/// the reason, as their own TLS connections would have been.
+/// are drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is
+/// never cancelled in the middle of a TLS record (which would break the connection for every stream), and an
+/// aborting stream never waits behind another's bytes. The outbox holds about <see cref="OutboxLimit"/> bytes at
+/// most: beyond it, streams queueing DATA wait for the writer. When the connection fails, every open stream is reset
+/// with the reason, as their own TLS connections would have been.
 /// </remarks>
 internal sealed class MuxSession : IAsyncDisposable
 {
     private const int ReadBufferSize = 64 * 1024;
     private const int CoalesceLimit = 16 * 1024;
     private const int InlineFrames = 8;
+    /// <summary>How many bytes of frames may wait for the writer before the streams queueing them wait too. Without
+    /// it only the streams' windows bound the queue (4 MiB per stream), so streams that all send faster than the
+    /// connection carries would queue their windows' worth each: memory, and buffers gone cold before they are sent.</summary>
+    private const int OutboxLimit = 512 * 1024;
     /// <summary>How long a close waits for queued frames, and then for the peer's own close: short, because a process
     /// that stops closes its connections this way.</summary>
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
@@ -38,6 +43,8 @@ internal sealed class MuxSession : IAsyncDisposable
     private readonly Lock _writeLock = new();
     private bool _writing;
     private bool _outboxClosed;
+    private long _outboxBytes;
+    private TaskCompletionSource? _outboxRoom;
     private TaskCompletionSource? _writerIdle;
     private byte[]? _staging;
     private readonly Dictionary<uint, MuxStream> _streams = [];
@@ -195,8 +202,10 @@ internal sealed class MuxSession : IAsyncDisposable
     // Called by streams.
     /// <summary>Sends a DATA frame (a pooled buffer, returned once written). When no write is in progress the caller
     /// writes it at once, with whatever else is queued, and awaits that: no thread hop per frame, and a producer
-    /// faster than the connection is held back by it. Otherwise it joins the queue the current writer drains.</summary>
-    internal ValueTask SendAsync(byte[] frame, int length)
+    /// faster than the connection is held back by it. Otherwise it joins the queue the current writer drains, and
+    /// waits only while the queue holds more than <see cref="OutboxLimit"/> bytes (cancelling stops the wait; the
+    /// frame stays queued).</summary>
+    internal ValueTask SendAsync(byte[] frame, int length, CancellationToken cancellationToken)
     {
         lock (_writeLock)
         {
@@ -206,16 +215,41 @@ internal sealed class MuxSession : IAsyncDisposable
                 throw new IOException("the multiplexed connection is closed", Error);
             }
 
-            _outbox.Enqueue((frame, length));
+            EnqueueLocked(frame, length);
             if (_writing)
             {
-                return ValueTask.CompletedTask;
+                if (_outboxBytes <= OutboxLimit)
+                {
+                    return ValueTask.CompletedTask;
+                }
+
+                _outboxRoom ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return new ValueTask(_outboxRoom.Task.WaitAsync(cancellationToken));
             }
 
             _writing = true;
         }
 
         return DrainAsync(inline: true, rethrow: true);
+    }
+
+    private void EnqueueLocked(byte[] frame, int length)
+    {
+        _outbox.Enqueue((frame, length));
+        _outboxBytes += length;
+    }
+
+    private (byte[] Buffer, int Length) DequeueLocked()
+    {
+        var frame = _outbox.Dequeue();
+        _outboxBytes -= frame.Length;
+        if (_outboxRoom is not null && _outboxBytes <= OutboxLimit / 2)
+        {
+            _outboxRoom.TrySetResult(); // the waiting streams continue on the thread pool
+            _outboxRoom = null;
+        }
+
+        return frame;
     }
 
     /// <summary>Queues a control frame without waiting for it to be written. When no writer is running, the caller
@@ -231,7 +265,7 @@ internal sealed class MuxSession : IAsyncDisposable
                 return;
             }
 
-            _outbox.Enqueue((frame, length));
+            EnqueueLocked(frame, length);
             if (_writing)
             {
                 return;
@@ -403,7 +437,7 @@ internal sealed class MuxSession : IAsyncDisposable
     /// <paramref name="owned"/> is the frame's pooled buffer, to return once written.</summary>
     private ReadOnlyMemory<byte> NextChunkLocked(ref int written, out byte[]? owned)
     {
-        var frame = _outbox.Dequeue();
+        var frame = DequeueLocked();
         if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
         {
             owned = null;
@@ -411,7 +445,7 @@ internal sealed class MuxSession : IAsyncDisposable
             var filled = Take(frame, _staging, 0);
             while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
             {
-                filled = Take(_outbox.Dequeue(), _staging, filled);
+                filled = Take(DequeueLocked(), _staging, filled);
                 written++;
             }
 
@@ -437,12 +471,14 @@ internal sealed class MuxSession : IAsyncDisposable
         _writing = false;
         if (_outboxClosed || Error is not null)
         {
-            while (_outbox.TryDequeue(out var left))
+            while (_outbox.Count > 0)
             {
-                ArrayPool<byte>.Shared.Return(left.Buffer);
+                ArrayPool<byte>.Shared.Return(DequeueLocked().Buffer);
             }
         }
 
+        _outboxRoom?.TrySetResult(); // a stream waiting for room finds the connection closed when it sends again
+        _outboxRoom = null;
         _writerIdle?.TrySetResult();
         _writerIdle = null;
     }

@@ -398,7 +398,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                 data = data[n..];
             }
 
-            await _session.SendAsync(batch, length);
+            await _session.SendAsync(batch, length, cancellationToken);
             buffer = buffer[count..];
         }
     }

@@ -68,5 +68,42 @@ public sealed class MuxWindowTests : IDisposable
         Assert.Equal((await sends.WaitAsync(Wait), Transfer), received);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task Streams_wait_when_the_connection_falls_behind_instead_of_queueing_their_whole_windows()
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
+        await using var first = sessions.Client.Open();
+        await using var second = sessions.Client.Open();
+        var data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(MuxProtocol.InitialWindow);
+
+        // The connection stops taking bytes: the first stream's write becomes the writer and waits in the socket.
+        pair.Client.Transport.PauseWrites();
+        var writing = first.WriteAsync(data.AsMemory(0, 64 * 1024)).AsTask();
+        Assert.False(writing.IsCompleted);
+
+        // The second stream has a whole window (1 MiB) to send, but queues only about half of it, then waits.
+        var queueing = second.WriteAsync(data).AsTask();
+        Assert.False(queueing.IsCompleted, "a stream queued its whole window behind a stalled connection");
+
+        pair.Client.Transport.ResumeWrites();
+        await Task.WhenAll(writing, queueing).WaitAsync(Wait);
+        await second.CompleteWritesAsync(CancellationToken.None);
+        await first.CompleteWritesAsync(CancellationToken.None);
+        var received = new Dictionary<uint, byte[]>();
+        for (var i = 0; i < 2; i++)
+        {
+            await using var stream = await sessions.AcceptAsync(Wait);
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy).WaitAsync(Wait);
+            received[stream.Id] = copy.ToArray();
+        }
+
+        Assert.Equal(SHA256(data.AsSpan(0, 64 * 1024)), SHA256(received[first.Id]));
+        Assert.Equal(SHA256(data), SHA256(received[second.Id]));
+
+        static string SHA256(ReadOnlySpan<byte> bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
+    }
+
     public void Dispose() => _pki.Dispose();
 }

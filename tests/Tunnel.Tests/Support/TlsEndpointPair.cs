@@ -52,20 +52,31 @@ internal sealed record TlsEndpointPair(TlsEndpointPair.Side Server, TlsEndpointP
         public ValueTask DisposeAsync() => Endpoint.DisposeAsync();
     }
 
-    /// <summary>Counts the writes that reach the socket.</summary>
+    /// <summary>Counts the writes that reach the socket, and can hold them back (a peer that stopped reading).</summary>
     internal sealed class CountingStream(Stream inner) : ReadWrappingStream(inner, ownsInner: true)
     {
         private int _writes;
+        private volatile TaskCompletionSource? _paused;
 
         public int Writes => Volatile.Read(ref _writes);
+
+        /// <summary>Writes from now on wait until <see cref="ResumeWrites"/>.</summary>
+        public void PauseWrites() => _paused = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void ResumeWrites() => _paused?.TrySetResult();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             Inner.ReadAsync(buffer, cancellationToken);
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _writes);
-            return Inner.WriteAsync(buffer, cancellationToken);
+            if (_paused is { } paused)
+            {
+                await paused.Task.WaitAsync(cancellationToken);
+            }
+
+            await Inner.WriteAsync(buffer, cancellationToken);
         }
     }
 }
