@@ -280,7 +280,7 @@ internal sealed class MuxSession : IAsyncDisposable
             return;
         }
 
-        ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
+        DrainOnThreadPool();
     }
 
     /// <summary>From a relay's read, outside the stream's lock.</summary>
@@ -378,7 +378,7 @@ internal sealed class MuxSession : IAsyncDisposable
 
                         if (!gathering)
                         {
-                            ThreadPool.UnsafeQueueUserWorkItem(static s => s.DrainInBackground(), this, preferLocal: false);
+                            DrainOnThreadPool();
                             return; // still "writing": the thread-pool writer carries on
                         }
 
@@ -463,7 +463,9 @@ internal sealed class MuxSession : IAsyncDisposable
         }
     }
 
-    private void DrainInBackground() => _ = DrainAsync(inline: false).AsTask();
+    /// <summary>Hands the writing to a thread-pool writer (the caller was the writer, or is under a lock).</summary>
+    private void DrainOnThreadPool() =>
+        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.DrainAsync(inline: false).AsTask(), this, preferLocal: false);
 
     /// <summary>Under the write lock: no writer runs any more; frames left (after a failure) go back to the pool.</summary>
     private void StopWritingLocked()

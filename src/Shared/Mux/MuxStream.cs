@@ -149,7 +149,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     /// send once the lock is released.</summary>
     private TaskCompletionSource? TryRead(Memory<byte> destination, out int count, out int acknowledge)
     {
-        count = acknowledge = 0;
+        acknowledge = 0;
         lock (_lock)
         {
             count = _readFilled;

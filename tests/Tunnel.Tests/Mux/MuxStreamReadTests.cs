@@ -15,11 +15,8 @@ public sealed class MuxStreamReadTests : IDisposable
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
         await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
-        await using var client = sessions.Client.Open();
-        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Wait); // makes the stream known to the server
-        await using var server = await sessions.AcceptAsync(Wait);
-        var first = new byte[1];
-        Assert.Equal(1, await server.ReadAsync(first).AsTask().WaitAsync(Wait));
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
 
         var small = new byte[10];
         var read = server.ReadAsync(small).AsTask(); // waits: nothing has arrived
@@ -38,10 +35,8 @@ public sealed class MuxStreamReadTests : IDisposable
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
         await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
-        await using var client = sessions.Client.Open();
-        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Wait);
-        await using var server = await sessions.AcceptAsync(Wait);
-        Assert.Equal(1, await server.ReadAsync(new byte[1]).AsTask().WaitAsync(Wait));
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
 
         // Three DATA frames (three TLS records) in one socket write: the session's reader hands out all of them
         // before it wakes the read, so a relay writes them on in one write, not three.
@@ -59,10 +54,8 @@ public sealed class MuxStreamReadTests : IDisposable
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
         await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
-        await using var client = sessions.Client.Open();
-        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Wait);
-        await using var server = await sessions.AcceptAsync(Wait);
-        Assert.Equal(1, await server.ReadAsync(new byte[1]).AsTask().WaitAsync(Wait));
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
 
         var ready = server.ReadAsync(Memory<byte>.Empty).AsTask();
         var data = RandomNumberGenerator.GetBytes(5000);
@@ -79,10 +72,8 @@ public sealed class MuxStreamReadTests : IDisposable
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
         await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
-        await using var client = sessions.Client.Open();
-        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Wait);
-        await using var server = await sessions.AcceptAsync(Wait);
-        Assert.Equal(1, await server.ReadAsync(new byte[1]).AsTask().WaitAsync(Wait));
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
 
         var abandoned = new byte[64 * 1024];
         using var cancel = new CancellationTokenSource();

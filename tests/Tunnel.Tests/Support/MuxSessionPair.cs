@@ -25,6 +25,27 @@ internal sealed record MuxSessionPair(MuxSession Client, MuxSession Server, Chan
     /// <summary>The server's side of the next stream the client sends something on.</summary>
     public async Task<MuxStream> AcceptAsync(TimeSpan timeout) => await Accepted.Reader.ReadAsync().AsTask().WaitAsync(timeout);
 
+    /// <summary>A stream both sides know, with nothing waiting on it: the client sends one byte (a stream reaches the
+    /// server with its first bytes) and the server reads it.</summary>
+    public async Task<StreamPair> OpenStreamAsync(TimeSpan timeout)
+    {
+        var client = Client.Open();
+        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(timeout);
+        var server = await AcceptAsync(timeout);
+        Assert.Equal(1, await server.ReadAsync(new byte[1]).AsTask().WaitAsync(timeout));
+        return new StreamPair(client, server);
+    }
+
+    /// <summary>The two ends of one stream, disposed together.</summary>
+    internal sealed record StreamPair(MuxStream Client, MuxStream Server) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Client.DisposeAsync();
+            await Server.DisposeAsync();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync();
