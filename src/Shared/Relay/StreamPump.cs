@@ -7,7 +7,8 @@ namespace Tunnel.Relay;
 /// Modelled on YARP's StreamCopier: a zero-byte read first so that an idle connection holds no buffer, a pooled
 /// buffer returned in <c>finally</c>, and a result value instead of exceptions. The buffer goes back to the pool
 /// whenever a read did not fill it (the input is probably drained), so a connection that carried a request and is
-/// now waiting holds nothing but its sockets.
+/// now waiting holds nothing but its sockets. The buffer starts at <see cref="DefaultBufferSize"/> and grows to
+/// <see cref="MaxBufferSize"/> while reads fill it (<see cref="AdaptiveBufferSize"/>).
 /// </remarks>
 internal static class StreamPump
 {
@@ -16,14 +17,20 @@ internal static class StreamPump
     /// out as four full records on a multiplexed connection too, not four and a 40-byte fifth.</summary>
     public const int DefaultBufferSize = 4 * Mux.MuxProtocol.MaxDataPayload;
 
+    /// <summary>What a bulk transfer grows the buffer to: sixteen full multiplexed DATA frames (256 KiB less 128
+    /// bytes, so it still comes from the pool's 256 KiB arrays).</summary>
+    public const int MaxBufferSize = 4 * DefaultBufferSize;
+
     public static async Task<PumpOutcome> CopyAsync(
         Stream input,
         Stream output,
         ActivityClock activity,
         CancellationToken cancellationToken,
         int bufferSize = DefaultBufferSize,
-        Metrics.Counter? bytes = null)
+        Metrics.Counter? bytes = null,
+        int maxBufferSize = MaxBufferSize)
     {
+        var size = new AdaptiveBufferSize(bufferSize, Math.Max(bufferSize, maxBufferSize));
         byte[]? buffer = null;
         long total = 0;
         try
@@ -44,13 +51,16 @@ internal static class StreamPump
                         return Fail(PumpResult.InputError, total, ex, cancellationToken);
                     }
 
-                    buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
+                    buffer = ArrayPool<byte>.Shared.Rent(size.Current);
                 }
+
+                // The size this buffer was rented for: the pool may hand out a larger array.
+                var offered = size.Current;
 
                 int read;
                 try
                 {
-                    read = await input.ReadAsync(buffer.AsMemory(0, bufferSize), cancellationToken);
+                    read = await input.ReadAsync(buffer.AsMemory(0, offered), cancellationToken);
                 }
                 catch (Exception ex)
                 {
@@ -67,12 +77,12 @@ internal static class StreamPump
                 var ended = false;
                 if (input is IReadAhead ahead)
                 {
-                    while (read < bufferSize && ahead.MoreIsHere)
+                    while (read < offered && ahead.MoreIsHere)
                     {
                         int more;
                         try
                         {
-                            more = await input.ReadAsync(buffer.AsMemory(read, bufferSize - read), cancellationToken);
+                            more = await input.ReadAsync(buffer.AsMemory(read, offered - read), cancellationToken);
                         }
                         catch (Exception ex)
                         {
@@ -107,10 +117,13 @@ internal static class StreamPump
                     return new PumpOutcome(PumpResult.Success, total);
                 }
 
-                if (read < bufferSize)
+                // A full buffer means more is waiting: keep going, in a larger buffer if it may grow. Otherwise the
+                // input is probably drained, and the buffer goes back while the next zero-byte read waits.
+                var resized = size.Observe(read, offered);
+                if (read < offered || resized)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = null;
+                    buffer = read < offered ? null : ArrayPool<byte>.Shared.Rent(size.Current);
                 }
             }
         }

@@ -4,8 +4,8 @@ using Tunnel.Net;
 
 namespace Tunnel.Relay;
 
-/// <summary>The transport under an SslStream, read in large pieces: one receive takes up to four full TLS records,
-/// and SslStream's smaller reads (a header, then the rest of a record) are served from memory. It also tells whether
+/// <summary>The transport under an SslStream, read in large pieces: one receive takes up to eight full TLS records
+/// (sixteen while receives fill the buffer), and SslStream's smaller reads (a header, then the rest of a record) are served from memory. It also tells whether
 /// the next whole record is already here, so the relay can decrypt several and write them on as one.</summary>
 /// <remarks>
 /// SslStream on Linux receives one record per read of its transport, usually in two system calls; in bulk transfer
@@ -15,9 +15,16 @@ namespace Tunnel.Relay;
 /// </remarks>
 internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(transport, ownsInner: true), IReadAhead
 {
-    /// <summary>Four records of the largest size TLS 1.3 allows (16 KiB of data, a type byte and a 16-byte tag, plus
-    /// the 5-byte header).</summary>
-    public const int Size = 4 * (5 + 16384 + 256);
+    /// <summary>The largest record TLS 1.3 allows: 16 KiB of data and up to 256 bytes of type, padding and tag, plus
+    /// the 5-byte header.</summary>
+    public const int MaxRecordSize = 5 + 16384 + 256;
+
+    /// <summary>What one receive offers at first: nearly eight records of the size this relay's peers send (16,406
+    /// bytes: data, type byte, 16-byte tag, header), a whole array of the pool's.</summary>
+    public const int MinSize = 128 * 1024;
+
+    /// <summary>What receives that fill the buffer grow it to (<see cref="AdaptiveBufferSize"/>).</summary>
+    public const int MaxSize = 256 * 1024;
 
     /// <summary>Records shorter than this are not read ahead: after the handshake a server sends session tickets and
     /// may send a key update, records that carry no data, and a read that decrypted one would wait for the next.</summary>
@@ -25,6 +32,7 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
 
     private const int HeaderLength = 5;
 
+    private AdaptiveBufferSize _size = new(MinSize, MaxSize);
     private byte[]? _buffer;
     private int _start;
     private int _end;
@@ -74,11 +82,12 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
 
         if (Buffered == 0)
         {
-            _buffer ??= ArrayPool<byte>.Shared.Rent(Size);
+            _buffer ??= ArrayPool<byte>.Shared.Rent(_size.Current);
+            var offered = Math.Min(_buffer.Length, _size.Current);
             int received;
             try
             {
-                received = await Inner.ReadAsync(_buffer.AsMemory(0, Size), cancellationToken);
+                received = await Inner.ReadAsync(_buffer.AsMemory(0, offered), cancellationToken);
             }
             catch
             {
@@ -94,6 +103,7 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
 
             _start = 0;
             _end = received;
+            _size.Observe(received, offered);
         }
 
         var count = WholeRecords(Math.Min(buffer.Length, Buffered));

@@ -10,15 +10,19 @@ namespace Tunnel.Relay;
 /// its transport as soon as it is made: relaying 64 KiB cost four sends, and each send can wake the peer for a
 /// quarter of the data. <see cref="WriteGatheredAsync"/> copies the records into one buffer and sends them when
 /// SslStream is done with the write (or the buffer is full); a multiplexed connection's writer gathers the frames
-/// queued together the same way (<see cref="Gather"/>, <see cref="SendGatheredAsync"/>). The buffer is pooled and
+/// queued together the same way (<see cref="Gather()"/>, <see cref="SendGatheredAsync"/>). The buffer is pooled and
 /// handed back after every gathered write, so an idle connection holds none. Writes outside a gathered write (the
 /// handshake, close_notify, small writes) go straight through, and so do reads. SslStream makes one write at a time,
 /// and so does this stream.
 /// </remarks>
 internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(transport, ownsInner: true)
 {
-    /// <summary>Four records of the largest size TLS 1.3 allows, as <see cref="TlsReceiveBuffer.Size"/>.</summary>
-    public const int Size = TlsReceiveBuffer.Size;
+    /// <summary>What a gathering holds at most before it sends: the records of the relay's largest write
+    /// (<see cref="StreamPump.MaxBufferSize"/>), which come to a little more than 256 KiB.</summary>
+    public const int MaxSize = 512 * 1024;
+
+    /// <summary>What gathering frames on purpose (<see cref="Gather()"/>) holds before it sends: eight records or so.</summary>
+    private const int GatherSize = 128 * 1024;
 
     /// <summary>The most data one TLS record carries: a write no larger goes out as one record anyway.</summary>
     private const int MaxRecordData = 16384;
@@ -26,9 +30,10 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
     private byte[]? _buffer;
     private int _length;
     private bool _gathering;
+    private int _capacity;
 
     /// <summary>Writes <paramref name="data"/> through <paramref name="tls"/> (the SslStream over this stream),
-    /// sending the records it makes in as few socket writes as fit in <see cref="Size"/>.</summary>
+    /// sending the records it makes in one socket write (up to <see cref="MaxSize"/>).</summary>
     public async ValueTask WriteGatheredAsync(Stream tls, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         if (data.Length <= MaxRecordData)
@@ -37,7 +42,9 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
             return;
         }
 
-        Gather();
+        // Room for every record the write makes, so that they leave in one socket write.
+        var records = (data.Length + MaxRecordData - 1) / MaxRecordData;
+        Gather(Math.Min(MaxSize, records * TlsReceiveBuffer.MaxRecordSize));
         try
         {
             await tls.WriteAsync(data, cancellationToken);
@@ -53,7 +60,13 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
 
     /// <summary>From now on, records wait in the buffer until <see cref="SendGatheredAsync"/> (or until the buffer
     /// cannot take the next one).</summary>
-    public void Gather() => _gathering = true;
+    public void Gather() => Gather(GatherSize);
+
+    private void Gather(int capacity)
+    {
+        _gathering = true;
+        _capacity = capacity;
+    }
 
     /// <summary>Sends what was gathered and stops gathering.</summary>
     public async ValueTask SendGatheredAsync(CancellationToken cancellationToken)
@@ -88,17 +101,17 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
             return;
         }
 
-        if (_length + buffer.Length > Size)
+        if (_length + buffer.Length > _capacity)
         {
             await SendAsync(cancellationToken);
-            if (buffer.Length > Size)
+            if (buffer.Length > _capacity)
             {
                 await Inner.WriteAsync(buffer, cancellationToken);
                 return;
             }
         }
 
-        _buffer ??= ArrayPool<byte>.Shared.Rent(Size);
+        _buffer ??= ArrayPool<byte>.Shared.Rent(_capacity);
         buffer.Span.CopyTo(_buffer.AsSpan(_length));
         _length += buffer.Length;
     }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Tunnel.Relay;
 using Tunnel.Tests.Support;
 
@@ -28,6 +29,35 @@ public sealed class StreamPumpTests
 
         Assert.Equal(0, input.ReadSizes[0]);
         Assert.True(input.ReadSizes[1] > 0);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task A_bulk_input_grows_the_buffer_to_the_largest_size_and_a_short_read_shrinks_it()
+    {
+        // 2 MiB that the input hands over as fast as asked: reads fill the buffer, so it doubles twice and stays.
+        var data = RandomNumberGenerator.GetBytes(2 * 1024 * 1024);
+        var input = new RecordingStream(new MemoryStream(data));
+        var output = new MemoryStream();
+
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(TimeProvider.System), CancellationToken.None);
+
+        Assert.Equal(PumpResult.Success, outcome.Result);
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(output.ToArray()));
+        var offered = input.ReadSizes.Where(size => size > 0).ToList();
+        Assert.Equal([StreamPump.DefaultBufferSize, 2 * StreamPump.DefaultBufferSize, StreamPump.MaxBufferSize], offered.Take(3));
+        Assert.All(offered.Skip(3), size => Assert.Equal(StreamPump.MaxBufferSize, size));
+        Assert.Equal(StreamPump.MaxBufferSize, 16 * Tunnel.Mux.MuxProtocol.MaxDataPayload);
+    }
+
+    [Fact(Timeout = 10_000)]
+    public async Task Small_reads_keep_the_smallest_buffer()
+    {
+        var input = new RecordingStream(new ChunkedStream(chunk: 1000, count: 20));
+
+        var outcome = await StreamPump.CopyAsync(input, Stream.Null, new ActivityClock(TimeProvider.System), CancellationToken.None);
+
+        Assert.Equal(20_000, outcome.Bytes);
+        Assert.All(input.ReadSizes.Where(size => size > 0), size => Assert.Equal(StreamPump.DefaultBufferSize, size));
     }
 
     [Fact(Timeout = 10_000)]
@@ -148,6 +178,23 @@ public sealed class StreamPumpTests
         {
             WriteSizes.Add(buffer.Length);
             return ValueTask.CompletedTask;
+        }
+    }
+
+    /// <summary>Returns <paramref name="count"/> reads of <paramref name="chunk"/> bytes, then end of stream.</summary>
+    private sealed class ChunkedStream(int chunk, int count) : Tunnel.Net.ReadWrappingStream(Null)
+    {
+        private int _left = count;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (buffer.IsEmpty || _left == 0)
+            {
+                return ValueTask.FromResult(0);
+            }
+
+            _left--;
+            return ValueTask.FromResult(Math.Min(chunk, buffer.Length));
         }
     }
 

@@ -30,6 +30,30 @@ public sealed class TlsReceiveBufferTests
     }
 
     [Fact(Timeout = 10_000)]
+    public async Task Receives_that_fill_the_buffer_grow_it_and_short_ones_shrink_it_back()
+    {
+        // 40 full records arrive faster than they are read: the first receive fills 128 KiB, so the next offers
+        // 256 KiB. Then the transport trickles 1,000 bytes at a time and the offer shrinks back to 128 KiB.
+        var bulk = Records(40, seed: 1, length: 16_401);
+        var trickle = Records(3, seed: 2, length: 995);
+        var transport = new TrickleStream([.. bulk, .. trickle], chunk: int.MaxValue);
+        var buffer = new TlsReceiveBuffer(transport);
+
+        var received = new MemoryStream();
+        var chunk = new byte[16_406];
+        int read;
+        while ((read = await buffer.ReadAsync(chunk)) > 0)
+        {
+            received.Write(chunk, 0, read);
+            transport.Chunk = received.Length >= bulk.Length ? 1000 : int.MaxValue;
+        }
+
+        Assert.Equal(SHA256.HashData([.. bulk, .. trickle]), SHA256.HashData(received.ToArray()));
+        Assert.Equal([TlsReceiveBuffer.MinSize, TlsReceiveBuffer.MaxSize, TlsReceiveBuffer.MaxSize], transport.Offered.Take(3));
+        Assert.Equal(TlsReceiveBuffer.MinSize, transport.Offered[^1]);
+    }
+
+    [Fact(Timeout = 10_000)]
     public async Task Says_the_next_record_is_here_only_when_all_of_it_is()
     {
         // Two 16 KiB records arrive in one receive, the third is cut in the middle of its header.
@@ -122,6 +146,11 @@ public sealed class TlsReceiveBufferTests
 
         public int ZeroByteReads { get; private set; }
 
+        /// <summary>The size of every non-empty read.</summary>
+        public List<int> Offered { get; } = [];
+
+        public int Chunk { get; set; } = chunk;
+
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (buffer.IsEmpty)
@@ -130,7 +159,8 @@ public sealed class TlsReceiveBufferTests
                 return ValueTask.FromResult(0);
             }
 
-            var count = Math.Min(Math.Min(chunk, buffer.Length), data.Length - _position);
+            Offered.Add(buffer.Length);
+            var count = Math.Min(Math.Min(Chunk, buffer.Length), data.Length - _position);
             data.AsSpan(_position, count).CopyTo(buffer.Span);
             _position += count;
             return ValueTask.FromResult(count);
