@@ -19,3 +19,5 @@ dotnet test Tunnel.sln -c Release --no-build --blame-hang-timeout 5m --logger "c
 # The benchmark harness in smoke mode (about 2 minutes; a few seconds per figure), so that it keeps working.
 # It measures nothing worth quoting; docs/benchmarks.md comes from a full run.
 bench/run.sh --smoke
+# The A/B harness too (about 40 s: publishes HEAD from a git worktree and the working tree, 1 s per direction).
+bench/ab.sh --smoke HEAD

@@ -77,79 +77,8 @@ PY=/usr/bin/python3   # Debian's, for python3-matplotlib (not a pyenv shim)
 HOLD_CONCURRENCY=100
 STARTED=$(date +%s)
 
-log() { printf '%s [bench] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-# ---------------------------------------------------------------------------------------------------------------
-# Processes: every one is started here, recorded, and stopped by PID.
-PIDS=()
-start_bg() { # start_bg LOGFILE CMD... ; sets LAST_PID. Runs with the benchmark's open-file limit.
-  local logfile=$1; shift
-  ( ulimit -n "$FD_LIMIT"; exec "$@" ) >"$logfile" 2>&1 &
-  LAST_PID=$!
-  PIDS+=("$LAST_PID")
-}
-stop_pid() { # stops one of our children and forgets its PID (PIDs wrap fast here: stunnel uses one per connection)
-  local pid=$1 i rest=()
-  for i in "${PIDS[@]}"; do [ "$i" = "$pid" ] || rest+=("$i"); done
-  PIDS=("${rest[@]}")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-stop_pids() { local p; for p in "$@"; do [ -n "$p" ] && stop_pid "$p"; done; }
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_port() { # wait_port PORT PID: until something listens on 127.0.0.1:PORT (checked with ss, no connection made)
-  local port=$1 pid=$2 i
-  for i in $(seq 150); do
-    if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { log "process $pid exited before listening on $port"; return 1; }
-    sleep 0.1
-  done
-  log "nothing listens on $port after 15 s"
-  return 1
-}
-
-# N distinct free ports below the ephemeral range (32768+), so the thousands of outgoing connections of a run
-# can never take one as their local port while its listener is down between sections.
-free_ports() {
-  "$PY" - "$1" <<'PYEOF'
-import random, socket, sys
-chosen = []
-while len(chosen) < int(sys.argv[1]):
-    port = random.randrange(20000, 32000)
-    if port in chosen:
-        continue
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-        chosen.append(port)
-    except OSError:
-        pass
-    finally:
-        s.close()
-print(" ".join(map(str, chosen)))
-PYEOF
-}
-
-cpu_ticks() { # utime+stime of each PID, summed (a process that is gone, e.g. a pair that did not start, counts 0)
-  local total=0 pid t
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    t=$(sed 's/^.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')
-    total=$((total + t))
-  done
-  echo "$total"
-}
+# shellcheck source=bench/lib.sh
+source "$BENCH/lib.sh"
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 fds() { ls "/proc/$1/fd" | wc -l; }
