@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 
 namespace Tunnel.Relay;
 
@@ -20,6 +21,12 @@ internal static class StreamPump
     /// <summary>What a bulk transfer grows the buffer to: sixteen full multiplexed DATA frames (256 KiB less 128
     /// bytes, so it still comes from the pool's 256 KiB arrays).</summary>
     public const int MaxBufferSize = 4 * DefaultBufferSize;
+
+    /// <summary>A write that takes longer says the output, not this loop, is the bottleneck (a consumer behind a WAN
+    /// link): then the buffer shrinks instead of growing, since system calls saved cost nothing next to the wait.
+    /// On loopback or a LAN a write that waits for room is done in well under a millisecond; 10 ms leaves room for a
+    /// busy machine's scheduling delays and garbage collections, which only cost a halving when they hit.</summary>
+    public static readonly TimeSpan SlowWrite = TimeSpan.FromMilliseconds(10);
 
     public static async Task<PumpOutcome> CopyAsync(
         Stream input,
@@ -100,6 +107,7 @@ internal static class StreamPump
                 }
 
                 activity.Touch();
+                var writeStarted = Stopwatch.GetTimestamp();
                 try
                 {
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
@@ -117,9 +125,11 @@ internal static class StreamPump
                     return new PumpOutcome(PumpResult.Success, total);
                 }
 
-                // A full buffer means more is waiting: keep going, in a larger buffer if it may grow. Otherwise the
-                // input is probably drained, and the buffer goes back while the next zero-byte read waits.
-                var resized = size.Observe(read, offered);
+                // A full buffer means more is waiting: keep going, in a larger buffer if it may grow (and the output
+                // keeps up). Otherwise the input is probably drained, and the buffer goes back while the next
+                // zero-byte read waits.
+                var outputKeptUp = Stopwatch.GetElapsedTime(writeStarted) < SlowWrite;
+                var resized = size.Observe(read, offered, outputKeptUp);
                 if (read < offered || resized)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);

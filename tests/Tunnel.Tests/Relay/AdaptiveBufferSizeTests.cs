@@ -33,4 +33,19 @@ public sealed class AdaptiveBufferSizeTests
         Assert.False(size.Observe(1, 100));
         Assert.Equal(100, size.Current);
     }
+
+    [Fact]
+    public void A_write_that_had_to_wait_halves_it_even_after_a_full_read()
+    {
+        var size = new AdaptiveBufferSize(100, 400);
+        size.Observe(100, 100);
+        size.Observe(200, 200);
+
+        Assert.True(size.Observe(400, 400, outputKeptUp: false));
+        Assert.Equal(200, size.Current);
+        Assert.True(size.Observe(200, 200, outputKeptUp: false));
+        Assert.Equal(100, size.Current);
+        Assert.False(size.Observe(100, 100, outputKeptUp: false));
+        Assert.Equal(100, size.Current);
+    }
 }
