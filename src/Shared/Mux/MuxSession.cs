@@ -19,7 +19,9 @@ namespace Tunnel.Mux;
 /// </remarks>
 internal sealed class MuxSession : IAsyncDisposable
 {
-    private const int ReadBufferSize = 64 * 1024;
+    /// <summary>Sixteen full frames: a stream's largest write (<see cref="Relay.StreamPump.MaxBufferSize"/>) arrives
+    /// in one piece when its records are all here.</summary>
+    private const int ReadBufferSize = 256 * 1024;
     private const int CoalesceLimit = 16 * 1024;
     private const int InlineFrames = 8;
     /// <summary>How many bytes of frames may wait for the writer before the streams queueing them wait too. Without

@@ -24,7 +24,8 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
     private const int Reset = 4;
     private const int Disposed = 8;
     private const int MinChunk = 4096;
-    private const int MaxWriteBatch = 4 * MuxProtocol.MaxDataPayload;
+    /// <summary>The relay's largest write (16 DATA frames): it leaves as one batch, in one socket write.</summary>
+    private const int MaxWriteBatch = Relay.StreamPump.MaxBufferSize;
 
     private readonly MuxSession _session;
     private readonly int _maxReceiveWindow;
