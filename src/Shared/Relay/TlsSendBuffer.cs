@@ -111,7 +111,20 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
             }
         }
 
-        _buffer ??= ArrayPool<byte>.Shared.Rent(_capacity);
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(_capacity);
+        }
+        else if (_buffer.Length < _length + buffer.Length)
+        {
+            // A gathering with more room began while a smaller buffer held records (a large write after frames
+            // gathered on purpose): move them to a buffer of the new size.
+            var larger = ArrayPool<byte>.Shared.Rent(_capacity);
+            _buffer.AsSpan(0, _length).CopyTo(larger);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+
         buffer.Span.CopyTo(_buffer.AsSpan(_length));
         _length += buffer.Length;
     }

@@ -80,6 +80,31 @@ public sealed class TlsSendBufferTests : IDisposable
         Assert.Equal(2, pair.Client.Transport.Writes - before);
     }
 
+    [Fact(Timeout = 20_000)]
+    public async Task A_large_write_into_a_gathering_already_holding_records_arrives_intact()
+    {
+        // A multiplexed connection's writer gathers small frames, then a stream's 256 KiB batch comes next: its
+        // records need more room than the gathering's buffer had when the small ones went in.
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        var small = RandomNumberGenerator.GetBytes(3 * 1000);
+        var large = RandomNumberGenerator.GetBytes(StreamPump.MaxBufferSize);
+
+        pair.Client.Endpoint.GatherWrites();
+        for (var i = 0; i < 3; i++)
+        {
+            await pair.Client.Endpoint.Stream.WriteAsync(small.AsMemory(i * 1000, 1000)).AsTask().WaitAsync(Wait);
+        }
+
+        var write = pair.Client.Endpoint.Stream.WriteAsync(large).AsTask();
+        var receiving = ReceiveAsync(pair.Server, small.Length + large.Length);
+        await await Task.WhenAny(write, receiving).WaitAsync(Wait); // a failed write surfaces here
+        await write.WaitAsync(Wait);
+        await pair.Client.Endpoint.SendGatheredAsync(CancellationToken.None).AsTask().WaitAsync(Wait);
+        var received = await receiving;
+
+        Assert.Equal(SHA256.HashData([.. small, .. large]), SHA256.HashData(received));
+    }
+
     [Fact(Timeout = 10_000)]
     public async Task A_gathered_write_that_fails_holds_nothing_back_and_the_next_write_goes_straight_through()
     {
