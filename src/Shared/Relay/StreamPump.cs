@@ -34,10 +34,9 @@ internal static class StreamPump
         ActivityClock activity,
         CancellationToken cancellationToken,
         int bufferSize = DefaultBufferSize,
-        Metrics.Counter? bytes = null,
-        int maxBufferSize = MaxBufferSize)
+        Metrics.Counter? bytes = null)
     {
-        var size = new AdaptiveBufferSize(bufferSize, Math.Max(bufferSize, maxBufferSize));
+        var size = new AdaptiveBufferSize(bufferSize, Math.Max(bufferSize, MaxBufferSize));
         byte[]? buffer = null;
         long total = 0;
         try

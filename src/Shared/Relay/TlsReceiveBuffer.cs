@@ -5,8 +5,9 @@ using Tunnel.Net;
 namespace Tunnel.Relay;
 
 /// <summary>The transport under an SslStream, read in large pieces: one receive takes up to eight full TLS records
-/// (sixteen while receives fill the buffer), and SslStream's smaller reads (a header, then the rest of a record) are served from memory. It also tells whether
-/// the next whole record is already here, so the relay can decrypt several and write them on as one.</summary>
+/// (sixteen while receives fill the buffer), and SslStream's smaller reads (a header, then the rest of a record) are
+/// served from memory. It also tells whether the next whole record is already here, so the relay can decrypt several
+/// and write them on as one.</summary>
 /// <remarks>
 /// SslStream on Linux receives one record per read of its transport, usually in two system calls; in bulk transfer
 /// that was 4 receives and 4 sends of 16 KiB for every 64 KiB relayed. Like the relay's own buffers, this one is
