@@ -106,13 +106,8 @@ wait_port "$P_IPERF" "$IPERF_PID"
 start_pair() {
   local impl=$1
   if [ "$impl" = stunnel ]; then
-    local side
-    for side in server client; do
-      local listen=$P_SRV connect=$P_IPERF
-      [ "$side" = client ] && listen=$P_CLI connect=$P_SRV
-      sed -e "s|@LISTEN@|$listen|; s|@CONNECT@|$connect|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
-        "$BENCH/stunnel-$side.conf.in" >"$OUT/conf/stunnel-$side.conf"
-    done
+    stunnel_conf server "$P_SRV" "$P_IPERF"
+    stunnel_conf client "$P_CLI" "$P_SRV"
     start_bg "$OUT/logs/stunnel-server.log" stunnel "$OUT/conf/stunnel-server.conf"; SPID=$LAST_PID
     wait_port "$P_SRV" "$SPID" || return 1
     start_bg "$OUT/logs/stunnel-client.log" stunnel "$OUT/conf/stunnel-client.conf"; CPID=$LAST_PID

@@ -75,3 +75,10 @@ cpu_ticks() { # utime+stime of each PID, summed (a process that is gone, e.g. a 
   done
   echo "$total"
 }
+
+# stunnel_conf SIDE LISTEN CONNECT: bench/stunnel-SIDE.conf.in filled in, as $OUT/conf/stunnel-SIDE.conf (SIDE is
+# server or client; uses the sourcing script's BENCH, CERTS, NAME and OUT).
+stunnel_conf() {
+  sed -e "s|@LISTEN@|$2|; s|@CONNECT@|$3|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
+    "$BENCH/stunnel-$1.conf.in" >"$OUT/conf/stunnel-$1.conf"
+}

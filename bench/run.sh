@@ -169,10 +169,8 @@ start_pair() {
   # The server first, and the client only once the server listens: tunnel-client dials at start (warm pool,
   # multiplexed connections), and refused dials would put the server behind its circuit breaker for seconds.
   if [ "$impl" = stunnel ]; then
-    sed -e "s|@LISTEN@|${P_SRV[$impl]}|; s|@CONNECT@|$upstream|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
-      "$BENCH/stunnel-server.conf.in" >"$OUT/conf/stunnel-server.conf"
-    sed -e "s|@LISTEN@|${P_CLI[$impl]}|; s|@CONNECT@|$connect|; s|@CERTS@|$CERTS|g; s|@NAME@|$NAME|g" \
-      "$BENCH/stunnel-client.conf.in" >"$OUT/conf/stunnel-client.conf"
+    stunnel_conf server "${P_SRV[$impl]}" "$upstream"
+    stunnel_conf client "${P_CLI[$impl]}" "$connect"
     start_bg "$OUT/logs/$tag-server.log" stunnel "$OUT/conf/stunnel-server.conf"; SPID[$impl]=$LAST_PID
     if wait_port "${P_SRV[$impl]}" "${SPID[$impl]}"; then
       start_bg "$OUT/logs/$tag-client.log" stunnel "$OUT/conf/stunnel-client.conf"; CPID[$impl]=$LAST_PID

@@ -35,15 +35,11 @@ internal struct AdaptiveBufferSize
     public bool Observe(int read, int offered, bool outputKeptUp = true)
     {
         var before = Current;
-        if (!outputKeptUp)
-        {
-            Current = Math.Max(Min, Current / 2);
-        }
-        else if (read >= offered)
+        if (outputKeptUp && read >= offered)
         {
             Current = Math.Min(Max, Current * 2);
         }
-        else if (read <= offered / 4)
+        else if (!outputKeptUp || read <= offered / 4)
         {
             Current = Math.Max(Min, Current / 2);
         }

@@ -129,10 +129,15 @@ internal static class StreamPump
                 // zero-byte read waits.
                 var outputKeptUp = Stopwatch.GetElapsedTime(writeStarted) < SlowWrite;
                 var resized = size.Observe(read, offered, outputKeptUp);
-                if (read < offered || resized)
+                if (read < offered)
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = read < offered ? null : ArrayPool<byte>.Shared.Rent(size.Current);
+                    buffer = null;
+                }
+                else if (resized)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = ArrayPool<byte>.Shared.Rent(size.Current);
                 }
             }
         }
