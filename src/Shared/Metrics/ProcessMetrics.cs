@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tunnel.Relay;
 
 namespace Tunnel.Metrics;
 
@@ -13,6 +14,7 @@ internal static class ProcessMetrics
         var cpu = registry.SampledCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.").WithLabels();
         var start = registry.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.").WithLabels();
         var gcHeap = registry.Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap after the last collection.").WithLabels();
+        var pooled = registry.Gauge("tunnel_buffer_pool_bytes", "Bytes of relay buffers kept for reuse, not in use.").WithLabels();
         using (var self = Process.GetCurrentProcess())
         {
             start.Set(new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
@@ -24,6 +26,7 @@ internal static class ProcessMetrics
             resident.Set(self.WorkingSet64);
             cpu.Set(self.TotalProcessorTime.TotalSeconds);
             gcHeap.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
+            pooled.Set(BufferPool.Shared.RetainedBytes);
             try
             {
                 openFds.Set(Directory.GetFiles("/proc/self/fd").Length);

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using Tunnel.Relay;
 
@@ -146,7 +145,7 @@ internal sealed class MuxSession : IAsyncDisposable
         int maxReceiveWindow = MuxProtocol.MaxReceiveWindow)
     {
         var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time, maxReceiveWindow);
-        var ack = ArrayPool<byte>.Shared.Rent(MuxProtocol.Acknowledgement.Length);
+        var ack = BufferPool.Shared.Rent(MuxProtocol.Acknowledgement.Length);
         MuxProtocol.Acknowledgement.CopyTo(ack);
         session.Post(ack, MuxProtocol.Acknowledgement.Length);
         session.Start(afterPreamble);
@@ -213,7 +212,7 @@ internal sealed class MuxSession : IAsyncDisposable
         {
             if (_outboxClosed)
             {
-                ArrayPool<byte>.Shared.Return(frame);
+                BufferPool.Shared.Return(frame);
                 throw new IOException("the multiplexed connection is closed", Error);
             }
 
@@ -263,7 +262,7 @@ internal sealed class MuxSession : IAsyncDisposable
         {
             if (_outboxClosed)
             {
-                ArrayPool<byte>.Shared.Return(frame); // the connection is gone, and the stream with it
+                BufferPool.Shared.Return(frame); // the connection is gone, and the stream with it
                 return;
             }
 
@@ -311,7 +310,7 @@ internal sealed class MuxSession : IAsyncDisposable
     {
         var prefix = openFirst ? MuxProtocol.HeaderSize : 0;
         var length = prefix + MuxProtocol.HeaderSize + payload.Length;
-        var frame = ArrayPool<byte>.Shared.Rent(length);
+        var frame = BufferPool.Shared.Rent(length);
         if (openFirst)
         {
             MuxProtocol.WriteHeader(frame, MuxFrameType.Open, 0, id);
@@ -412,7 +411,7 @@ internal sealed class MuxSession : IAsyncDisposable
                 {
                     if (owned is not null)
                     {
-                        ArrayPool<byte>.Shared.Return(owned);
+                        BufferPool.Shared.Return(owned);
                     }
                 }
 
@@ -460,7 +459,7 @@ internal sealed class MuxSession : IAsyncDisposable
         static int Take((byte[] Buffer, int Length) frame, byte[] staging, int offset)
         {
             frame.Buffer.AsSpan(0, frame.Length).CopyTo(staging.AsSpan(offset));
-            ArrayPool<byte>.Shared.Return(frame.Buffer);
+            BufferPool.Shared.Return(frame.Buffer);
             return offset + frame.Length;
         }
     }
@@ -477,7 +476,7 @@ internal sealed class MuxSession : IAsyncDisposable
         {
             while (_outbox.Count > 0)
             {
-                ArrayPool<byte>.Shared.Return(DequeueLocked().Buffer);
+                BufferPool.Shared.Return(DequeueLocked().Buffer);
             }
         }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Tunnel.Relay;
 
 namespace Tunnel.Mux;
@@ -201,7 +200,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             if (!chunk.Consume(n))
             {
                 _inbound.Dequeue();
-                ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                BufferPool.Shared.Return(chunk.Buffer);
             }
         }
 
@@ -282,7 +281,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
 
         if (!payload.IsEmpty)
         {
-            _tail = new Chunk(ArrayPool<byte>.Shared.Rent(Math.Max(payload.Length, MinChunk)));
+            _tail = new Chunk(BufferPool.Shared.Rent(Math.Max(payload.Length, MinChunk)));
             _tail.Append(payload);
             _inbound.Enqueue(_tail);
         }
@@ -349,7 +348,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         _resetError = error;
         while (_inbound.TryDequeue(out var chunk))
         {
-            ArrayPool<byte>.Shared.Return(chunk.Buffer);
+            BufferPool.Shared.Return(chunk.Buffer);
         }
 
         _windowWaiter?.TrySetException(error);
@@ -381,7 +380,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             var open = TakeOpenPending();
             var frames = (count + MuxProtocol.MaxDataPayload - 1) / MuxProtocol.MaxDataPayload;
             var length = (open ? MuxProtocol.HeaderSize : 0) + (frames * MuxProtocol.HeaderSize) + count;
-            var batch = ArrayPool<byte>.Shared.Rent(length);
+            var batch = BufferPool.Shared.Rent(length);
             var at = 0;
             if (open)
             {
@@ -515,7 +514,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             {
                 while (_inbound.TryDequeue(out var chunk))
                 {
-                    ArrayPool<byte>.Shared.Return(chunk.Buffer);
+                    BufferPool.Shared.Return(chunk.Buffer);
                 }
             }
 

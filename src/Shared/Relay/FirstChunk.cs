@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Tunnel.Relay;
 
 /// <summary>The first bytes of a connection, read before the far side exists, in a pooled buffer. It goes back to
@@ -21,7 +19,7 @@ internal sealed class FirstChunk : IDisposable
 #pragma warning disable CA2022 // A zero-byte read returns no data by design.
         await stream.ReadAsync(Memory<byte>.Empty, cancellationToken);
 #pragma warning restore CA2022
-        var chunk = new FirstChunk(ArrayPool<byte>.Shared.Rent(Capacity));
+        var chunk = new FirstChunk(BufferPool.Shared.Rent(Capacity));
         try
         {
             chunk._length = await stream.ReadAsync(chunk._buffer!.AsMemory(0, Capacity), cancellationToken);
@@ -50,7 +48,7 @@ internal sealed class FirstChunk : IDisposable
     {
         if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            BufferPool.Shared.Return(buffer);
         }
     }
 

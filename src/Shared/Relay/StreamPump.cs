@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 
 namespace Tunnel.Relay;
@@ -57,7 +56,7 @@ internal static class StreamPump
                         return Fail(PumpResult.InputError, total, ex, cancellationToken);
                     }
 
-                    buffer = ArrayPool<byte>.Shared.Rent(size.Current);
+                    buffer = BufferPool.Shared.Rent(size.Current);
                 }
 
                 // The size this buffer was rented for: the pool may hand out a larger array.
@@ -131,13 +130,13 @@ internal static class StreamPump
                 var resized = size.Observe(read, offered, outputKeptUp);
                 if (read < offered)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    BufferPool.Shared.Return(buffer);
                     buffer = null;
                 }
                 else if (resized)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    buffer = ArrayPool<byte>.Shared.Rent(size.Current);
+                    BufferPool.Shared.Return(buffer);
+                    buffer = BufferPool.Shared.Rent(size.Current);
                 }
             }
         }
@@ -145,7 +144,7 @@ internal static class StreamPump
         {
             if (buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                BufferPool.Shared.Return(buffer);
             }
         }
     }

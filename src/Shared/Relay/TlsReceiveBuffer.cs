@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using Tunnel.Net;
 
@@ -83,7 +82,7 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
 
         if (Buffered == 0)
         {
-            _buffer ??= ArrayPool<byte>.Shared.Rent(_size.Current);
+            _buffer ??= BufferPool.Shared.Rent(_size.Current);
             var offered = Math.Min(_buffer.Length, _size.Current);
             int received;
             try
@@ -178,7 +177,7 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
         {
             _buffer = null;
             _start = _end = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
+            BufferPool.Shared.Return(buffer);
         }
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Tunnel.Net;
 
 namespace Tunnel.Relay;
@@ -88,7 +87,7 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
         _length = 0;
         if (_buffer is not null)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
+            BufferPool.Shared.Return(_buffer);
             _buffer = null;
         }
     }
@@ -113,15 +112,15 @@ internal sealed class TlsSendBuffer(Stream transport) : ReadWrappingStream(trans
 
         if (_buffer is null)
         {
-            _buffer = ArrayPool<byte>.Shared.Rent(_capacity);
+            _buffer = BufferPool.Shared.Rent(_capacity);
         }
         else if (_buffer.Length < _length + buffer.Length)
         {
             // A gathering with more room began while a smaller buffer held records (a large write after frames
             // gathered on purpose): move them to a buffer of the new size.
-            var larger = ArrayPool<byte>.Shared.Rent(_capacity);
+            var larger = BufferPool.Shared.Rent(_capacity);
             _buffer.AsSpan(0, _length).CopyTo(larger);
-            ArrayPool<byte>.Shared.Return(_buffer);
+            BufferPool.Shared.Return(_buffer);
             _buffer = larger;
         }
 

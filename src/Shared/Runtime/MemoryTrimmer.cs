@@ -1,11 +1,13 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Net;
+using Tunnel.Relay;
 
 namespace Tunnel.Runtime;
 
 /// <summary>Gives memory back after a burst of connections has gone: when the number of open connections has fallen
 /// to half of its recent peak (by at least <see cref="MinimumDrop"/>), or to zero, and stayed there for a check
-/// period, it runs a compacting collection and trims the native heaps. Busy processes are left alone.</summary>
+/// period, it empties the relay's buffer pool, runs a compacting collection and trims the native heaps. Busy processes
+/// are left alone.</summary>
 internal sealed partial class MemoryTrimmer : IDisposable
 {
     private const int MinimumDrop = 64;
@@ -13,14 +15,16 @@ internal sealed partial class MemoryTrimmer : IDisposable
 
     private readonly ConnectionTracker _tracker;
     private readonly ILogger _logger;
+    private readonly BufferPool _buffers;
     private readonly ITimer _timer;
     private int _peak;
     private int _lastSeen;
 
-    public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time)
+    public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time, BufferPool? buffers = null)
     {
         _tracker = tracker;
         _logger = logger;
+        _buffers = buffers ?? BufferPool.Shared;
         _timer = time.CreateTimer(static s => ((MemoryTrimmer)s!).Check(), this, Period, Period);
     }
 
@@ -38,6 +42,7 @@ internal sealed partial class MemoryTrimmer : IDisposable
         }
 
         var before = Environment.WorkingSet;
+        _buffers.Trim();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         NativeMemory.Trim();

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tunnel.Net;
+using Tunnel.Relay;
 using Tunnel.Runtime;
 using Tunnel.Tests.Support;
 
@@ -11,10 +12,11 @@ namespace Tunnel.Tests.Runtime;
 public sealed class RuntimeTuningTests
 {
     [Fact]
-    public void The_trimmer_runs_once_connections_have_fallen_and_settled_and_not_while_busy()
+    public void The_trimmer_runs_once_connections_have_fallen_and_settled_and_not_while_busy_and_empties_the_buffer_pool()
     {
         var tracker = new ConnectionTracker();
-        var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new ManualTimeProvider());
+        var buffers = new BufferPool(arraysPerSize: 4);
+        var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new ManualTimeProvider(), buffers);
         for (var i = 0; i < 400; i++)
         {
             tracker.Enter();
@@ -27,8 +29,11 @@ public sealed class RuntimeTuningTests
             tracker.Exit();
         }
 
+        buffers.Return(buffers.Rent(StreamPump.MaxBufferSize)); // what the closed connections left in the pool
         Assert.False(trimmer.Check()); // just fell: wait one period for it to settle
+        Assert.Equal(256 * 1024, buffers.RetainedBytes);
         Assert.True(trimmer.Check());
+        Assert.Equal(0, buffers.RetainedBytes); // the pool let go of them
         Assert.False(trimmer.Check()); // the new peak is what is left
         trimmer.Dispose();
     }
