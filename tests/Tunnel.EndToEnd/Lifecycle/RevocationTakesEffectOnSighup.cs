@@ -6,12 +6,16 @@ using Xunit.Abstractions;
 namespace Tunnel.EndToEnd.Lifecycle;
 
 /// <summary>Decommissioning a site with the certs CLI and a SIGHUP, as an operator would: the revoked client's next
-/// handshake fails (a resumed TLS session included), while another site's established connection carries on.</summary>
+/// handshake fails (a resumed TLS session included), while another site's established connection carries on. Run
+/// twice: with OpenSSL's defaults (the session travels in the ticket) and with the shipped
+/// <c>deploy/openssl/tunnel-server.cnf</c> (the server keeps sessions, the ticket is a 32-byte ID).</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
 {
-    [Fact(Timeout = 150_000)]
-    public async Task A_client_revoked_with_certs_is_refused_after_sighup_even_resuming_while_others_carry_on()
+    [Theory(Timeout = 150_000)]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_client_revoked_with_certs_is_refused_after_sighup_even_resuming_while_others_carry_on(bool statefulResumption)
     {
         // Guards the revocation path end to end: certs revoke + certs crl producing a CRL tunnel-server enforces,
         // SIGHUP swapping it in without a restart, a TLS session ticket not letting a revoked client back in, and
@@ -47,9 +51,11 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
                 }
             }
         });
-        await using var server = await TunnelProcess.StartServerAsync(binaries, upstream.Address,
-            (Path.Combine(pki, "issued", $"{ProxyChain.ServerName}.pem"), Path.Combine(pki, "private", $"{ProxyChain.ServerName}.key")),
-            Path.Combine(pki, "ca-bundle.pem"), output, deadline.Token, "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0");
+        await using var server = await TunnelProcess.StartAsync(binaries, "tunnel-server",
+            ["--listen", "127.0.0.1:0", "--upstream", upstream.Address,
+                "--cert", Path.Combine(pki, "issued", $"{ProxyChain.ServerName}.pem"), "--key", Path.Combine(pki, "private", $"{ProxyChain.ServerName}.key"),
+                "--ca", Path.Combine(pki, "ca-bundle.pem"), "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0"],
+            output, deadline.Token, environment: statefulResumption ? ShippedOpenSslConfig : null);
 
         // site-a: a tunnel-client with a connection that stays open across the reload.
         await using var siteA = await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
@@ -63,6 +69,18 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         var session = Path.Combine(sandbox.Root, "site-b.session");
         var before = await SClientAsync(server, pki, "site-b", ["-sess_out", session], deadline.Token);
         Assert.Contains("pong", before);
+        var ticket = await TicketLengthAsync(session, deadline.Token);
+        if (statefulResumption)
+        {
+            Assert.Equal(32, ticket); // a session ID: the session stays in the server's cache
+            var again = await SClientAsync(server, pki, "site-b", ["-sess_in", session], deadline.Token);
+            Assert.Contains("Reused, TLSv1.3", again); // and resuming from it works
+            Assert.Contains("pong", again);
+        }
+        else
+        {
+            Assert.True(ticket > 256, $"a {ticket}-byte ticket: the session, client certificate included, should travel in it");
+        }
 
         await CertsAsync(binaries, pki, ["revoke", "site-b", "--reason", "keyCompromise"], deadline.Token);
         await CertsAsync(binaries, pki, ["crl"], deadline.Token);
@@ -79,6 +97,22 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
 
         Assert.Equal("pong\n", await PingAsync(established, deadline.Token));
         Assert.Contains("pong", await SClientAsync(server, pki, "site-a", [], deadline.Token));
+    }
+
+    private static IReadOnlyDictionary<string, string> ShippedOpenSslConfig { get; } =
+        new Dictionary<string, string> { ["OPENSSL_CONF"] = Path.Combine(RepositoryRoot.Path, "deploy", "openssl", "tunnel-server.cnf") };
+
+    /// <summary>The length in bytes of the TLS session ticket kept in an s_client session file, from the hex dump of
+    /// <c>openssl sess_id -text</c> ("0000 - d7 42 a9 31 ...-e0 ea ...   .B.1...": up to 16 bytes a line).</summary>
+    private async Task<int> TicketLengthAsync(string session, CancellationToken deadline)
+    {
+        await using var process = ExternalProcess.Start("sess_id", RequiredTool.OpenSsl, ["sess_id", "-in", session, "-noout", "-text"], output);
+        await process.WaitForExitAsync(deadline);
+        return process.Stdout.Split('\n')
+            .SkipWhile(line => !line.Contains("TLS session ticket:", StringComparison.Ordinal)).Skip(1)
+            .Select(line => line.Trim())
+            .TakeWhile(line => line.Length > 7 && line[4..7] == " - ")
+            .Sum(line => line[7..].Split("   ")[0].Split(' ', '-').Count(token => token.Length == 2));
     }
 
     private async Task CertsAsync(PublishedBinaries binaries, string pki, string[] command, CancellationToken deadline)

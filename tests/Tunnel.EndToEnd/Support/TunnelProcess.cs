@@ -42,9 +42,11 @@ internal sealed class TunnelProcess : IAsyncDisposable
 
     /// <summary>Starts <paramref name="program"/> with <paramref name="arguments"/> (which must include --listen) in
     /// <paramref name="ns"/>, the test's own network namespace by default. <paramref name="openFileLimit"/> runs it
-    /// under that RLIMIT_NOFILE (soft and hard), through <c>prlimit</c>, which execs it: the PID is still the daemon's.</summary>
+    /// under that RLIMIT_NOFILE (soft and hard), through <c>prlimit</c>, which execs it: the PID is still the daemon's.
+    /// <paramref name="environment"/> adds variables (e.g. OPENSSL_CONF).</summary>
     public static async Task<TunnelProcess> StartAsync(PublishedBinaries binaries, string program, IEnumerable<string> arguments,
-        ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null, int? openFileLimit = null)
+        ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null, int? openFileLimit = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         string[] command = [binaries.Of(program), .. arguments, "--log-format", "json"];
         if (openFileLimit is { } limit)
@@ -52,8 +54,10 @@ internal sealed class TunnelProcess : IAsyncDisposable
             command = [RequiredTool.Prlimit, $"--nofile={limit}:{limit}", "--", .. command];
         }
 
-        var process = (ns ?? NetworkNamespace.Own).Start(program, command[0], command[1..], output,
-            PublishedBinaries.RuntimeVariables, format: TunnelLogEvent.Format);
+        var variables = environment is null
+            ? PublishedBinaries.RuntimeVariables
+            : PublishedBinaries.RuntimeVariables.Concat(environment).ToDictionary();
+        var process = (ns ?? NetworkNamespace.Own).Start(program, command[0], command[1..], output, variables, format: TunnelLogEvent.Format);
         try
         {
             var line = await process.WaitForLineAsync(l => TunnelLogEvent.Parse(l)?.EventName is "ServerListening" or "ClientListening",
