@@ -64,6 +64,11 @@ internal sealed class BufferPool
     public void Return(byte[] array)
     {
         ArgumentNullException.ThrowIfNull(array);
+        if (array.Length == 0)
+        {
+            return; // what the shared pool hands out for zero bytes
+        }
+
         if (array.Length < MinimumLength)
         {
             ArrayPool<byte>.Shared.Return(array);
