@@ -41,6 +41,7 @@ public sealed class AdminEndpointTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("tunnel_cert_expiry_timestamp_seconds{tunnel=\"default\",kind=\"identity\"}", server);
         Assert.Contains("tunnel_build_info{program=\"tunnel-server\"", server);
         Assert.Contains("process_resident_memory_bytes", server);
+        Assert.Contains("# TYPE tunnel_buffer_pool_bytes gauge", server);
         Assert.Contains("tunnel_server_up{tunnel=\"default\",backend=\"127.0.0.1:", client);
         await PromtoolAsync(server);
         await PromtoolAsync(client);
