@@ -66,7 +66,7 @@ internal sealed class BufferPool
         ArgumentNullException.ThrowIfNull(array);
         if (array.Length == 0)
         {
-            return; // what the shared pool hands out for zero bytes
+            return; // what Rent(0) hands out: nothing to keep
         }
 
         if (array.Length < MinimumLength)

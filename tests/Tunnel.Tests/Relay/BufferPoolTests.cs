@@ -33,7 +33,7 @@ public sealed class BufferPoolTests
         var small = pool.Rent(13); // a control frame
         Assert.InRange(small.Length, 13, BufferPool.MinimumLength - 1);
         pool.Return(small);
-        pool.Return(pool.Rent(0)); // an empty array, which the shared pool would refuse
+        pool.Return(pool.Rent(0)); // an empty array: nothing to keep, and no error
         Assert.Equal(0, pool.RetainedBytes);
     }
 
