@@ -79,16 +79,13 @@ internal sealed class BufferPool
         }
     }
 
-    /// <summary>Lets go of every array the pool holds; returns the bytes released.</summary>
-    public long Trim()
+    /// <summary>Lets go of every array the pool holds.</summary>
+    public void Trim()
     {
-        long released = 0;
         foreach (var bucket in _buckets)
         {
-            released += (long)bucket.Clear() * bucket.Length;
+            bucket.Clear();
         }
-
-        return released;
     }
 
     private Bucket? BucketFor(int length)
@@ -138,14 +135,12 @@ internal sealed class BufferPool
             }
         }
 
-        public int Clear()
+        public void Clear()
         {
             lock (_lock)
             {
-                var cleared = _count;
                 Array.Clear(_arrays, 0, _count);
                 _count = 0;
-                return cleared;
             }
         }
     }
