@@ -61,6 +61,9 @@ internal sealed class MuxSession : IAsyncDisposable
 
     private MuxSession(TlsEndpoint transport, bool isClient, int maxStreams, Func<MuxStream, Task>? onStream, TimeProvider time, int maxReceiveWindow)
     {
+        // Before any of the session's own reads and writes. A multiplexed connection is busy and one of a few: freeing
+        // its record buffers whenever it drains saves nothing worth having (docs/operations.md, "Memory").
+        transport.KeepBuffers();
         _transport = transport;
         _isClient = isClient;
         _maxStreams = maxStreams;

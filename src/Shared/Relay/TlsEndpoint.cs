@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Net.Sockets;
 using Tunnel.Net;
+using Tunnel.Tls;
 
 namespace Tunnel.Relay;
 
@@ -28,10 +29,28 @@ internal sealed class TlsEndpoint : IRelayEndpoint
 
     public Socket Socket { get; }
 
-    /// <summary>For the handshake and what it negotiated; data goes through <see cref="Stream"/>.</summary>
+    /// <summary>What the handshake negotiated; data goes through <see cref="Stream"/>.</summary>
     public SslStream Tls { get; }
 
+    /// <summary>The client's handshake; then OpenSSL frees the connection's record buffers whenever it is idle.</summary>
+    public async Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        await Tls.AuthenticateAsClientAsync(options, cancellationToken);
+        OpenSslBuffers.ReleaseWhenIdle(Tls);
+    }
+
+    /// <summary>The server's handshake; then OpenSSL frees the connection's record buffers whenever it is idle.</summary>
+    public async Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        await Tls.AuthenticateAsServerAsync(options, cancellationToken);
+        OpenSslBuffers.ReleaseWhenIdle(Tls);
+    }
+
     public Stream Stream { get; }
+
+    /// <summary>OpenSSL keeps this connection's record buffers for its whole life (a busy connection): undoes what the
+    /// handshake methods set. Call while nothing reads or writes.</summary>
+    public void KeepBuffers() => OpenSslBuffers.Keep(Tls);
 
     /// <summary>Holds the records of the writes that follow until <see cref="SendGatheredAsync"/>, so that they leave
     /// in one socket write (a multiplexed connection's writer, with several frames queued).</summary>

@@ -138,7 +138,7 @@ internal sealed class ServerConnector : IAsyncDisposable
         var started = _time.GetTimestamp();
         try
         {
-            await endpoint.Tls.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
+            await endpoint.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
             _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
             return new ServerConnection(endpoint, server, check.Verdict?.PeerName ?? "-");
         }

@@ -382,7 +382,7 @@ internal sealed class ServerConnectionHandler
         var started = _time.GetTimestamp();
         try
         {
-            await client.Tls.AuthenticateAsServerAsync(state.CreateOptions(check), handshake.Token);
+            await client.AuthenticateAsServerAsync(state.CreateOptions(check), handshake.Token);
 
             // Fail closed: a handshake that completed without the check having judged a certificate is not an
             // authenticated one.

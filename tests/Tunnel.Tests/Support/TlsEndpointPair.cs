@@ -25,8 +25,8 @@ internal sealed record TlsEndpointPair(TlsEndpointPair.Side Server, TlsEndpointP
         var (cert, key) = pki.IssueServer();
         using var identity = X509Certificate2.CreateFromPemFile(cert, key);
         await Task.WhenAll(
-            pair.Server.Endpoint.Tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = identity }),
-            pair.Client.Endpoint.Tls.AuthenticateAsClientAsync(TlsTestClient.Options(pki.Root, clientCertificate: null))).WaitAsync(timeout);
+            pair.Server.Endpoint.AuthenticateAsServerAsync(new SslServerAuthenticationOptions { ServerCertificate = identity }, CancellationToken.None),
+            pair.Client.Endpoint.AuthenticateAsClientAsync(TlsTestClient.Options(pki.Root, clientCertificate: null), CancellationToken.None)).WaitAsync(timeout);
         return pair;
     }
 

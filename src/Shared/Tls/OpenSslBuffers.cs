@@ -1,0 +1,110 @@
+using System.Net.Security;
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace Tunnel.Tls;
+
+/// <summary>Makes OpenSSL free a TLS connection's record buffers while it has nothing to read or write
+/// (<c>SSL_MODE_RELEASE_BUFFERS</c>, which stunnel and nginx set). SslStream leaves OpenSSL's default, under
+/// which every connection keeps its read buffer (about 17 KiB) for its whole life; an idle tunneled connection is
+/// mostly that.</summary>
+/// <remarks>SslStream has no public handle to its OpenSSL connection, so this reads it from SslStream's private
+/// field (a <c>SafeSslHandle</c>, the <c>SSL*</c>) and calls OpenSSL's <c>SSL_ctrl</c> itself. It does so only when
+/// everything checks out: Linux, the field is there with that type, and the process has loaded OpenSSL 3 and no
+/// other libssl (so the call lands in the library that made the handle). Otherwise it does nothing, and connections
+/// simply keep their buffers, as before.</remarks>
+internal static class OpenSslBuffers
+{
+    private const int SslCtrlMode = 33;                 // SSL_CTRL_MODE: ORs larg into the mode, returns the mode
+    private const int SslCtrlClearMode = 78;            // SSL_CTRL_CLEAR_MODE: clears larg's bits, returns the mode
+    private const nint SslModeReleaseBuffers = 0x10;    // SSL_MODE_RELEASE_BUFFERS
+
+    private static readonly Lazy<FieldInfo?> Handle = new(FindHandle);
+
+    /// <summary>Sets the mode on <paramref name="tls"/>'s OpenSSL connection. Call once its handshake completed,
+    /// before it carries data: SslStream must not be using the connection at the same time.</summary>
+    /// <returns>False where this runtime does not allow it (nothing was changed).</returns>
+    public static bool ReleaseWhenIdle(SslStream tls) => Control(tls, SslCtrlMode, SslModeReleaseBuffers) is not null;
+
+    /// <summary>Undoes <see cref="ReleaseWhenIdle"/>: the connection keeps its buffers. Same conditions.</summary>
+    public static bool Keep(SslStream tls) => Control(tls, SslCtrlClearMode, SslModeReleaseBuffers) is not null;
+
+    /// <summary>OpenSSL's mode bits of <paramref name="tls"/>'s connection, or null where they cannot be read.</summary>
+    internal static long? Mode(SslStream tls) => Control(tls, SslCtrlMode, 0);
+
+    /// <summary>The reason it is unavailable here, or null when it works.</summary>
+    internal static string? Unavailable { get; private set; }
+
+    private static long? Control(SslStream tls, int command, nint modes)
+    {
+        // Authenticated: OpenSSL is loaded (which library it is is part of the check) and the connection exists.
+        if (!tls.IsAuthenticated || Handle.Value?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
+        {
+            return null;
+        }
+
+        var added = false;
+        try
+        {
+            // Keeps the handle from being freed under the call if the stream is disposed at the same moment.
+            ssl.DangerousAddRef(ref added);
+            return SslCtrl(ssl.DangerousGetHandle(), command, modes, IntPtr.Zero);
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                ssl.DangerousRelease();
+            }
+        }
+    }
+
+    private static FieldInfo? FindHandle()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            Unavailable = "not Linux";
+            return null;
+        }
+
+        var field = typeof(SslStream).GetField("_securityContext", BindingFlags.Instance | BindingFlags.NonPublic);
+        if (field is null || field.FieldType.Name != "SafeDeleteSslContext" || !typeof(SafeHandle).IsAssignableFrom(field.FieldType))
+        {
+            Unavailable = $"this .NET's SslStream ({Environment.Version}) has no OpenSSL handle where .NET 10's has it";
+            return null;
+        }
+
+        string[] libraries;
+        try
+        {
+            libraries = File.ReadLines("/proc/self/maps")
+                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
+                .Where(path => Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))
+                .Distinct()
+                .ToArray();
+        }
+        catch (IOException ex)
+        {
+            Unavailable = $"cannot read /proc/self/maps: {ex.Message}";
+            return null;
+        }
+
+        if (libraries is not [var only] || !Path.GetFileName(only).StartsWith("libssl.so.3", StringComparison.Ordinal))
+        {
+            Unavailable = libraries.Length == 0
+                ? "no libssl loaded yet"
+                : $"the process has loaded {string.Join(", ", libraries)}, not OpenSSL 3 alone";
+            return null;
+        }
+
+        return field;
+    }
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_ctrl")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern nint SslCtrl(IntPtr ssl, int cmd, nint larg, IntPtr parg);
+}
