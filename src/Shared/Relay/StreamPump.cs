@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Tunnel.Relay;
 
 /// <summary>Copies one direction of a connection.</summary>
@@ -105,7 +103,7 @@ internal static class StreamPump
                 }
 
                 activity.Touch();
-                var writeStarted = Stopwatch.GetTimestamp();
+                var writeStarted = activity.Time.GetTimestamp();
                 try
                 {
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
@@ -126,7 +124,7 @@ internal static class StreamPump
                 // A full buffer means more is waiting: keep going, in a larger buffer if it may grow (and the output
                 // keeps up). Otherwise the input is probably drained, and the buffer goes back while the next
                 // zero-byte read waits.
-                var outputKeptUp = Stopwatch.GetElapsedTime(writeStarted) < SlowWrite;
+                var outputKeptUp = activity.Time.GetElapsedTime(writeStarted) < SlowWrite;
                 var resized = size.Observe(read, offered, outputKeptUp);
                 if (read < offered)
                 {

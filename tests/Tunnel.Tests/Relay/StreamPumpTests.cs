@@ -35,13 +35,13 @@ public sealed class StreamPumpTests
     public async Task A_bulk_input_toward_a_quick_output_grows_the_buffer_to_the_largest_size()
     {
         // 2 MiB that the input hands over as fast as asked: reads fill the buffer, so it doubles twice and stays.
-        // A first copy compiles the path: a write slowed by the JIT would (rightly) keep the buffer small.
+        // The pump times writes on the connection's clock, which stands still here: every write is quick, however
+        // busy the machine (a write slowed by a hiccup would rightly keep the buffer small).
         var data = RandomNumberGenerator.GetBytes(2 * 1024 * 1024);
-        await StreamPump.CopyAsync(new MemoryStream(data), new MemoryStream(data.Length), new ActivityClock(TimeProvider.System), CancellationToken.None);
         var input = new RecordingStream(new MemoryStream(data));
         var output = new MemoryStream(data.Length);
 
-        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(TimeProvider.System), CancellationToken.None);
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(new ManualTimeProvider()), CancellationToken.None);
 
         Assert.Equal(PumpResult.Success, outcome.Result);
         Assert.Equal(SHA256.HashData(data), SHA256.HashData(output.ToArray()));
@@ -58,9 +58,10 @@ public sealed class StreamPumpTests
         // would only hold more memory for as long as the consumer takes.
         var data = RandomNumberGenerator.GetBytes(1024 * 1024);
         var input = new RecordingStream(new MemoryStream(data));
-        var output = new SlowWriteStream();
+        var time = new ManualTimeProvider();
+        var output = new SlowWriteStream(time);
 
-        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(TimeProvider.System), CancellationToken.None);
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(time), CancellationToken.None);
 
         Assert.Equal(PumpResult.Success, outcome.Result);
         Assert.Equal(SHA256.HashData(data), SHA256.HashData(output.Received.ToArray()));
@@ -200,17 +201,19 @@ public sealed class StreamPumpTests
     }
 
     /// <summary>Takes every write only after a few milliseconds, as a socket whose peer reads slowly does.</summary>
-    private sealed class SlowWriteStream() : Tunnel.Net.ReadWrappingStream(Null)
+    private sealed class SlowWriteStream(ManualTimeProvider time) : Tunnel.Net.ReadWrappingStream(Null)
     {
         public MemoryStream Received { get; } = new();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(0);
 
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        /// <summary>Each write takes three times the slow-write threshold on the connection's clock.</summary>
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            await Task.Delay(StreamPump.SlowWrite * 3, cancellationToken);
+            time.Advance(StreamPump.SlowWrite * 3);
             Received.Write(buffer.Span);
+            return ValueTask.CompletedTask;
         }
     }
 
