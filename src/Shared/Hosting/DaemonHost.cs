@@ -6,6 +6,8 @@ using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Runtime;
 
+using Tunnel.Tls;
+
 namespace Tunnel.Hosting;
 
 /// <summary>Runs a daemon's tunnels: binds them all (or none), accepts until asked to stop, then drains in-flight
@@ -109,6 +111,11 @@ internal sealed partial class DaemonHost : IDisposable
         }
 
         _bound.TrySetResult();
+        if (OpenSslBuffers.Unavailable is { } why)
+        {
+            LogTlsBuffersKept(_logger, why);
+        }
+
         using var trimmer = new MemoryTrimmer(_tracker, _logger, _time);
         Notifier?.Ready($"listening: {string.Join(", ", _tunnels.Select(t => t.Name))}");
         var loops = _tunnels.Select(t => t.RunAsync(_stop.Token)).ToArray();
@@ -196,6 +203,10 @@ internal sealed partial class DaemonHost : IDisposable
 
     [LoggerMessage(EventId = 15, EventName = "AcceptLoopFailed", Level = LogLevel.Critical, Message = "a listener failed; shutting down")]
     private static partial void LogAcceptLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 17, EventName = "TlsBuffersKept", Level = LogLevel.Information,
+        Message = "idle TLS connections keep OpenSSL's record buffers (about 17 KiB each) in this process: {Reason}")]
+    private static partial void LogTlsBuffersKept(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 16, EventName = "ForcedBySignal", Level = LogLevel.Warning,
         Message = "second stop signal: resetting {Active} connections now")]

@@ -19,7 +19,10 @@ internal static class OpenSslBuffers
     private const int SslCtrlClearMode = 78;            // SSL_CTRL_CLEAR_MODE: clears larg's bits, returns the mode
     private const nint SslModeReleaseBuffers = 0x10;    // SSL_MODE_RELEASE_BUFFERS
 
-    private static readonly Lazy<FieldInfo?> Handle = new(FindHandle);
+    /// <summary>What <see cref="Resolve"/> says while the process has not loaded OpenSSL yet: not an answer to keep.</summary>
+    internal const string NotLoadedYet = "OpenSSL is not loaded yet";
+
+    private static Resolution? _resolved;
 
     /// <summary>Sets the mode on <paramref name="tls"/>'s OpenSSL connection. Call once its handshake completed,
     /// before it carries data: SslStream must not be using the connection at the same time.</summary>
@@ -32,13 +35,14 @@ internal static class OpenSslBuffers
     /// <summary>OpenSSL's mode bits of <paramref name="tls"/>'s connection, or null where they cannot be read.</summary>
     internal static long? Mode(SslStream tls) => Control(tls, SslCtrlMode, 0);
 
-    /// <summary>The reason it is unavailable here, or null when it works.</summary>
-    internal static string? Unavailable { get; private set; }
+    /// <summary>Why idle connections keep their buffers in this process, or null when they do not: for the start-up
+    /// log (the daemons have loaded OpenSSL with their certificates by then).</summary>
+    public static string? Unavailable => Resolved().Unavailable;
 
     private static long? Control(SslStream tls, int command, nint modes)
     {
         // Authenticated: OpenSSL is loaded (which library it is is part of the check) and the connection exists.
-        if (!tls.IsAuthenticated || Handle.Value?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
+        if (!tls.IsAuthenticated || Resolved().Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
         {
             return null;
         }
@@ -63,46 +67,67 @@ internal static class OpenSslBuffers
         }
     }
 
-    private static FieldInfo? FindHandle()
+    /// <summary>The answer for this process, kept once OpenSSL is loaded (before that, asked again each time).</summary>
+    private static Resolution Resolved()
+    {
+        if (Volatile.Read(ref _resolved) is { } known)
+        {
+            return known;
+        }
+
+        var now = Resolve(LoadedLibraries);
+        if (now.Unavailable != NotLoadedYet)
+        {
+            Volatile.Write(ref _resolved, now);
+        }
+
+        return now;
+    }
+
+    /// <summary>Where OpenSSL's connection is in an SslStream, or why it cannot be used here.</summary>
+    /// <param name="libraries">The libssl files the process has mapped (<see cref="LoadedLibraries"/> outside tests).</param>
+    internal static Resolution Resolve(Func<IReadOnlyList<string>> libraries)
     {
         if (!OperatingSystem.IsLinux())
         {
-            Unavailable = "not Linux";
-            return null;
+            return new(null, "not Linux");
         }
 
         var field = typeof(SslStream).GetField("_securityContext", BindingFlags.Instance | BindingFlags.NonPublic);
         if (field is null || field.FieldType.Name != "SafeDeleteSslContext" || !typeof(SafeHandle).IsAssignableFrom(field.FieldType))
         {
-            Unavailable = $"this .NET's SslStream ({Environment.Version}) has no OpenSSL handle where .NET 10's has it";
-            return null;
+            return new(null, $"this .NET's SslStream ({Environment.Version}) has no OpenSSL handle where .NET 10's has it");
         }
 
-        string[] libraries;
+        IReadOnlyList<string> loaded;
         try
         {
-            libraries = File.ReadLines("/proc/self/maps")
-                .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
-                .Where(path => Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))
-                .Distinct()
-                .ToArray();
+            loaded = libraries();
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            Unavailable = $"cannot read /proc/self/maps: {ex.Message}";
-            return null;
+            return new(null, $"cannot read /proc/self/maps: {ex.Message}");
         }
 
-        if (libraries is not [var only] || !Path.GetFileName(only).StartsWith("libssl.so.3", StringComparison.Ordinal))
+        return loaded switch
         {
-            Unavailable = libraries.Length == 0
-                ? "no libssl loaded yet"
-                : $"the process has loaded {string.Join(", ", libraries)}, not OpenSSL 3 alone";
-            return null;
-        }
-
-        return field;
+            [] => new(null, NotLoadedYet),
+            [var only] when Path.GetFileName(only).StartsWith("libssl.so.3", StringComparison.Ordinal) => new(field, null),
+            _ => new(null, $"the process has loaded {string.Join(", ", loaded)}, not OpenSSL 3 alone"),
+        };
     }
+
+    /// <summary>The libssl files mapped into this process.</summary>
+    private static IReadOnlyList<string> LoadedLibraries() =>
+        File.ReadLines("/proc/self/maps")
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
+            .Where(path => Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))
+            .Distinct()
+            .ToArray();
+
+    /// <param name="Field">SslStream's field that holds the <c>SSL*</c>; null when <paramref name="Unavailable"/>.</param>
+    /// <param name="Unavailable">Why not, or null.</param>
+    internal sealed record Resolution(FieldInfo? Field, string? Unavailable);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_ctrl")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

@@ -19,7 +19,6 @@ public sealed class OpenSslBuffersTests : IDisposable
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
 
-        Assert.Null(OpenSslBuffers.Unavailable);
         Assert.Equal(ReleaseBuffers, OpenSslBuffers.Mode(pair.Client.Endpoint.Tls) & ReleaseBuffers);
         Assert.Equal(ReleaseBuffers, OpenSslBuffers.Mode(pair.Server.Endpoint.Tls) & ReleaseBuffers);
     }
@@ -66,6 +65,29 @@ public sealed class OpenSslBuffersTests : IDisposable
         await pair.DisposeAsync();
         Assert.Null(OpenSslBuffers.Mode(pair.Client.Endpoint.Tls));
         Assert.False(OpenSslBuffers.ReleaseWhenIdle(pair.Server.Endpoint.Tls));
+    }
+
+    [Fact]
+    public void It_is_used_only_where_OpenSSL_3_alone_is_loaded()
+    {
+        Assert.Null(OpenSslBuffers.Unavailable); // this process: .NET 10 on Linux with OpenSSL 3
+
+        Assert.NotNull(OpenSslBuffers.Resolve(() => ["/usr/lib/x86_64-linux-gnu/libssl.so.3"]).Field);
+
+        // Before OpenSSL is loaded there is no answer yet (the caller asks again later, rather than keeping this).
+        var early = OpenSslBuffers.Resolve(() => []);
+        Assert.Null(early.Field);
+        Assert.Equal(OpenSslBuffers.NotLoadedYet, early.Unavailable);
+
+        // An SSL* from another libssl must never reach OpenSSL 3's SSL_ctrl.
+        var mixed = OpenSslBuffers.Resolve(() => ["/opt/old/libssl.so.1.1", "/usr/lib/x86_64-linux-gnu/libssl.so.3"]);
+        Assert.Null(mixed.Field);
+        Assert.Contains("libssl.so.1.1", mixed.Unavailable);
+        Assert.Null(OpenSslBuffers.Resolve(() => ["/usr/lib/libssl.so.1.1"]).Field);
+
+        var unreadable = OpenSslBuffers.Resolve(() => throw new IOException("permission denied"));
+        Assert.Null(unreadable.Field);
+        Assert.Contains("/proc/self/maps", unreadable.Unavailable);
     }
 
     public void Dispose() => _pki.Dispose();
