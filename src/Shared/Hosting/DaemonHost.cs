@@ -5,7 +5,6 @@ using Tunnel.Config;
 using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Runtime;
-
 using Tunnel.Tls;
 
 namespace Tunnel.Hosting;
@@ -204,11 +203,11 @@ internal sealed partial class DaemonHost : IDisposable
     [LoggerMessage(EventId = 15, EventName = "AcceptLoopFailed", Level = LogLevel.Critical, Message = "a listener failed; shutting down")]
     private static partial void LogAcceptLoopFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 17, EventName = "TlsBuffersKept", Level = LogLevel.Information,
-        Message = "idle TLS connections keep OpenSSL's record buffers (about 17 KiB each) in this process: {Reason}")]
-    private static partial void LogTlsBuffersKept(ILogger logger, string reason);
-
     [LoggerMessage(EventId = 16, EventName = "ForcedBySignal", Level = LogLevel.Warning,
         Message = "second stop signal: resetting {Active} connections now")]
     private static partial void LogForcedBySignal(ILogger logger, int active);
+
+    [LoggerMessage(EventId = 17, EventName = "TlsBuffersKept", Level = LogLevel.Information,
+        Message = "idle TLS connections keep OpenSSL's record buffers (about 17 KiB each) in this process: {Reason}")]
+    private static partial void LogTlsBuffersKept(ILogger logger, string reason);
 }
