@@ -14,7 +14,7 @@ internal sealed class BufferPool
 {
     public const int MinimumLength = 4 * 1024;
     public const int MaximumLength = 1024 * 1024;
-    private const int MinimumShift = 12;
+    private static readonly int MinimumShift = BitOperations.Log2(MinimumLength);
 
     private readonly Bucket[] _buckets;
 

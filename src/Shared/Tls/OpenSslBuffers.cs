@@ -29,8 +29,9 @@ internal static class OpenSslBuffers
     /// <returns>False where this runtime does not allow it (nothing was changed).</returns>
     public static bool ReleaseWhenIdle(SslStream tls) => Control(tls, SslCtrlMode, SslModeReleaseBuffers) is not null;
 
-    /// <summary>Undoes <see cref="ReleaseWhenIdle"/>: the connection keeps its buffers. Same conditions.</summary>
-    public static bool Keep(SslStream tls) => Control(tls, SslCtrlClearMode, SslModeReleaseBuffers) is not null;
+    /// <summary>Undoes <see cref="ReleaseWhenIdle"/>: the connection keeps its buffers. Same conditions; where they do
+    /// not hold, nothing was set to undo.</summary>
+    public static void Keep(SslStream tls) => Control(tls, SslCtrlClearMode, SslModeReleaseBuffers);
 
     /// <summary>OpenSSL's mode bits of <paramref name="tls"/>'s connection, or null where they cannot be read.</summary>
     internal static long? Mode(SslStream tls) => Control(tls, SslCtrlMode, 0);

@@ -37,6 +37,8 @@ public sealed class OpenSslBuffersTests : IDisposable
     public async Task Bursts_cross_intact_both_ways_through_small_reads()
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        Assert.Equal(ReleaseBuffers, OpenSslBuffers.Mode(pair.Client.Endpoint.Tls) & ReleaseBuffers);
+        Assert.Equal(ReleaseBuffers, OpenSslBuffers.Mode(pair.Server.Endpoint.Tls) & ReleaseBuffers);
         var (client, server) = (pair.Client.Endpoint.Stream, pair.Server.Endpoint.Stream);
 
         // Each burst leaves the buffers idle (released) before the next; reads of 1,000 bytes leave part of a
@@ -92,16 +94,13 @@ public sealed class OpenSslBuffersTests : IDisposable
 
     public void Dispose() => _pki.Dispose();
 
+    /// <summary>Reads <paramref name="count"/> bytes in reads of at most 1,000.</summary>
     private static async Task<byte[]> ReadExactlyAsync(Stream stream, int count)
     {
         var result = new byte[count];
-        var buffer = new byte[1_000];
-        for (var at = 0; at < count;)
+        for (var at = 0; at < count; at += 1_000)
         {
-            var read = await stream.ReadAsync(buffer.AsMemory(0, Math.Min(buffer.Length, count - at)));
-            Assert.NotEqual(0, read);
-            buffer.AsSpan(0, read).CopyTo(result.AsSpan(at));
-            at += read;
+            await stream.ReadExactlyAsync(result.AsMemory(at, Math.Min(1_000, count - at)));
         }
 
         return result;
