@@ -33,8 +33,8 @@ internal sealed class MuxSession : IAsyncDisposable
 
     private readonly TlsEndpoint _transport;
 
-    // The reader's: relays given bytes by the frames being handed out, woken once they all are.
-    private readonly List<TaskCompletionSource> _readersToWake = [];
+    // The reader's: relays given bytes or window by the frames being handed out, woken once they all are.
+    private readonly List<TaskCompletionSource> _relaysToWake = [];
     private readonly bool _isClient;
     private readonly int _maxStreams;
     private readonly int _maxReceiveWindow;
@@ -538,7 +538,7 @@ internal sealed class MuxSession : IAsyncDisposable
                     start += MuxProtocol.HeaderSize + length;
                 }
 
-                WakeReaders();
+                WakeRelays();
 
                 if (ended)
                 {
@@ -576,20 +576,20 @@ internal sealed class MuxSession : IAsyncDisposable
             error = ex;
         }
 
-        WakeReaders();
+        WakeRelays();
         Terminate(error);
     }
 
-    /// <summary>Wakes the relays that were given bytes: each continues here, on the reader's thread, and writes all
-    /// the frames of its stream that arrived together in one write.</summary>
-    private void WakeReaders()
+    /// <summary>Wakes the relays that were given bytes (each writes all the frames of its stream that arrived together
+    /// in one write) or window (each sends what waited for it): each continues here, on the reader's thread.</summary>
+    private void WakeRelays()
     {
-        foreach (var wake in _readersToWake)
+        foreach (var wake in _relaysToWake)
         {
             wake.TrySetResult();
         }
 
-        _readersToWake.Clear();
+        _relaysToWake.Clear();
     }
 
     private void Dispatch(MuxFrameType type, uint id, ReadOnlySpan<byte> payload)
@@ -602,7 +602,7 @@ internal sealed class MuxSession : IAsyncDisposable
             case MuxFrameType.Data:
                 if (Find(id)?.OnData(payload) is { } wake)
                 {
-                    _readersToWake.Add(wake);
+                    _relaysToWake.Add(wake);
                 }
 
                 break;
@@ -613,7 +613,11 @@ internal sealed class MuxSession : IAsyncDisposable
                 Find(id)?.OnRemoteReset($"reset by the {(_isClient ? "tunnel-server" : "tunnel-client")}: {Encoding.UTF8.GetString(payload)}");
                 break;
             case MuxFrameType.Window when payload.Length == 4:
-                Find(id)?.OnWindowUpdate(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(payload));
+                if (Find(id)?.OnWindowUpdate(System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(payload)) is { } writer)
+                {
+                    _relaysToWake.Add(writer);
+                }
+
                 break;
             case MuxFrameType.GoAway when _isClient:
                 _goAway.TrySetResult();

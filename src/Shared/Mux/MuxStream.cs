@@ -14,7 +14,10 @@ namespace Tunnel.Mux;
 /// that arrived: a reader that keeps up gets a window wide enough for the path, a stalled one never makes it grow.
 /// The queue and the waiting read are changed under the stream's lock, because both the session's reader and a local
 /// abort complete them. A write becomes frames (a copy into a pooled frame buffer) as soon as window is available,
-/// handed to the session's writer, so a relay never waits on another stream's bytes.
+/// handed to the session's writer, so a relay never waits on another stream's bytes. A write that waits for window
+/// is woken by the session's reader once it has handed out the WINDOW frame and those that came with it, and carries
+/// on on the reader's thread, as a read given bytes does: in a bulk transfer the sender waits for window all the time,
+/// and a hand-off to the thread pool for each wait moved its relay off the socket threads.
 /// </remarks>
 internal sealed class MuxStream : Stream, IRelayEndpoint
 {
@@ -351,8 +354,12 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             BufferPool.Shared.Return(chunk.Buffer);
         }
 
-        _windowWaiter?.TrySetException(error);
-        _windowWaiter = null;
+        if (_windowWaiter is { } windowWait)
+        {
+            // Not here, under the lock: the waiting relay would carry on in it.
+            _windowWaiter = null;
+            ThreadPool.UnsafeQueueUserWorkItem(static w => w.Wait.TrySetException(w.Error), (Wait: windowWait, Error: error), preferLocal: false);
+        }
         if (sendReset && !finished)
         {
             _session.SendReset(Id, error.Message, _openPending);
@@ -427,12 +434,29 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
                     return granted;
                 }
 
-                _windowWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // Completed by the session's reader once it has handed out the frames that came with the WINDOW, and
+                // the relay carries on there, as a relay given bytes does: no hand-off to the thread pool per wait.
+                _windowWaiter ??= new TaskCompletionSource();
                 wait = _windowWaiter.Task;
             }
 
-            await wait.WaitAsync(cancellationToken);
+            using (cancellationToken.UnsafeRegister(static (s, token) => ((MuxStream)s!).CancelWindowWait(token), this))
+            {
+                await wait;
+            }
         }
+    }
+
+    private void CancelWindowWait(CancellationToken token)
+    {
+        TaskCompletionSource? wait;
+        lock (_lock)
+        {
+            wait = _windowWaiter;
+            _windowWaiter = null;
+        }
+
+        wait?.TrySetCanceled(token);
     }
 
     private bool TakeOpenPending()
@@ -445,19 +469,22 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
         }
     }
 
-    internal void OnWindowUpdate(int increment)
+    /// <summary>From the session's reader: the peer's WINDOW increment. Returns the relay waiting for window, for the
+    /// session's reader to wake with the others once the frames that arrived together are handed out.</summary>
+    internal TaskCompletionSource? OnWindowUpdate(int increment)
     {
         lock (_lock)
         {
             if ((long)_sendWindow + increment > int.MaxValue)
             {
                 WakeLater(ResetLocked(new MuxProtocolException($"stream {Id}: window overflow"), sendReset: true));
-                return;
+                return null;
             }
 
             _sendWindow += increment;
-            _windowWaiter?.TrySetResult();
+            var wake = _windowWaiter;
             _windowWaiter = null;
+            return wake;
         }
     }
 

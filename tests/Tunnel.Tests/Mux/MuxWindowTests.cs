@@ -69,6 +69,57 @@ public sealed class MuxWindowTests : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task A_write_waiting_for_window_can_be_cancelled_and_the_rest_still_flows()
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
+
+        // One byte of the window went with the open: a window's worth more stalls one byte short.
+        var data = System.Security.Cryptography.RandomNumberGenerator.GetBytes(MuxProtocol.InitialWindow);
+        using var cancel = new CancellationTokenSource();
+        var write = client.WriteAsync(data, cancel.Token).AsTask();
+        await Poll.UntilAsync(() => Task.FromResult((server.Buffered == MuxProtocol.InitialWindow - 1, server.Buffered)), Wait, "the window filled");
+        Assert.False(write.IsCompleted);
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(Wait));
+
+        // The stream carries on: what was sent arrives, then what is written after the cancelled write.
+        var more = System.Security.Cryptography.RandomNumberGenerator.GetBytes(1000);
+        var reading = Task.Run(async () =>
+        {
+            using var copy = new MemoryStream();
+            await server.CopyToAsync(copy);
+            return copy.ToArray();
+        });
+        await client.WriteAsync(more).AsTask().WaitAsync(Wait);
+        await client.CompleteWritesAsync(CancellationToken.None);
+        var received = await reading.WaitAsync(Wait);
+        Assert.Equal(MuxProtocol.InitialWindow - 1 + more.Length, received.Length);
+        Assert.Equal(SHA256([.. data.AsSpan(0, MuxProtocol.InitialWindow - 1), .. more]), SHA256(received));
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_write_waiting_for_window_fails_with_the_reason_the_peer_reset_the_stream()
+    {
+        await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
+        await using var sessions = await MuxSessionPair.ConnectAsync(pair, Wait);
+        await using var streams = await sessions.OpenStreamAsync(Wait);
+        var (client, server) = (streams.Client, streams.Server);
+
+        var write = client.WriteAsync(new byte[2 * MuxProtocol.InitialWindow]).AsTask();
+        await Poll.UntilAsync(() => Task.FromResult((server.Buffered == MuxProtocol.InitialWindow - 1, server.Buffered)), Wait, "the window filled");
+        Assert.False(write.IsCompleted);
+
+        server.Abort("upstream closed");
+
+        var error = await Assert.ThrowsAsync<MuxStreamResetException>(() => write.WaitAsync(Wait));
+        Assert.Contains("upstream closed", error.Message);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Streams_wait_when_the_connection_falls_behind_instead_of_queueing_their_whole_windows()
     {
         await using var pair = await TlsEndpointPair.ConnectAsync(_pki, Wait);
@@ -101,9 +152,9 @@ public sealed class MuxWindowTests : IDisposable
 
         Assert.Equal(SHA256(data.AsSpan(0, 64 * 1024)), SHA256(received[first.Id]));
         Assert.Equal(SHA256(data), SHA256(received[second.Id]));
-
-        static string SHA256(ReadOnlySpan<byte> bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
     }
+
+    private static string SHA256(ReadOnlySpan<byte> bytes) => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(bytes));
 
     public void Dispose() => _pki.Dispose();
 }
