@@ -6,7 +6,8 @@
 #
 #   BASE, CANDIDATE  a git commit-ish (published from a temporary `git worktree`), or a directory that holds
 #                    published tunnel-client and tunnel-server; CANDIDATE defaults to the working tree.
-#   --runs N         rounds (default 5); each round starts stunnel, BASE and CANDIDATE in turn, fresh, and
+#   --runs N         rounds (default 5); each round starts stunnel, BASE and CANDIDATE in turn (BASE and CANDIDATE
+#                    swap places every other round), fresh, and
 #                    measures up then down on each
 #   --seconds S      length of each iperf3 run (default 5), after a 3 s warm-up per pair (.NET compiles on first use)
 #   --streams P      iperf3 -P (default 1)
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --streams) STREAMS=$2; shift ;;
     --mux) CLIENT_JSON=tunnel-client-mux.json ;;
     --smoke) RUNS=1 SECONDS_PER_RUN=1 WARM=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
     *) ARGS+=("$1") ;;
   esac
@@ -133,7 +134,11 @@ CLK_TCK=$(getconf CLK_TCK)
 FAILED=0
 log "$RUNS round(s) of ${SECONDS_PER_RUN}s, -P $STREAMS, client config bench/$CLIENT_JSON; base $BASE_REV, candidate $CAND_REV"
 for run in $(seq "$RUNS"); do
-  for impl in stunnel base candidate; do
+  # BASE and CANDIDATE swap places every round: a pair's place in the round can move its figures (two A/Bs of the
+  # same two builds, swapped, both favoured the last pair by about 15 % on a noisy machine).
+  order="stunnel base candidate"
+  [ $((run % 2)) -eq 0 ] && order="stunnel candidate base"
+  for impl in $order; do
     if ! start_pair "$impl"; then
       log "FAILED: $impl did not start (logs: $OUT/logs/$impl-*.log)"
       FAILED=1
