@@ -360,6 +360,7 @@ internal sealed class MuxStream : Stream, IRelayEndpoint
             _windowWaiter = null;
             ThreadPool.UnsafeQueueUserWorkItem(static w => w.Wait.TrySetException(w.Error), (Wait: windowWait, Error: error), preferLocal: false);
         }
+
         if (sendReset && !finished)
         {
             _session.SendReset(Id, error.Message, _openPending);
