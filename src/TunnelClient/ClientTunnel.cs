@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
-using Tunnel.Client.Connect;
 using Tunnel.Client.Connections;
+using Tunnel.Client.Dialing;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
 using Tunnel.Config;

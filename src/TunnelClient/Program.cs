@@ -4,6 +4,7 @@ using Tunnel.Client;
 using Tunnel.Client.Cli;
 using Tunnel.Client.Diagnostics;
 using Tunnel.Client.Options;
+using Tunnel.Common;
 using Tunnel.Hosting;
 
 const string ProgramName = "tunnel-client";

@@ -1,5 +1,6 @@
 using Tunnel.Certs.Cli;
 using Tunnel.Cli;
+using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Server;
 using Tunnel.Server.Cli;

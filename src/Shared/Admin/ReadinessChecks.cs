@@ -1,4 +1,5 @@
 using Tunnel.Balancing;
+using Tunnel.Common;
 
 namespace Tunnel.Admin;
 
@@ -33,7 +34,7 @@ internal static class ReadinessChecks
         {
             problems.Add(recent is null
                 ? $"no {backendKind} is usable"
-                : $"no {backendKind} answered in the last {Config.Durations.Format(recent.Value)}");
+                : $"no {backendKind} answered in the last {Durations.Format(recent.Value)}");
         }
 
         return new TunnelReadiness(name, problems.Count == 0, problems, listen ?? "-", certificateNotAfter, backends);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using Tunnel.Common;
 using Tunnel.Net;
 
 namespace Tunnel.Balancing;
@@ -63,7 +64,7 @@ internal sealed class BackendPool
         }
         catch (OperationCanceledException) when (budget.TimedOut)
         {
-            throw new BackendsDownException($"no backend answered within {Config.Durations.Format(_options.Budget)}: {Describe()}", knownDown: false, null);
+            throw new BackendsDownException($"no backend answered within {Durations.Format(_options.Budget)}: {Describe()}", knownDown: false, null);
         }
     }
 

@@ -1,3 +1,5 @@
+using Tunnel.Common;
+
 namespace Tunnel.Balancing;
 
 /// <summary>Active health: probes every backend of a pool periodically (a TLS handshake for tunnel-servers, a TCP
@@ -87,7 +89,7 @@ internal sealed class HealthProber : IDisposable
                 failures = ++_failures[backend];
             }
 
-            var error = scope.TimedOut ? $"no answer within {Config.Durations.Format(_timeout)}" : Net.SocketErrors.Describe(ex);
+            var error = scope.TimedOut ? $"no answer within {Durations.Format(_timeout)}" : Net.SocketErrors.Describe(ex);
             if (failures >= FailuresToIsolate)
             {
                 await backend.SetProbeResultAsync(up: false, error);

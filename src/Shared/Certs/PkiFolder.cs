@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Tls;
 
 namespace Tunnel.Certs;

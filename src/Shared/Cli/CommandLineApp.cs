@@ -1,6 +1,6 @@
 using CommandLine;
 using CommandLine.Text;
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Cli;
 

@@ -1,4 +1,5 @@
 using CommandLine;
+using Tunnel.Common;
 
 namespace Tunnel.Cli;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
 using Tunnel.Balancing;
-using Tunnel.Cli;
+using Tunnel.Common;
 using Tunnel.Logging;
 using Tunnel.Net;
 using Tunnel.Tls;

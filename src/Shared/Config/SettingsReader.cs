@@ -1,4 +1,5 @@
 using System.Globalization;
+using Tunnel.Common;
 using Tunnel.Net;
 
 namespace Tunnel.Config;

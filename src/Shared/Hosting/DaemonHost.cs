@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Metrics;
 using Tunnel.Net;

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Cli;
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Logging;
 using Tunnel.Tls;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Tunnel.Common;
 using Tunnel.Relay;
 
 namespace Tunnel.Metrics;
@@ -38,7 +39,7 @@ internal static class ProcessMetrics
             {
             }
 
-            if (Config.FileDescriptorLimit.Current() is { } limit)
+            if (FileDescriptorLimit.Current() is { } limit)
             {
                 maxFds.Set(limit);
             }

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Tunnel.Cli;
+using Tunnel.Common;
 
 namespace Tunnel.Metrics;
 

@@ -45,7 +45,7 @@ internal static class MuxProtocol
     public const int HeaderSize = 8;
 
     /// <summary>The largest TLS record plaintext, less a frame header.</summary>
-    public const int MaxDataPayload = (16 * 1024) - HeaderSize;
+    public const int MaxDataPayload = Relay.TlsRecord.MaxPlaintext - HeaderSize;
 
     public const int MaxControlPayload = 1024;
 

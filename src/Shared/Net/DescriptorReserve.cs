@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using Tunnel.Common;
 
 namespace Tunnel.Net;
 
@@ -10,7 +11,7 @@ namespace Tunnel.Net;
 internal static class DescriptorReserve
 {
     /// <summary>Descriptors held; counted in the default connection limit.</summary>
-    public const int Size = 32;
+    public const int Size = FileDescriptorLimit.ListenerReserve;
 
     private const string Device = "/dev/null";
 

@@ -54,8 +54,8 @@ internal sealed class DuplexRelay : IDisposable
         StartTimers();
         _drainRegistration = drain.Register(static s => ((DuplexRelay)s!).OnDrain(), this);
         var token = _cts.Token;
-        var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize, _options.BytesUp);
-        var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize, _options.BytesDown);
+        var up = StreamPump.CopyAsync(client.Stream, upstream.Stream, _activity, token, _options.BufferSize, _options.CountUp);
+        var down = StreamPump.CopyAsync(upstream.Stream, client.Stream, _activity, token, _options.BufferSize, _options.CountDown);
 
         var firstTask = await Task.WhenAny(up, down);
         var upFirst = firstTask == up;

@@ -13,8 +13,10 @@ internal sealed record RelayOptions(TimeSpan IdleTimeout, TimeSpan CloseTimeout,
     /// transfers. Half-closed connections are exempt: the side still open owes the rest of its stream.</summary>
     public TimeSpan DrainIdle { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Tunnel-wide byte counters updated as data moves, so a scrape sees long transfers progress.</summary>
-    public Metrics.Counter? BytesUp { get; init; }
+    /// <summary>Told the size of every write toward the dialled side as it happens (a tunnel-wide byte counter, so a
+    /// scrape sees long transfers progress). The relay knows nothing of what counts.</summary>
+    public Action<long>? CountUp { get; init; }
 
-    public Metrics.Counter? BytesDown { get; init; }
+    /// <summary>Told the size of every write toward the accepted side.</summary>
+    public Action<long>? CountDown { get; init; }
 }

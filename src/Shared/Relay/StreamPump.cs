@@ -11,9 +11,10 @@ namespace Tunnel.Relay;
 internal static class StreamPump
 {
     /// <summary>Four TLS records of plaintext: large enough for bulk transfer, returned to the pool when idle. Four
-    /// full multiplexed DATA frames exactly (a frame is a record less its 8-byte header), so a read of this size goes
-    /// out as four full records on a multiplexed connection too, not four and a 40-byte fifth.</summary>
-    public const int DefaultBufferSize = 4 * Mux.MuxProtocol.MaxDataPayload;
+    /// records less a framing header each (<see cref="TlsRecord.FramedPayload"/>: four full multiplexed DATA frames
+    /// exactly), so a read of this size goes out as four full records on a multiplexed connection too, not four and a
+    /// 40-byte fifth.</summary>
+    public const int DefaultBufferSize = 4 * TlsRecord.FramedPayload;
 
     /// <summary>What a bulk transfer grows the buffer to: sixteen full multiplexed DATA frames (256 KiB less 128
     /// bytes, so it still comes from the pool's 256 KiB arrays).</summary>
@@ -31,7 +32,7 @@ internal static class StreamPump
         ActivityClock activity,
         CancellationToken cancellationToken,
         int bufferSize = DefaultBufferSize,
-        Metrics.Counter? bytes = null)
+        Action<long>? countBytes = null)
     {
         var size = new AdaptiveBufferSize(bufferSize, Math.Max(bufferSize, MaxBufferSize));
         byte[]? buffer = null;
@@ -114,7 +115,7 @@ internal static class StreamPump
                 }
 
                 total += read;
-                bytes?.Add(read);
+                countBytes?.Invoke(read);
                 activity.Touch();
                 if (ended)
                 {

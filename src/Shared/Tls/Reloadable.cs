@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging;
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Tls;
 

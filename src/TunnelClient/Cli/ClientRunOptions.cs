@@ -1,5 +1,6 @@
 using CommandLine;
 using Tunnel.Cli;
+using Tunnel.Common;
 
 namespace Tunnel.Client.Cli;
 

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Tunnel.Client.Connect;
+using Tunnel.Client.Dialing;
 using Tunnel.Client.Options;
 using Tunnel.Hosting;
 using Tunnel.Http;
@@ -28,7 +28,7 @@ internal sealed class ClientConnectionHandler
         _connector = connector;
         _context = context;
         var series = context.Metrics.For(options.Name);
-        _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
+        _relayOptions = options.Timeouts.ToRelayOptions() with { CountUp = series.BytesUp.Add, CountDown = series.BytesDown.Add };
     }
 
     public async Task HandleAsync(Socket socket)

@@ -5,8 +5,8 @@ using Tunnel.Cli;
 using Tunnel.Client.Cli;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
+using Tunnel.Common;
 using Tunnel.Config;
-using Tunnel.Hosting;
 using Tunnel.Tls;
 
 namespace Tunnel.Client.Diagnostics;

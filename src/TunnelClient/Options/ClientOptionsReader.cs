@@ -1,6 +1,5 @@
 using System.Net.Security;
-using Tunnel.Cli;
-using Tunnel.Client.Connect;
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Tls;
 

@@ -1,5 +1,4 @@
 using Tunnel.Balancing;
-using Tunnel.Client.Connect;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Tls;

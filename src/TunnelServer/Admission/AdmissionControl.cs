@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Tunnel.Common;
 using Tunnel.Logging;
 using Tunnel.Metrics;
 using Tunnel.Net;
@@ -110,7 +111,7 @@ internal sealed class AdmissionControl : IDisposable
         record.Metrics.LimitRejected(limit).Increment();
         if (_warnings[limit].ShouldLog(out var suppressed))
         {
-            AdmissionLog.LimitReached(_logger, record.Tunnel, record.Id, record.Peer, detail, suppressed, Config.Durations.Format(WarningInterval));
+            AdmissionLog.LimitReached(_logger, record.Tunnel, record.Id, record.Peer, detail, suppressed, Durations.Format(WarningInterval));
         }
         else
         {

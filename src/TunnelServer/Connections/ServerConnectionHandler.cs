@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
+using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
@@ -56,7 +57,7 @@ internal sealed class ServerConnectionHandler
         _abort = context.Abort;
         _badHeaderWarnings = new LogThrottle(AdmissionControl.WarningInterval, context.Time);
         var series = context.Metrics.For(options.Name);
-        _relayOptions = options.Timeouts.ToRelayOptions() with { BytesUp = series.BytesUp, BytesDown = series.BytesDown };
+        _relayOptions = options.Timeouts.ToRelayOptions() with { CountUp = series.BytesUp.Add, CountDown = series.BytesDown.Add };
     }
 
     public async Task HandleAsync(Socket socket)
@@ -351,7 +352,7 @@ internal sealed class ServerConnectionHandler
             if (_badHeaderWarnings.ShouldLog(out var suppressed))
             {
                 AdmissionLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
-                    Config.Durations.Format(_badHeaderWarnings.Interval));
+                    Durations.Format(_badHeaderWarnings.Interval));
             }
             else
             {
@@ -362,7 +363,7 @@ internal sealed class ServerConnectionHandler
         }
         catch (Exception ex)
         {
-            Failed(record, handshake, ex, $"no PROXY protocol header within {Config.Durations.Format(_options.Timeouts.Handshake)}", null, balancerCheck: false);
+            Failed(record, handshake, ex, $"no PROXY protocol header within {Durations.Format(_options.Timeouts.Handshake)}", null, balancerCheck: false);
         }
 
         return null;
@@ -399,7 +400,7 @@ internal sealed class ServerConnectionHandler
         }
         catch (Exception ex)
         {
-            Failed(record, handshake, ex, $"no complete handshake within {Config.Durations.Format(_options.Timeouts.Handshake)}", check.Verdict, balancerCheck);
+            Failed(record, handshake, ex, $"no complete handshake within {Durations.Format(_options.Timeouts.Handshake)}", check.Verdict, balancerCheck);
             return null;
         }
     }

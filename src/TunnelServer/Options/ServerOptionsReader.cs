@@ -1,3 +1,4 @@
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Net.ProxyProtocol;
@@ -90,7 +91,7 @@ internal static class ServerOptionsReader
 
         // Accepting multiplexing costs nothing until a client asks for it (and a client must opt in).
         var multiplex = new ServerMultiplexOptions(tunnel.Bool("multiplex", true),
-            tunnel.Int("multiplexStreams", Tunnel.Cli.Defaults.ServerMultiplexStreams, 1, 65536));
+            tunnel.Int("multiplexStreams", Defaults.ServerMultiplexStreams, 1, 65536));
 
         return new ServerTunnelOptions(name, listener, upstreams, identity, ca, minVersion, timeouts, keepAlive, dial, crl, allow, allowFile, balancing,
             edge, alpn)

@@ -1,4 +1,5 @@
 using Tunnel.Balancing;
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Net;
 using Tunnel.Tls;
@@ -40,7 +41,7 @@ internal sealed record ServerTunnelOptions(
     IReadOnlyList<string> Alpn)
 {
     /// <summary>Whether clients may multiplex, and how many streams one connection may carry.</summary>
-    public ServerMultiplexOptions Multiplex { get; init; } = new(true, Tunnel.Cli.Defaults.ServerMultiplexStreams);
+    public ServerMultiplexOptions Multiplex { get; init; } = new(true, Defaults.ServerMultiplexStreams);
 
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles =>

@@ -1,6 +1,6 @@
 using Tunnel.Cli;
 using Tunnel.Client.Cli;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Server.Cli;
 
 namespace Tunnel.Tests.Cli;

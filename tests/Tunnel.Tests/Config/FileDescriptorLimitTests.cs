@@ -1,4 +1,4 @@
-using Tunnel.Config;
+using Tunnel.Common;
 
 namespace Tunnel.Tests.Config;
 

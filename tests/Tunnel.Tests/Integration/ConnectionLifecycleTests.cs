@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using Tunnel.Cli;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Tls;
 
 namespace Tunnel.Certs.Cli;

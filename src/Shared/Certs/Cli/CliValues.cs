@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Certs.Cli;
 
@@ -68,9 +68,9 @@ internal static partial class CliValues
             : throw Usage($"--uri '{text}' is not an absolute URI (e.g. spiffe://example.org/site/a)")).Distinct().ToList();
 
     public static TimeSpan Duration(string? text, string defaultText, string flag) =>
-        Config.Durations.TryParse(text ?? defaultText, allowDisabled: false, out var value)
+        Durations.TryParse(text ?? defaultText, allowDisabled: false, out var value)
             ? value.Value
-            : throw Usage($"{flag} '{text}' is not a duration: write it like {defaultText} ({Config.Durations.Examples})");
+            : throw Usage($"{flag} '{text}' is not a duration: write it like {defaultText} ({Durations.Examples})");
 
     /// <summary>A serial as typed: hex with optional colons, spaces or 0x prefix; normalised to upper case.</summary>
     public static string? Serial(string text)

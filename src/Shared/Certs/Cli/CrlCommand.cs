@@ -1,5 +1,5 @@
 using System.Security.Cryptography.X509Certificates;
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Certs.Cli;
 

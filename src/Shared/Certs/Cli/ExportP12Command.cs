@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Tls;
 
 namespace Tunnel.Certs.Cli;

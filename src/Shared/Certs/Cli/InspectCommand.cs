@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
-using Tunnel.Hosting;
+using Tunnel.Common;
 using Tunnel.Net;
 using Tunnel.Tls;
 

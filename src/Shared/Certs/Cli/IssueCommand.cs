@@ -1,4 +1,4 @@
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Certs.Cli;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
-using Tunnel.Hosting;
+using Tunnel.Common;
 
 namespace Tunnel.Certs.Cli;
 
@@ -28,7 +28,7 @@ internal static class ListCommand
 
         if (rows.Count == 0)
         {
-            await context.Out.WriteLineAsync(window is null ? "no certificates" : $"no certificate needs renewal within {Config.Durations.Format(window.Value)}");
+            await context.Out.WriteLineAsync(window is null ? "no certificates" : $"no certificate needs renewal within {Durations.Format(window.Value)}");
             return ExitCodes.Ok;
         }
 

@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using Tunnel.Common;
 using Tunnel.Net;
 
 namespace Tunnel.Certs.Cli;
@@ -25,11 +26,11 @@ internal static class TlsChainProbe
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new CertsException($"cannot connect to {target}: no answer within {Config.Durations.Format(timeout)}", Hosting.ExitCodes.Failure);
+            throw new CertsException($"cannot connect to {target}: no answer within {Durations.Format(timeout)}", ExitCodes.Failure);
         }
         catch (SocketException ex)
         {
-            throw new CertsException($"cannot connect to {target}: {ex.Message}", Hosting.ExitCodes.Failure);
+            throw new CertsException($"cannot connect to {target}: {ex.Message}", ExitCodes.Failure);
         }
 
         using var tls = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
@@ -51,7 +52,7 @@ internal static class TlsChainProbe
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            error = $"no TLS handshake within {Config.Durations.Format(timeout)}";
+            error = $"no TLS handshake within {Durations.Format(timeout)}";
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException)
         {
@@ -60,7 +61,7 @@ internal static class TlsChainProbe
 
         if (presented.Count == 0)
         {
-            throw new CertsException($"{target} presented no certificate{(error is null ? "" : ": " + error)} (is it a TLS port?)", Hosting.ExitCodes.Failure);
+            throw new CertsException($"{target} presented no certificate{(error is null ? "" : ": " + error)} (is it a TLS port?)", ExitCodes.Failure);
         }
 
         return error is null

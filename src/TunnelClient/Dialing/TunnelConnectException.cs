@@ -1,4 +1,4 @@
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>No tunnel to any server could be established. <see cref="Status"/> is the HTTP status a proxy request
 /// gets: 503 when the servers cannot be reached, 502 when one answered but TLS failed.</summary>

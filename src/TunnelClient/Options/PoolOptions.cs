@@ -1,4 +1,4 @@
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Options;
 
 /// <summary>The warm pool: verified TLS connections to the servers, established ahead of need so that a new
 /// connection from Squid pays no TCP or TLS round trip.</summary>

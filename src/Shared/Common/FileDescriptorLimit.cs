@@ -1,4 +1,4 @@
-namespace Tunnel.Config;
+namespace Tunnel.Common;
 
 /// <summary>The process's open-file limit, which bounds how many connections it can hold.</summary>
 internal static class FileDescriptorLimit
@@ -11,6 +11,10 @@ internal static class FileDescriptorLimit
     /// <summary>The admin endpoint (Kestrel) loads about 50 more assemblies once it has served /readyz and /metrics:
     /// about 100 descriptors, measured.</summary>
     public const int AdminReserve = 128;
+
+    /// <summary>Descriptors the listeners hold open on /dev/null for the runtime's own needs when the process runs
+    /// out (Tunnel.Net.DescriptorReserve); counted in the default connection limit.</summary>
+    public const int ListenerReserve = 32;
 
     /// <summary>The soft RLIMIT_NOFILE, read from /proc (no P/Invoke needed); null where unknown.</summary>
     public static int? Current()
@@ -60,7 +64,7 @@ internal static class FileDescriptorLimit
         Current() is { } limit ? Derive(limit, InUse() ?? 0, admin) : 10_000;
 
     /// <summary>At least one: a limit too low for that is the operator's to raise (accept backs off on EMFILE). The
-    /// listeners' <see cref="Net.DescriptorReserve"/> comes off too.</summary>
+    /// listeners' <see cref="ListenerReserve"/> comes off too.</summary>
     public static int Derive(int limit, int inUse, bool admin) =>
-        Math.Max(1, (limit - inUse - Reserve - Net.DescriptorReserve.Size - (admin ? AdminReserve : 0)) / 2);
+        Math.Max(1, (limit - inUse - Reserve - ListenerReserve - (admin ? AdminReserve : 0)) / 2);
 }

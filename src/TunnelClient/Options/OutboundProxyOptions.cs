@@ -1,6 +1,6 @@
 using Tunnel.Net;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Options;
 
 /// <summary>The customer's own HTTP proxy, for sites whose only egress is through it: tunnel-client asks it to
 /// <c>CONNECT server:443</c> and runs TLS through the tunnel it opens (as stunnel's <c>protocol = connect</c>).</summary>

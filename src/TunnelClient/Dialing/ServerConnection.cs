@@ -1,7 +1,7 @@
 using Tunnel.Net;
 using Tunnel.Relay;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>An established, verified TLS connection to a tunnel-server. Disposing the lease tells the balancer the
 /// connection closed (least-connections counts it until then).</summary>

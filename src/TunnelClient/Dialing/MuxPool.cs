@@ -1,9 +1,10 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Client.Options;
 using Tunnel.Metrics;
 using Tunnel.Mux;
 using Tunnel.Net;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>Multiplexed TLS connections to the servers (opt-in): each new tunneled connection becomes a stream on the
 /// least busy one, with no TCP or TLS handshake of its own. <see cref="MultiplexOptions.Connections"/> of them are

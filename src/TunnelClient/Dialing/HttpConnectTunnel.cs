@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
-using Tunnel.Cli;
+using Tunnel.Client.Options;
+using Tunnel.Common;
 using Tunnel.Net;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>Opens a tunnel through an HTTP proxy with <c>CONNECT</c> (RFC 9110 §9.3.6), with Basic authentication
 /// when configured, and explains a refusal (407, 403, anything else) in words the site's network team can act on.</summary>

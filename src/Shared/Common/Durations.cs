@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
-namespace Tunnel.Config;
+namespace Tunnel.Common;
 
 /// <summary>Durations as operators write them: <c>250ms</c>, <c>10s</c>, <c>5m</c>, <c>12h</c>, <c>7d</c>, a bare
 /// number of seconds, or <c>0</c> / <c>off</c> / <c>infinite</c> where a limit may be disabled.</summary>

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace Tunnel.Cli;
+namespace Tunnel.Common;
 
 /// <summary>Version details an operator pastes into a bug report.</summary>
 internal static partial class VersionInfo

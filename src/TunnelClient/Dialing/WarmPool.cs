@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Client.Options;
 using Tunnel.Metrics;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>Keeps <see cref="PoolOptions.Size"/> verified TLS connections ready, refilling in the background through
 /// the balancer. Each idle connection keeps a zero-byte read pending, so one the server closes leaves the pool at

@@ -1,4 +1,4 @@
-namespace Tunnel.Cli;
+namespace Tunnel.Common;
 
 /// <summary>Default values, as text, shared by the help output, the configuration reader and the docs.</summary>
 internal static class Defaults

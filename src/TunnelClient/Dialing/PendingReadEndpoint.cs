@@ -1,7 +1,7 @@
 using Tunnel.Net;
 using Tunnel.Relay;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>A pooled TLS connection keeps a zero-byte read pending while it waits, so that a server closing it is
 /// noticed (and SslStream consumes the server's session tickets meanwhile). SslStream allows one read at a time, so

@@ -1,4 +1,4 @@
-namespace Tunnel.Hosting;
+namespace Tunnel.Common;
 
 /// <summary>Process exit codes of tunnel-client and tunnel-server (documented in docs/configuration.md).</summary>
 internal static class ExitCodes

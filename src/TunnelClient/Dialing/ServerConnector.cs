@@ -3,14 +3,14 @@ using Microsoft.Extensions.Logging;
 using Tunnel.Balancing;
 using Tunnel.Client.Options;
 using Tunnel.Client.Tls;
-using Tunnel.Config;
+using Tunnel.Common;
 using Tunnel.Http;
 using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Relay;
 using Tunnel.Tls;
 
-namespace Tunnel.Client.Connect;
+namespace Tunnel.Client.Dialing;
 
 /// <summary>Opens verified TLS connections to the tunnel's servers through the balancer (strategy, hedging,
 /// retries, per-server circuit breakers, health probes), and explains failures in words an operator, and a user

@@ -1,4 +1,4 @@
-namespace Tunnel.Hosting;
+namespace Tunnel.Common;
 
 /// <summary>Something that re-reads its files on SIGHUP (certificates, CA, CRL, allow-list). A failed reload keeps
 /// the old state and logs why; it never throws.</summary>
