@@ -7,8 +7,8 @@ namespace Tunnel.Hosting;
 
 /// <summary>The systemd notification protocol (sd_notify(3)): one datagram per state change to $NOTIFY_SOCKET.
 /// READY=1 once listening, RELOADING=1 with MONOTONIC_USEC around a reload (for Type=notify-reload), STOPPING=1 when
-/// draining, and WATCHDOG=1 every half of $WATCHDOG_USEC. Microsoft.Extensions.Hosting.Systemd is not available
-/// here and lacks reload and watchdog anyway.</summary>
+/// draining, and WATCHDOG=1 every half of $WATCHDOG_USEC. Microsoft.Extensions.Hosting.Systemd sends only READY=1 and
+/// STOPPING=1, from the generic host's lifetime, which these daemons do not run: it has no reload or watchdog.</summary>
 internal sealed class SystemdNotifier : IDisposable
 {
     private readonly Socket _socket;

@@ -11,8 +11,9 @@ namespace Tunnel.Logging;
 /// <summary>One flat JSON object per line, the shape log shippers index without configuration:
 /// <c>{"time","level","event","category","message", ...named properties, "exception"}</c>. The message is rendered
 /// with strings unquoted, as a person reads it; the properties keep their types (numbers stay numbers).</summary>
-/// <remarks>Serilog.Formatting.Compact is not available here, and Serilog's own JsonFormatter nests properties and
-/// quotes strings inside the rendered message.</remarks>
+/// <remarks>Serilog.Formatting.Compact writes CLEF (<c>@t</c>, <c>@mt</c>, <c>@l</c>, the template unrendered), a
+/// different shape from the one docs/operations.md documents and shippers are configured for; Serilog's own
+/// JsonFormatter nests properties and quotes strings inside the rendered message.</remarks>
 internal sealed class JsonLogFormatter : ITextFormatter
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

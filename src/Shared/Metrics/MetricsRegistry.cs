@@ -4,7 +4,8 @@ using System.Text;
 namespace Tunnel.Metrics;
 
 /// <summary>Holds metric families and renders them in the Prometheus text exposition format (version 0.0.4),
-/// which `promtool check metrics` accepts. No package is needed, and none of the exporters is served here.</summary>
+/// which `promtool check metrics` accepts. A few dozen series rendered from plain counters need no exporter package
+/// (prometheus-net would bring its own registry, a background collector and reflection the trimmer has to keep).</summary>
 internal sealed class MetricsRegistry
 {
     private readonly List<IMetricFamily> _families = [];

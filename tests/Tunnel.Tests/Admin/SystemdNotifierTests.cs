@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Tunnel.Hosting;
-using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Admin;
 
@@ -35,7 +35,7 @@ public sealed class SystemdNotifierTests : IDisposable
     [Fact(Timeout = 10_000)]
     public async Task Pings_the_watchdog_every_half_interval_when_it_is_for_this_process()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         using var notifier = SystemdNotifier.FromEnvironment(time, name => name switch
         {
             "NOTIFY_SOCKET" => _path,

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Tunnel.Balancing;
 using Tunnel.Net;
-using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Balancing;
 
@@ -142,7 +142,7 @@ public sealed class BackendPoolTests
         // circuit to half-open only when an attempt goes through it, so a pool that offers only available backends
         // must offer this one again once the break is over, or it stays skipped for good (as an end-to-end test of a
         // Squid restart showed: 503 "every backend is down" for minutes after Squid was back).
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var pool = Pool(BalancingStrategy.Failover, retries: 0, time: time, backends: [A]);
         for (var i = 0; i < 3; i++)
         {

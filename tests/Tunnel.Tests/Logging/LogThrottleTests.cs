@@ -1,5 +1,5 @@
+using Microsoft.Extensions.Time.Testing;
 using Tunnel.Logging;
-using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Logging;
 
@@ -10,7 +10,7 @@ public sealed class LogThrottleTests
     [Fact]
     public void The_first_occurrence_is_logged_then_the_rest_of_the_interval_is_counted()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var throttle = new LogThrottle(TimeSpan.FromSeconds(10), time);
 
         Assert.True(throttle.ShouldLog(out var suppressed));

@@ -10,7 +10,7 @@ public sealed class DuplexRelayTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private readonly PipeEndpoint _client = new();
     private readonly PipeEndpoint _upstream = new();
-    private readonly ManualTimeProvider _time = new();
+    private readonly TimerCountingTimeProvider _time = new();
 
     private Task<RelayResult> Run(TimeSpan? idle = null, TimeSpan? close = null, TimeSpan? lifetime = null,
         CancellationToken abort = default, CancellationToken drain = default) =>
@@ -203,7 +203,7 @@ public sealed class DuplexRelayTests
         _upstream.PeerCompletes();
 
         Assert.Equal(CloseReason.Done, (await relay.WaitAsync(Wait)).Reason);
-        Assert.Equal(0, _time.ActiveTimers);
+        Assert.Equal(0, _time.LiveTimers);
     }
 
     private static async Task<string> ReadToEndAsync(Stream stream)

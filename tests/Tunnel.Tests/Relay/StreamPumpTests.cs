@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
 using Tunnel.Relay;
 using Tunnel.Tests.Support;
 
@@ -41,7 +42,7 @@ public sealed class StreamPumpTests
         var input = new RecordingStream(new MemoryStream(data));
         var output = new MemoryStream(data.Length);
 
-        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(new ManualTimeProvider()), CancellationToken.None);
+        var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(new FakeTimeProvider()), CancellationToken.None);
 
         Assert.Equal(PumpResult.Success, outcome.Result);
         Assert.Equal(SHA256.HashData(data), SHA256.HashData(output.ToArray()));
@@ -58,7 +59,7 @@ public sealed class StreamPumpTests
         // would only hold more memory for as long as the consumer takes.
         var data = RandomNumberGenerator.GetBytes(1024 * 1024);
         var input = new RecordingStream(new MemoryStream(data));
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var output = new SlowWriteStream(time);
 
         var outcome = await StreamPump.CopyAsync(input, output, new ActivityClock(time), CancellationToken.None);
@@ -113,7 +114,7 @@ public sealed class StreamPumpTests
     [Fact(Timeout = 10_000)]
     public async Task Every_read_and_write_touches_the_activity_clock()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var clock = new ActivityClock(time);
         time.Advance(TimeSpan.FromMinutes(5));
         Assert.Equal(TimeSpan.FromMinutes(5), clock.IdleFor);
@@ -201,7 +202,7 @@ public sealed class StreamPumpTests
     }
 
     /// <summary>Takes every write only after a few milliseconds, as a socket whose peer reads slowly does.</summary>
-    private sealed class SlowWriteStream(ManualTimeProvider time) : Tunnel.Net.ReadWrappingStream(Null)
+    private sealed class SlowWriteStream(FakeTimeProvider time) : Tunnel.Net.ReadWrappingStream(Null)
     {
         public MemoryStream Received { get; } = new();
 

@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using Tunnel.Net;
 using Tunnel.Relay;
 using Tunnel.Runtime;
-using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Runtime;
 
@@ -16,7 +16,7 @@ public sealed class RuntimeTuningTests
     {
         var tracker = new ConnectionTracker();
         var buffers = new BufferPool(arraysPerSize: 4);
-        var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new ManualTimeProvider(), buffers);
+        var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new FakeTimeProvider(), buffers);
         for (var i = 0; i < 400; i++)
         {
             tracker.Enter();
