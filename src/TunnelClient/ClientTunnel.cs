@@ -14,7 +14,7 @@ namespace Tunnel.Client;
 
 /// <summary>One configured client tunnel: its listener, its reloadable TLS policy, its server connector and its
 /// connection handler.</summary>
-internal sealed partial class ClientTunnel : ITunnelService
+internal sealed partial class ClientTunnel : ITunnelService<ClientTunnelOptions>
 {
     private readonly ClientTunnelOptions _startup;
     private readonly TcpListenerLoop _listener;

@@ -7,7 +7,7 @@ using Tunnel.Client.Options;
 using Tunnel.Common;
 using Tunnel.Hosting;
 
-const string ProgramName = "tunnel-client";
+const string ProgramName = ClientApp.ProgramName;
 
 // "certs ..." is a command family of its own, with its own verbs; it is handed over before the daemon's parser.
 if (args is ["certs", ..])

@@ -6,7 +6,7 @@ using Tunnel.Server;
 using Tunnel.Server.Cli;
 using Tunnel.Server.Options;
 
-const string ProgramName = "tunnel-server";
+const string ProgramName = ServerApp.ProgramName;
 
 // "certs ..." is a command family of its own, with its own verbs; it is handed over before the daemon's parser.
 if (args is ["certs", ..])

@@ -1,92 +1,17 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Hosting;
-using Tunnel.Logging;
-using Tunnel.Metrics;
-using Tunnel.Net;
 using Tunnel.Server.Options;
-using Tunnel.Tls;
 
 namespace Tunnel.Server;
 
-/// <summary>The composition root of tunnel-server: builds every tunnel from validated options. Used by the
-/// program and by in-process tests alike.</summary>
-internal sealed class ServerApp : IDaemonApp<ServerOptions>
+/// <summary>The composition root of tunnel-server: the generic daemon with one <see cref="ServerTunnel"/> per
+/// configured tunnel. Used by the program and by in-process tests alike.</summary>
+internal static class ServerApp
 {
-    private readonly ConnectionLimiter _limiter;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly CancellationTokenSource _abort = new();
+    public const string ProgramName = "tunnel-server";
 
-    private readonly ServerOptions _options;
-    private readonly ILogger _logger;
-
-    private ServerApp(ServerOptions options, ILoggerFactory loggers, TimeProvider time)
-    {
-        _options = options;
-        var logger = _logger = loggers.CreateLogger("tunnel-server");
-        _limiter = new ConnectionLimiter(options.Process.MaxConnections);
-        Tracker = new ConnectionTracker();
-        Metrics = new TunnelMetrics("tunnel-server");
-        var context = new DaemonContext(logger, time, Metrics, _limiter, Tracker, new ConnectionIds(), options.Process.Log.QuietConnections, _stop.Token, _abort.Token);
-        var tunnels = new List<ServerTunnel>();
-        var errors = new List<string>();
-        foreach (var tunnelOptions in options.Tunnels)
-        {
-            try
-            {
-                tunnels.Add(new ServerTunnel(tunnelOptions, options.Process, context));
-            }
-            catch (CertificateLoadException ex)
-            {
-                errors.Add($"tunnel {tunnelOptions.Name}: {ex.Message}");
-            }
-        }
-
-        if (errors.Count > 0)
-        {
-            throw new CertificateLoadException(string.Join(Environment.NewLine, errors));
-        }
-
-        Tunnels = tunnels;
-        Host = new DaemonHost(tunnels, Tracker, _stop, _abort, options.Process, Metrics, loggers, logger, time);
-    }
-
-    public IReadOnlyList<ServerTunnel> Tunnels { get; }
-
-    public ConnectionTracker Tracker { get; }
-
-    public TunnelMetrics Metrics { get; }
-
-    public DaemonHost Host { get; }
-
-    /// <summary>Loads every tunnel's certificates. Throws <see cref="CertificateLoadException"/> naming each
+    /// <summary>Loads every tunnel's certificates. Throws <see cref="Tunnel.Tls.CertificateLoadException"/> naming each
     /// tunnel whose material is unusable.</summary>
-    public static ServerApp Create(ServerOptions options, ILoggerFactory loggers, TimeProvider time) => new(options, loggers, time);
-
-    public bool Reload(ServerOptions options)
-    {
-        ProcessReload.ReportRestartOnly(_logger, _options.Process, options.Process, Tunnels.Select(t => t.Name), options.Tunnels.Select(t => t.Name));
-        var ok = true;
-        foreach (var tunnel in Tunnels)
-        {
-            if (options.Tunnels.FirstOrDefault(t => t.Name == tunnel.Name) is { } updated)
-            {
-                ok &= tunnel.Apply(updated);
-            }
-        }
-
-        return ok;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var tunnel in Tunnels)
-        {
-            await tunnel.DisposeAsync();
-        }
-
-        Host.Dispose();
-        _limiter.Dispose();
-        _stop.Dispose();
-        _abort.Dispose();
-    }
+    public static DaemonApp<ServerOptions, ServerTunnelOptions, ServerTunnel> Create(ServerOptions options, ILoggerFactory loggers, TimeProvider time) =>
+        new(ProgramName, options, loggers, time, static (tunnel, process, context) => new ServerTunnel(tunnel, process, context));
 }

@@ -15,7 +15,7 @@ using Tunnel.Tls;
 namespace Tunnel.Server;
 
 /// <summary>One configured server tunnel: its listener, its reloadable TLS policy and its connection handler.</summary>
-internal sealed partial class ServerTunnel : ITunnelService
+internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
 {
     private readonly ServerTunnelOptions _startup;
     private readonly TcpListenerLoop _listener;

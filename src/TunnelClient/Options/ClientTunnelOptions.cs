@@ -1,5 +1,6 @@
 using Tunnel.Balancing;
 using Tunnel.Config;
+using Tunnel.Hosting;
 using Tunnel.Net;
 using Tunnel.Tls;
 
@@ -36,7 +37,7 @@ internal sealed record ClientTunnelOptions(
     IReadOnlyList<byte[]> ServerPins,
     BalancingOptions Balancing,
     OutboundProxyOptions? Proxy,
-    PoolOptions Pool)
+    PoolOptions Pool) : ITunnelOptions
 {
     /// <summary>Multiplexing (off by default).</summary>
     public MultiplexOptions Multiplex { get; init; } = MultiplexOptions.Off;

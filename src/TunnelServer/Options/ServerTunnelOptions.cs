@@ -1,6 +1,7 @@
 using Tunnel.Balancing;
 using Tunnel.Common;
 using Tunnel.Config;
+using Tunnel.Hosting;
 using Tunnel.Net;
 using Tunnel.Tls;
 
@@ -38,7 +39,7 @@ internal sealed record ServerTunnelOptions(
     string? AllowFile,
     BalancingOptions Balancing,
     EdgeOptions Edge,
-    IReadOnlyList<string> Alpn)
+    IReadOnlyList<string> Alpn) : ITunnelOptions
 {
     /// <summary>Whether clients may multiplex, and how many streams one connection may carry.</summary>
     public ServerMultiplexOptions Multiplex { get; init; } = new(true, Defaults.ServerMultiplexStreams);

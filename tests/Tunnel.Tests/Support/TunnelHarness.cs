@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Tunnel.Client;
-using Tunnel.Server;
+using ClientApp = Tunnel.Hosting.DaemonApp<Tunnel.Client.Options.ClientOptions, Tunnel.Client.Options.ClientTunnelOptions, Tunnel.Client.ClientTunnel>;
+using ServerApp = Tunnel.Hosting.DaemonApp<Tunnel.Server.Options.ServerOptions, Tunnel.Server.Options.ServerTunnelOptions, Tunnel.Server.ServerTunnel>;
 
 namespace Tunnel.Tests.Support;
 
@@ -75,7 +75,7 @@ internal sealed class TunnelHarness : IAsyncDisposable
         };
         server?.Invoke(serverValues);
         harness.ServerValues = serverValues;
-        harness.Server = ServerApp.Create(TestOptions.Server(serverValues), logs, TimeProvider.System);
+        harness.Server = Tunnel.Server.ServerApp.Create(TestOptions.Server(serverValues), logs, TimeProvider.System);
         harness._serverRun = OffTestContext(harness.Server.Host.RunAsync);
         await harness.Server.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
 
@@ -97,7 +97,7 @@ internal sealed class TunnelHarness : IAsyncDisposable
             };
             client?.Invoke(clientValues);
             harness.ClientValues = clientValues;
-            harness.Client = ClientApp.Create(TestOptions.Client(clientValues), logs, TimeProvider.System);
+            harness.Client = Tunnel.Client.ClientApp.Create(TestOptions.Client(clientValues), logs, TimeProvider.System);
             harness._clientRun = OffTestContext(harness.Client.Host.RunAsync);
             await harness.Client.Host.Bound.WaitAsync(TimeSpan.FromSeconds(10));
         }
