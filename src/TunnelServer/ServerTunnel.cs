@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
+using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Metrics;
@@ -45,12 +46,12 @@ internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
         _handler = new ServerConnectionHandler(options, Tls, Upstream, _admission, context);
         if (options.Edge.Decoy is not null)
         {
-            _metrics.Accepted("decoy");
+            _metrics.Accepted(AcceptOutcome.Decoy);
         }
 
         if (options.Edge.ProxyProtocol != ProxyProtocolMode.Off)
         {
-            _metrics.Accepted("bad-proxy-header");
+            _metrics.Accepted(AcceptOutcome.BadProxyHeader);
         }
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Common;
 using Tunnel.Metrics;
 
 namespace Tunnel.Logging;
@@ -61,7 +62,7 @@ internal sealed class ConnectionRecord : IDisposable
 
     /// <summary>Writes the close line and counts the close. <paramref name="routine"/> demotes the line to Debug (a
     /// probe that sent nothing).</summary>
-    public void Closed(string reason, bool routine = false)
+    public void Closed(CloseOutcome reason, bool routine = false)
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
@@ -78,8 +79,8 @@ internal sealed class ConnectionRecord : IDisposable
         _metrics.ClosedBy(reason).Increment();
         _metrics.Duration.Observe(elapsed.TotalSeconds);
         ConnectionLog.Close(_logger, _quiet || routine, Tunnel, Id, Peer, PeerIdentity, Upstream, BytesUp, BytesDown,
-            (long)elapsed.TotalMilliseconds, reason);
+            (long)elapsed.TotalMilliseconds, reason.Name());
     }
 
-    public void Dispose() => Closed("internal-error");
+    public void Dispose() => Closed(CloseOutcome.InternalError);
 }

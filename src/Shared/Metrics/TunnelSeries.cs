@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Tunnel.Common;
 
 namespace Tunnel.Metrics;
 
@@ -7,8 +8,8 @@ internal sealed class TunnelSeries
 {
     private readonly TunnelMetrics _metrics;
     private readonly string _tunnel;
-    private readonly ConcurrentDictionary<string, Counter> _closed = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Counter> _accepts = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<CloseOutcome, Counter> _closed = new();
+    private readonly ConcurrentDictionary<AcceptOutcome, Counter> _accepts = new();
     private readonly ConcurrentDictionary<string, Counter> _limits = new(StringComparer.Ordinal);
 
     public TunnelSeries(TunnelMetrics metrics, string tunnel)
@@ -20,7 +21,7 @@ internal sealed class TunnelSeries
         Duration = metrics.Duration.WithLabels(tunnel);
         BytesUp = metrics.Bytes.WithLabels(tunnel, "up");
         BytesDown = metrics.Bytes.WithLabels(tunnel, "down");
-        foreach (var result in new[] { "success", "rejected", "timeout", "error", "limited" })
+        foreach (var result in new[] { AcceptOutcome.Success, AcceptOutcome.Rejected, AcceptOutcome.Timeout, AcceptOutcome.Error, AcceptOutcome.Limited })
         {
             Accepted(result);
         }
@@ -36,12 +37,12 @@ internal sealed class TunnelSeries
 
     public Counter BytesDown { get; }
 
-    public Counter Accepted(string result) => _accepts.GetOrAdd(result, r => _metrics.Accepts.WithLabels(_tunnel, r));
+    public Counter Accepted(AcceptOutcome result) => _accepts.GetOrAdd(result, r => _metrics.Accepts.WithLabels(_tunnel, r.Name()));
 
     /// <summary>Connections refused by the named limit (source, identity, handshake-rate).</summary>
     public Counter LimitRejected(string limit) => _limits.GetOrAdd(limit, l => _metrics.LimitRejections.WithLabels(_tunnel, l));
 
-    public Counter ClosedBy(string reason) => _closed.GetOrAdd(reason, r => _metrics.Closed.WithLabels(_tunnel, r));
+    public Counter ClosedBy(CloseOutcome reason) => _closed.GetOrAdd(reason, r => _metrics.Closed.WithLabels(_tunnel, r.Name()));
 
     public Counter UpstreamConnectErrors(string upstream) => _metrics.UpstreamConnectErrors.WithLabels(_tunnel, upstream);
 

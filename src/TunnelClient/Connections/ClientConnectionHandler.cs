@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Tunnel.Client.Dialing;
 using Tunnel.Client.Options;
+using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Http;
 using Tunnel.Logging;
@@ -63,16 +64,16 @@ internal sealed class ClientConnectionHandler
                 return chunk;
             }
 
-            record.Closed("no-data", routine: true);
+            record.Closed(CloseOutcome.NoData, routine: true);
         }
         catch (Exception ex) when (_context.Draining.IsCancellationRequested && !_context.Abort.IsCancellationRequested && ex is OperationCanceledException)
         {
-            record.Closed("drained", routine: true);
+            record.Closed(CloseOutcome.Drained, routine: true);
         }
         catch (Exception ex)
         {
             inner.Abort();
-            record.Closed(scope.TimedOut ? "idle-timeout" : _context.Abort.IsCancellationRequested ? "shutdown" : "client-error",
+            record.Closed(scope.TimedOut ? CloseOutcome.IdleTimeout : _context.Abort.IsCancellationRequested ? CloseOutcome.Shutdown : CloseOutcome.ClientError,
                 routine: SocketErrors.IsRoutine(ex));
         }
 
@@ -88,18 +89,18 @@ internal sealed class ClientConnectionHandler
         }
         catch (TunnelConnectException ex)
         {
-            record.Metrics.Accepted(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "error" : "rejected").Increment();
+            record.Metrics.Accepted(ex.Status == ProxyErrorResponse.ServiceUnavailable ? AcceptOutcome.Error : AcceptOutcome.Rejected).Increment();
             record.Upstream = ex.Server;
             ConnectionLog.UpstreamFailed(_context.Logger, record.Tunnel, record.Id, ex.Server, ex.Message);
             if (ProxyRequest.IsProxyRequest(first.Data.Span))
             {
                 await ProxyErrorResponse.RespondAsync(inner, first.Data, ex.Status, ex.Message, ErrorLinger, _context.Time, _context.Abort);
-                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "server-unreachable" : "tls-failed");
+                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? CloseOutcome.ServerUnreachable : CloseOutcome.TlsFailed);
             }
             else
             {
                 inner.Abort();
-                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? "server-unreachable" : "tls-failed");
+                record.Closed(ex.Status == ProxyErrorResponse.ServiceUnavailable ? CloseOutcome.ServerUnreachable : CloseOutcome.TlsFailed);
             }
 
             return;
@@ -107,11 +108,11 @@ internal sealed class ClientConnectionHandler
         catch (OperationCanceledException)
         {
             inner.Abort();
-            record.Closed("shutdown");
+            record.Closed(CloseOutcome.Shutdown);
             return;
         }
 
-        record.Metrics.Accepted("success").Increment();
+        record.Metrics.Accepted(AcceptOutcome.Success).Increment();
         record.Upstream = server.Server.ToString();
         record.PeerIdentity = server.ServerIdentity;
 
@@ -145,7 +146,7 @@ internal sealed class ClientConnectionHandler
             {
                 inner.Abort();
                 upstream.Abort();
-                record.Closed("upstream-error");
+                record.Closed(CloseOutcome.UpstreamError);
                 ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, ex);
                 return;
             }
@@ -156,11 +157,11 @@ internal sealed class ClientConnectionHandler
             record.BytesDown = result.BytesDown;
             if (guarded?.Answered502 == true)
             {
-                record.Closed("no-answer");
+                record.Closed(CloseOutcome.NoAnswer);
                 return;
             }
 
-            record.Closed(result.Reason.ToName());
+            record.Closed(result.Reason.ToOutcome());
             ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
         }
     }

@@ -107,7 +107,7 @@ internal sealed class AdmissionControl : IDisposable
 
     private void Refuse(string limit, ConnectionRecord record, string detail)
     {
-        record.Metrics.Accepted("limited").Increment();
+        record.Metrics.Accepted(AcceptOutcome.Limited).Increment();
         record.Metrics.LimitRejected(limit).Increment();
         if (_warnings[limit].ShouldLog(out var suppressed))
         {
@@ -119,7 +119,7 @@ internal sealed class AdmissionControl : IDisposable
         }
 
         // The warning above speaks for the burst; one close line per refused connection would not.
-        record.Closed("limited", routine: true);
+        record.Closed(CloseOutcome.Limited, routine: true);
     }
 
     public void Dispose() => _handshakes?.Dispose();

@@ -123,7 +123,7 @@ internal sealed class ServerConnectionHandler
 
             record.Hold(identityLease);
 
-            record.Metrics.Accepted("success").Increment();
+            record.Metrics.Accepted(AcceptOutcome.Success).Increment();
             await ServeAsync(client, addresses, record, intermediates);
         }
         finally
@@ -172,7 +172,7 @@ internal sealed class ServerConnectionHandler
         session = MuxSession.Accept(client, first.Data[MuxProtocol.Preamble.Length..], _options.Multiplex.MaxStreams,
             stream => ServeStreamAsync(stream, session!, policy, client.Tls, addresses, identity, peer), _time);
         first.Release();
-        var reason = "done";
+        var reason = CloseOutcome.Done;
         try
         {
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(_context.Draining, _abort);
@@ -194,7 +194,7 @@ internal sealed class ServerConnectionHandler
                 // Draining, or idle for the idle timeout: no new streams, then close once none is open. Streams the
                 // client opened before it read the GOAWAY are still served: the connection stays a moment after.
                 session.SendGoAway();
-                reason = draining ? "drained" : "idle-timeout";
+                reason = draining ? CloseOutcome.Drained : CloseOutcome.IdleTimeout;
                 await Task.WhenAny(session.Closed, WhenEmptyFor(session, _relayOptions.DrainIdle, _abort));
                 break;
             }
@@ -204,11 +204,11 @@ internal sealed class ServerConnectionHandler
             await session.DisposeAsync();
             if (_abort.IsCancellationRequested)
             {
-                reason = "shutdown";
+                reason = CloseOutcome.Shutdown;
             }
             else if (session.Error is { } error)
             {
-                reason = "client-error";
+                reason = CloseOutcome.ClientError;
                 ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, error);
             }
 
@@ -245,10 +245,10 @@ internal sealed class ServerConnectionHandler
         {
             using var refused = _context.NewRecord(_options.Name, peer);
             refused.PeerIdentity = identity;
-            refused.Metrics.Accepted("limited").Increment();
+            refused.Metrics.Accepted(AcceptOutcome.Limited).Increment();
             stream.Abort($"tunnel-server is at its connection limit (maxConnections {_context.Limiter.Limit})");
             await stream.DisposeAsync();
-            refused.Closed("limited");
+            refused.Closed(CloseOutcome.Limited);
             return;
         }
 
@@ -274,11 +274,11 @@ internal sealed class ServerConnectionHandler
         {
             if (policy.Refusal() is { } refusal)
             {
-                record.Metrics.Accepted("rejected").Increment();
+                record.Metrics.Accepted(AcceptOutcome.Rejected).Increment();
                 ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, refusal + " (a stream of its multiplexed connection; no new streams there)");
                 session.SendGoAway();
                 stream.Abort("tunnel-server no longer accepts this client's certificate (its log says why)");
-                record.Closed("client-rejected");
+                record.Closed(CloseOutcome.ClientRejected);
                 return;
             }
 
@@ -289,7 +289,7 @@ internal sealed class ServerConnectionHandler
             }
 
             record.Hold(identityLease);
-            record.Metrics.Accepted("success").Increment();
+            record.Metrics.Accepted(AcceptOutcome.Success).Increment();
             FirstChunk? first;
             using (var scope = new TimeoutScope(_options.Timeouts.Idle, _time, _abort))
             {
@@ -300,7 +300,7 @@ internal sealed class ServerConnectionHandler
                 catch (Exception ex)
                 {
                     stream.Abort();
-                    record.Closed(scope.TimedOut ? "idle-timeout" : _abort.IsCancellationRequested ? "shutdown" : "client-error",
+                    record.Closed(scope.TimedOut ? CloseOutcome.IdleTimeout : _abort.IsCancellationRequested ? CloseOutcome.Shutdown : CloseOutcome.ClientError,
                         routine: SocketErrors.IsRoutine(ex));
                     return;
                 }
@@ -310,7 +310,7 @@ internal sealed class ServerConnectionHandler
             {
                 if (first is null)
                 {
-                    record.Closed("no-data", routine: true);
+                    record.Closed(CloseOutcome.NoData, routine: true);
                     return;
                 }
 
@@ -348,7 +348,7 @@ internal sealed class ServerConnectionHandler
         }
         catch (ProxyHeaderException ex)
         {
-            record.Metrics.Accepted("bad-proxy-header").Increment();
+            record.Metrics.Accepted(AcceptOutcome.BadProxyHeader).Increment();
             if (_badHeaderWarnings.ShouldLog(out var suppressed))
             {
                 AdmissionLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
@@ -359,7 +359,7 @@ internal sealed class ServerConnectionHandler
                 AdmissionLog.ProxyHeaderInvalidQuiet(_logger, record.Tunnel, record.Id, record.Peer, ex.Message);
             }
 
-            record.Closed("bad-proxy-header", routine: true);
+            record.Closed(CloseOutcome.BadProxyHeader, routine: true);
         }
         catch (Exception ex)
         {
@@ -408,44 +408,44 @@ internal sealed class ServerConnectionHandler
     /// <summary>Counts, logs and closes a connection whose PROXY header or handshake failed.</summary>
     private void Failed(ConnectionRecord record, TimeoutScope handshake, Exception ex, string timeoutDetail, PeerVerdict? verdict, bool balancerCheck)
     {
-        string reason;
+        CloseOutcome reason;
         string detail;
         if (handshake.TimedOut)
         {
-            reason = "handshake-timeout";
+            reason = CloseOutcome.HandshakeTimeout;
             detail = timeoutDetail;
         }
         else if (verdict is { Ok: false })
         {
-            reason = "client-rejected";
+            reason = CloseOutcome.ClientRejected;
             detail = verdict.Reason;
             record.PeerIdentity = verdict.PeerName;
         }
         else
         {
-            reason = _abort.IsCancellationRequested ? "shutdown" : "handshake-failed";
+            reason = _abort.IsCancellationRequested ? CloseOutcome.Shutdown : CloseOutcome.HandshakeFailed;
             detail = SocketErrors.Describe(ex);
         }
 
         record.Metrics.Accepted(reason switch
         {
-            "handshake-timeout" => "timeout",
-            "client-rejected" => "rejected",
-            _ => "error",
+            CloseOutcome.HandshakeTimeout => AcceptOutcome.Timeout,
+            CloseOutcome.ClientRejected => AcceptOutcome.Rejected,
+            _ => AcceptOutcome.Error,
         }).Increment();
-        if (reason == "handshake-failed" && SocketErrors.IsRoutine(ex))
+        if (reason == CloseOutcome.HandshakeFailed && SocketErrors.IsRoutine(ex))
         {
             // A TCP probe or a client that gave up: not worth a warning.
             ConnectionLog.RoutineError(_logger, record.Tunnel, record.Id, "handshake: " + detail, ex);
         }
-        else if (reason != "shutdown")
+        else if (reason != CloseOutcome.Shutdown)
         {
             ConnectionLog.HandshakeFailed(_logger, record.Tunnel, record.Id, record.Peer, detail);
         }
 
         // A balancer's health check connects, sends its LOCAL header and leaves, every second or two: like a TCP
         // probe, not worth a close line at information level.
-        record.Closed(reason, routine: balancerCheck && reason == "handshake-failed" && SocketErrors.IsRoutine(ex));
+        record.Closed(reason, routine: balancerCheck && reason == CloseOutcome.HandshakeFailed && SocketErrors.IsRoutine(ex));
     }
 
     /// <summary>Waits (up to the idle timeout) for the client's first bytes, holding no buffer while it waits (a
@@ -464,18 +464,18 @@ internal sealed class ServerConnectionHandler
                 return chunk;
             }
 
-            record.Closed("no-data", routine: true);
+            record.Closed(CloseOutcome.NoData, routine: true);
         }
         catch (OperationCanceledException) when (_context.Draining.IsCancellationRequested && !_abort.IsCancellationRequested)
         {
             // The cancelled read leaves the TLS stream unusable for a close_notify; a FIN is the graceful end left.
             client.Socket.Shutdown(SocketShutdown.Both);
-            record.Closed("drained", routine: true);
+            record.Closed(CloseOutcome.Drained, routine: true);
         }
         catch (Exception ex)
         {
             client.Abort();
-            record.Closed(scope.TimedOut ? "idle-timeout" : _abort.IsCancellationRequested ? "shutdown" : "client-error");
+            record.Closed(scope.TimedOut ? CloseOutcome.IdleTimeout : _abort.IsCancellationRequested ? CloseOutcome.Shutdown : CloseOutcome.ClientError);
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
         }
 
@@ -507,7 +507,7 @@ internal sealed class ServerConnectionHandler
                 client.Abort();
             }
 
-            record.Closed("upstream-unreachable");
+            record.Closed(CloseOutcome.UpstreamUnreachable);
             return;
         }
 
@@ -552,7 +552,7 @@ internal sealed class ServerConnectionHandler
             {
                 client.Abort();
                 upstreamEndpoint.Abort();
-                record.Closed("upstream-error");
+                record.Closed(CloseOutcome.UpstreamError);
                 ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, ex);
                 return;
             }
@@ -563,11 +563,11 @@ internal sealed class ServerConnectionHandler
             record.BytesDown = result.BytesDown;
             if (guarded?.Answered502 == true)
             {
-                record.Closed("no-answer");
+                record.Closed(CloseOutcome.NoAnswer);
                 return;
             }
 
-            record.Closed(result.Reason.ToName());
+            record.Closed(result.Reason.ToOutcome());
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, result.Error);
         }
     }

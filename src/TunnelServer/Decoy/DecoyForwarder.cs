@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Logging;
 using Tunnel.Net;
@@ -31,7 +32,7 @@ internal sealed partial class DecoyForwarder
 
     public async Task RelayAsync(TlsEndpoint client, ConnectionRecord record, PeerVerdict verdict)
     {
-        record.Metrics.Accepted("decoy").Increment();
+        record.Metrics.Accepted(AcceptOutcome.Decoy).Increment();
         record.Upstream = _decoy.ToString();
         if (_context.QuietConnections)
         {
@@ -51,7 +52,7 @@ internal sealed partial class DecoyForwarder
         {
             LogDecoyUnreachable(_context.Logger, record.Tunnel, record.Id, record.Upstream, ex.Message);
             client.Abort();
-            record.Closed("decoy-unreachable");
+            record.Closed(CloseOutcome.DecoyUnreachable);
             return;
         }
 
@@ -61,7 +62,7 @@ internal sealed partial class DecoyForwarder
             var result = await DuplexRelay.RunAsync(client, decoy, _relayOptions, _context.Time, _context.Draining, _context.Abort);
             record.BytesUp = result.BytesUp;
             record.BytesDown = result.BytesDown;
-            record.Closed("decoy");
+            record.Closed(CloseOutcome.Decoy);
             ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
         }
     }

@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tunnel.Common;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 
@@ -33,8 +34,8 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : IDisposable
 
         var series = tunnel.Server.Metrics.For("default");
         Assert.Equal(1, series.LimitRejected("source").Value);
-        Assert.Equal(1, series.Accepted("limited").Value);
-        Assert.Equal(limit, series.Accepted("success").Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Limited).Value);
+        Assert.Equal(limit, series.Accepted(AcceptOutcome.Success).Value);
         var warning = await _logs.WaitForAsync(l => l.EventId.Name == "LimitReached", Wait);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains($"127.0.0.1 already has {limit} connections (maxConnectionsPerSource {limit})", warning.Message);
@@ -44,7 +45,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : IDisposable
         await held[0].DisposeAsync();
         await _logs.WaitForAsync(l => l.EventId.Name == "ConnectionClosed", Wait);
         held[0] = await ConnectAndEchoAsync(tunnel, tunnel.ClientCertificate);
-        Assert.Equal(limit + 1, series.Accepted("success").Value);
+        Assert.Equal(limit + 1, series.Accepted(AcceptOutcome.Success).Value);
         foreach (var stream in held)
         {
             await stream.DisposeAsync();
@@ -76,8 +77,8 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("CN=site-a", closed["PeerIdentity"]);
         var series = tunnel.Server.Metrics.For("default");
         Assert.Equal(1, series.LimitRejected("identity").Value);
-        Assert.Equal(1, series.Accepted("limited").Value);
-        Assert.Equal(3, series.Accepted("success").Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Limited).Value);
+        Assert.Equal(3, series.Accepted(AcceptOutcome.Success).Value);
         Assert.Equal(3, upstream.Accepted);
     }
 
@@ -111,7 +112,7 @@ public sealed class ConnectionLimitTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, _logs.Count(l => l.Message.Contains("reason=limited") && l.Level > LogLevel.Debug));
         var series = tunnel.Server.Metrics.For("default");
         Assert.Equal(6, series.LimitRejected("handshake-rate").Value);
-        Assert.Equal(6, series.Accepted("limited").Value);
+        Assert.Equal(6, series.Accepted(AcceptOutcome.Limited).Value);
         Assert.Equal(3, upstream.Accepted);
     }
 

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Text;
+using Tunnel.Common;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 
@@ -69,9 +70,9 @@ public sealed class DecoyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(decoy.Address, closed["Upstream"]);
         Assert.DoesNotContain(_logs.Lines, l => l.EventId.Name == "HandshakeFailed");
         var series = tunnel.Server.Metrics.For("default");
-        Assert.Equal(1, series.Accepted("decoy").Value);
-        Assert.Equal(0, series.Accepted("rejected").Value);
-        Assert.Equal(0, series.Accepted("success").Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Decoy).Value);
+        Assert.Equal(0, series.Accepted(AcceptOutcome.Rejected).Value);
+        Assert.Equal(0, series.Accepted(AcceptOutcome.Success).Value);
         Assert.Equal(1, decoy.Accepted);
         Assert.Equal(0, upstream.Accepted);
     }
@@ -108,8 +109,8 @@ public sealed class DecoyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, upstream.Accepted);
         Assert.Equal(1, decoy.Accepted);
         var series = tunnel.Server.Metrics.For("default");
-        Assert.Equal(1, series.Accepted("success").Value);
-        Assert.Equal(1, series.Accepted("decoy").Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Success).Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Decoy).Value);
     }
 
     [Theory(Timeout = 60_000)]
@@ -139,8 +140,8 @@ public sealed class DecoyTests(ITestOutputHelper output) : IDisposable
         await using var tls = await TlsTestClient.ConnectAsync(tunnel.ServerEndPoint, _pki.Root, null);
         Assert.True(await TlsTestClient.IsRefusedAsync(tls, Wait));
         await _logs.WaitForAsync("reason=client-rejected", Wait);
-        Assert.Equal(1, tunnel.Server.Metrics.For("default").Accepted("rejected").Value);
-        Assert.Equal(0, tunnel.Server.Metrics.For("default").Accepted("decoy").Value);
+        Assert.Equal(1, tunnel.Server.Metrics.For("default").Accepted(AcceptOutcome.Rejected).Value);
+        Assert.Equal(0, tunnel.Server.Metrics.For("default").Accepted(AcceptOutcome.Decoy).Value);
         Assert.Equal(0, upstream.Accepted);
     }
 

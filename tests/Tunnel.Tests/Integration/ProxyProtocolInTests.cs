@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Security.Authentication;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Tunnel.Common;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 
@@ -91,8 +92,8 @@ public sealed class ProxyProtocolInTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("198.51.100.7 already has 1 connections (maxConnectionsPerSource 1)", warning.Message);
         var series = tunnel.Server.Metrics.For("default");
         Assert.Equal(1, series.LimitRejected("source").Value);
-        Assert.Equal(1, series.Accepted("limited").Value);
-        Assert.Equal(2, series.Accepted("success").Value);
+        Assert.Equal(1, series.Accepted(AcceptOutcome.Limited).Value);
+        Assert.Equal(2, series.Accepted(AcceptOutcome.Success).Value);
         Assert.Equal(2, upstream.Accepted);
     }
 
@@ -118,8 +119,8 @@ public sealed class ProxyProtocolInTests(ITestOutputHelper output) : IDisposable
         Assert.StartsWith("127.0.0.1:", (string)warning["Peer"]!);
         Assert.Contains(reason, warning.Message);
         await _logs.WaitForAsync("reason=bad-proxy-header", Wait);
-        Assert.Equal(1, tunnel.Server.Metrics.For("default").Accepted("bad-proxy-header").Value);
-        Assert.Equal(0, tunnel.Server.Metrics.For("default").Accepted("success").Value);
+        Assert.Equal(1, tunnel.Server.Metrics.For("default").Accepted(AcceptOutcome.BadProxyHeader).Value);
+        Assert.Equal(0, tunnel.Server.Metrics.For("default").Accepted(AcceptOutcome.Success).Value);
         Assert.Equal(0, upstream.Accepted);
     }
 

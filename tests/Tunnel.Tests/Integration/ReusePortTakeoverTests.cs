@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Text;
+using Tunnel.Common;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 
@@ -28,7 +29,7 @@ public sealed class ReusePortTakeoverTests(ITestOutputHelper output) : IDisposab
         var old = await TunnelHarness.StartAsync(_pki, _oldLogs, upstream.Address, server: ReusePort("127.0.0.1:0"), withClient: false);
         await using var oldDisposal = old;
         var port = old.ServerEndPoint.Port;
-        var oldAccepts = old.Server.Metrics.For("default").Accepted("success");
+        var oldAccepts = old.Server.Metrics.For("default").Accepted(AcceptOutcome.Success);
 
         // A transfer in flight on the old server, kept busy (a drain closes idle connections at once) until the new
         // server has taken over.
@@ -42,7 +43,7 @@ public sealed class ReusePortTakeoverTests(ITestOutputHelper output) : IDisposab
         // Step 1: the new process binds the same port while the old one still accepts.
         await using var fresh = await TunnelHarness.StartAsync(_pki, _newLogs, upstream.Address, server: ReusePort($"127.0.0.1:{port}"), withClient: false);
         Assert.Equal(port, fresh.ServerEndPoint.Port);
-        var newAccepts = fresh.Server.Metrics.For("default").Accepted("success");
+        var newAccepts = fresh.Server.Metrics.For("default").Accepted(AcceptOutcome.Success);
         await load.PauseAsync();
         var (oldBefore, newBefore, successesBefore) = (oldAccepts.Value, newAccepts.Value, load.Successes);
         load.Resume();
