@@ -23,10 +23,6 @@ internal static partial class ConnectionLog
         Message = "tunnel {Tunnel} conn {ConnectionId}: {Reason}")]
     public static partial void RoutineError(ILogger logger, string tunnel, long connectionId, string reason, Exception? exception);
 
-    [LoggerMessage(EventId = 5, EventName = "HandshakeFailed", Level = LogLevel.Warning,
-        Message = "tunnel {Tunnel} conn {ConnectionId}: TLS handshake with {Peer} failed: {Reason}")]
-    public static partial void HandshakeFailed(ILogger logger, string tunnel, long connectionId, string peer, string reason);
-
     [LoggerMessage(EventId = 6, EventName = "UpstreamFailed", Level = LogLevel.Warning,
         Message = "tunnel {Tunnel} conn {ConnectionId}: cannot reach {Upstream}: {Reason}")]
     public static partial void UpstreamFailed(ILogger logger, string tunnel, long connectionId, string upstream, string reason);

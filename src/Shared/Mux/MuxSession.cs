@@ -12,8 +12,8 @@ namespace Tunnel.Mux;
 /// outside any lock (WINDOW after it read, FIN when its side ended); the others (RST, GOAWAY, the acknowledgement)
 /// are drained on the thread pool. Nothing is written under a lock a cancellation could break: a stream's relay is
 /// never cancelled in the middle of a TLS record (which would break the connection for every stream), and an
-/// aborting stream never waits behind another's bytes. The outbox holds about <see cref="OutboxLimit"/> bytes at
-/// most: beyond it, streams queueing DATA wait for the writer. When the connection fails, every open stream is reset
+/// aborting stream never waits behind another's bytes. The outbox (<see cref="MuxFrameWriter"/>) is bounded:
+/// beyond it, streams queueing DATA wait for the writer. When the connection fails, every open stream is reset
 /// with the reason, as their own TLS connections would have been.
 /// </remarks>
 internal sealed class MuxSession : IAsyncDisposable
@@ -21,12 +21,6 @@ internal sealed class MuxSession : IAsyncDisposable
     /// <summary>Sixteen full frames: a stream's largest write (<see cref="Relay.StreamPump.MaxBufferSize"/>) arrives
     /// in one piece when its records are all here.</summary>
     private const int ReadBufferSize = 256 * 1024;
-    private const int CoalesceLimit = 16 * 1024;
-    private const int InlineFrames = 8;
-    /// <summary>How many bytes of frames may wait for the writer before the streams queueing them wait too. Without
-    /// it only the streams' windows bound the queue (4 MiB per stream), so streams that all send faster than the
-    /// connection carries would queue their windows' worth each: memory, and buffers gone cold before they are sent.</summary>
-    private const int OutboxLimit = 512 * 1024;
     /// <summary>How long a close waits for queued frames, and then for the peer's own close: short, because a process
     /// that stops closes its connections this way.</summary>
     private static readonly TimeSpan CloseGrace = TimeSpan.FromSeconds(1);
@@ -40,14 +34,7 @@ internal sealed class MuxSession : IAsyncDisposable
     private readonly int _maxReceiveWindow;
     private readonly Func<MuxStream, Task>? _onStream;
     private readonly TimeProvider _time;
-    private readonly Queue<(byte[] Buffer, int Length)> _outbox = new();
-    private readonly Lock _writeLock = new();
-    private bool _writing;
-    private bool _outboxClosed;
-    private long _outboxBytes;
-    private TaskCompletionSource? _outboxRoom;
-    private TaskCompletionSource? _writerIdle;
-    private byte[]? _staging;
+    private readonly MuxFrameWriter _writer;
     private readonly Dictionary<uint, MuxStream> _streams = [];
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -71,6 +58,7 @@ internal sealed class MuxSession : IAsyncDisposable
         _onStream = onStream;
         _time = time;
         _idleSince = time.GetTimestamp();
+        _writer = new MuxFrameWriter(transport, Terminate);
     }
 
     /// <summary>The TLS connection underneath.</summary>
@@ -117,26 +105,7 @@ internal sealed class MuxSession : IAsyncDisposable
     public static async Task<MuxSession> ConnectAsync(TlsEndpoint transport, int maxStreams, TimeProvider time, CancellationToken cancellationToken,
         int maxReceiveWindow = MuxProtocol.MaxReceiveWindow)
     {
-        await transport.Stream.WriteAsync(MuxProtocol.Preamble.ToArray(), cancellationToken);
-        var answer = new byte[MuxProtocol.Acknowledgement.Length];
-        var read = 0;
-        while (read < answer.Length)
-        {
-            var n = await transport.Stream.ReadAsync(answer.AsMemory(read), cancellationToken);
-            if (n == 0)
-            {
-                throw new MuxNotSupportedException(read == 0
-                    ? "it closed the connection instead of answering the multiplexing preamble"
-                    : $"it answered '{Printable(answer.AsSpan(0, read))}' and closed");
-            }
-
-            read += n;
-            if (!MuxProtocol.Acknowledgement.StartsWith(answer.AsSpan(0, read)))
-            {
-                throw new MuxNotSupportedException($"it answered '{Printable(answer.AsSpan(0, read))}...' instead of acknowledging the multiplexing preamble");
-            }
-        }
-
+        await MuxPreamble.ExchangeAsync(transport, cancellationToken);
         var session = new MuxSession(transport, isClient: true, maxStreams, onStream: null, time, maxReceiveWindow);
         session.Start(ReadOnlyMemory<byte>.Empty);
         return session;
@@ -148,9 +117,7 @@ internal sealed class MuxSession : IAsyncDisposable
         int maxReceiveWindow = MuxProtocol.MaxReceiveWindow)
     {
         var session = new MuxSession(transport, isClient: false, maxStreams, onStream, time, maxReceiveWindow);
-        var ack = BufferPool.Shared.Rent(MuxProtocol.Acknowledgement.Length);
-        MuxProtocol.Acknowledgement.CopyTo(ack);
-        session.Post(ack, MuxProtocol.Acknowledgement.Length);
+        session.Post(MuxPreamble.Acknowledgement(), MuxProtocol.Acknowledgement.Length);
         session.Start(afterPreamble);
         return session;
     }
@@ -202,90 +169,11 @@ internal sealed class MuxSession : IAsyncDisposable
         }
     }
 
-    // ---------------------------------------------------------------------------------------------------------------
-    // Called by streams.
-    /// <summary>Sends a DATA frame (a pooled buffer, returned once written). When no write is in progress the caller
-    /// writes it at once, with whatever else is queued, and awaits that: no thread hop per frame, and a producer
-    /// faster than the connection is held back by it. Otherwise it joins the queue the current writer drains, and
-    /// waits only while the queue holds more than <see cref="OutboxLimit"/> bytes (cancelling stops the wait; the
-    /// frame stays queued).</summary>
-    internal ValueTask SendAsync(byte[] frame, int length, CancellationToken cancellationToken)
-    {
-        lock (_writeLock)
-        {
-            if (_outboxClosed)
-            {
-                BufferPool.Shared.Return(frame);
-                throw new IOException("the multiplexed connection is closed", Error);
-            }
+    /// <summary>Sends a DATA frame (a pooled buffer, returned once written): see <see cref="MuxFrameWriter.SendAsync"/>.</summary>
+    internal ValueTask SendAsync(byte[] frame, int length, CancellationToken cancellationToken) => _writer.SendAsync(frame, length, cancellationToken);
 
-            EnqueueLocked(frame, length);
-            if (_writing)
-            {
-                if (_outboxBytes <= OutboxLimit)
-                {
-                    return ValueTask.CompletedTask;
-                }
-
-                _outboxRoom ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                return new ValueTask(_outboxRoom.Task.WaitAsync(cancellationToken));
-            }
-
-            _writing = true;
-        }
-
-        return DrainAsync(inline: true, rethrow: true);
-    }
-
-    private void EnqueueLocked(byte[] frame, int length)
-    {
-        _outbox.Enqueue((frame, length));
-        _outboxBytes += length;
-    }
-
-    private (byte[] Buffer, int Length) DequeueLocked()
-    {
-        var frame = _outbox.Dequeue();
-        _outboxBytes -= frame.Length;
-        if (_outboxRoom is not null && _outboxBytes <= OutboxLimit / 2)
-        {
-            _outboxRoom.TrySetResult(); // the waiting streams continue on the thread pool
-            _outboxRoom = null;
-        }
-
-        return frame;
-    }
-
-    /// <summary>Queues a control frame without waiting for it to be written. When no writer is running, the caller
-    /// becomes it (<paramref name="inline"/>: it holds no lock, so a write that cannot finish at once carries on
-    /// when the socket has room, and a failure ends the connection) or starts one on the thread pool.</summary>
-    private void Post(byte[] frame, int length, bool inline = false)
-    {
-        lock (_writeLock)
-        {
-            if (_outboxClosed)
-            {
-                BufferPool.Shared.Return(frame); // the connection is gone, and the stream with it
-                return;
-            }
-
-            EnqueueLocked(frame, length);
-            if (_writing)
-            {
-                return;
-            }
-
-            _writing = true;
-        }
-
-        if (inline)
-        {
-            _ = DrainAsync(inline: true, rethrow: false).AsTask();
-            return;
-        }
-
-        DrainOnThreadPool();
-    }
+    /// <summary>Queues a frame without waiting for it to be written: see <see cref="MuxFrameWriter.Post"/>.</summary>
+    private void Post(byte[] frame, int length, bool inline = false) => _writer.Post(frame, length, inline);
 
     /// <summary>From a relay's read, outside the stream's lock.</summary>
     internal void SendWindowUpdate(uint id, int increment)
@@ -350,161 +238,6 @@ internal sealed class MuxSession : IAsyncDisposable
         }
 
         emptied?.TrySetResult();
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    /// <summary>The one writer of the moment: writes queued frames until the queue is empty, several small ones in
-    /// one TLS record when they wait together, and the records of frames that waited together in one socket write
-    /// (<see cref="TlsEndpoint.GatherWrites"/>). An inline writer (a stream's relay) hands the rest to the thread pool
-    /// after a few frames of others', so no stream's relay is held up writing everyone's bytes. A failure ends the
-    /// connection, and is thrown to an inline writer that awaits it (<paramref name="rethrow"/>).</summary>
-    private async ValueTask DrainAsync(bool inline, bool rethrow = false)
-    {
-        var written = 0;
-        var gathering = false; // frames that were queued together leave in one socket write
-        try
-        {
-            while (true)
-            {
-                ReadOnlyMemory<byte> chunk = default;
-                byte[]? owned = null;
-                var send = false;
-                lock (_writeLock)
-                {
-                    var done = _outbox.Count == 0 || _closed.Task.IsCompleted && Error is not null;
-                    if (done || inline && written >= InlineFrames)
-                    {
-                        if (!gathering && done)
-                        {
-                            StopWritingLocked();
-                            return;
-                        }
-
-                        if (!gathering)
-                        {
-                            DrainOnThreadPool();
-                            return; // still "writing": the thread-pool writer carries on
-                        }
-
-                        send = true; // what was gathered leaves first; then look again
-                    }
-                    else
-                    {
-                        chunk = NextChunkLocked(ref written, out owned);
-                        if (!gathering && _outbox.Count > 0)
-                        {
-                            _transport.GatherWrites();
-                            gathering = true;
-                        }
-                    }
-                }
-
-                if (send)
-                {
-                    gathering = false;
-                    await _transport.SendGatheredAsync(CancellationToken.None);
-                    continue;
-                }
-
-                try
-                {
-                    await _transport.Stream.WriteAsync(chunk);
-                }
-                finally
-                {
-                    if (owned is not null)
-                    {
-                        BufferPool.Shared.Return(owned);
-                    }
-                }
-
-                written++;
-            }
-        }
-        catch (Exception ex)
-        {
-            _transport.DiscardGathered();
-            lock (_writeLock)
-            {
-                StopWritingLocked();
-            }
-
-            Terminate(ex);
-            if (rethrow)
-            {
-                throw new IOException($"the multiplexed TLS connection failed: {Net.SocketErrors.Describe(ex)}", ex);
-            }
-        }
-    }
-
-    /// <summary>Under the write lock: the next frame to write, or several small ones copied together into one record.
-    /// <paramref name="owned"/> is the frame's pooled buffer, to return once written.</summary>
-    private ReadOnlyMemory<byte> NextChunkLocked(ref int written, out byte[]? owned)
-    {
-        var frame = DequeueLocked();
-        if (frame.Length < CoalesceLimit && _outbox.TryPeek(out var next) && frame.Length + next.Length <= CoalesceLimit)
-        {
-            owned = null;
-            _staging ??= new byte[CoalesceLimit];
-            var filled = Take(frame, _staging, 0);
-            while (_outbox.TryPeek(out next) && filled + next.Length <= CoalesceLimit)
-            {
-                filled = Take(DequeueLocked(), _staging, filled);
-                written++;
-            }
-
-            return _staging.AsMemory(0, filled);
-        }
-
-        owned = frame.Buffer;
-        return frame.Buffer.AsMemory(0, frame.Length);
-
-        static int Take((byte[] Buffer, int Length) frame, byte[] staging, int offset)
-        {
-            frame.Buffer.AsSpan(0, frame.Length).CopyTo(staging.AsSpan(offset));
-            BufferPool.Shared.Return(frame.Buffer);
-            return offset + frame.Length;
-        }
-    }
-
-    /// <summary>Hands the writing to a thread-pool writer (the caller was the writer, or is under a lock).</summary>
-    private void DrainOnThreadPool() =>
-        ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.DrainAsync(inline: false).AsTask(), this, preferLocal: false);
-
-    /// <summary>Under the write lock: no writer runs any more; frames left (after a failure) go back to the pool.</summary>
-    private void StopWritingLocked()
-    {
-        _writing = false;
-        if (_outboxClosed || Error is not null)
-        {
-            while (_outbox.Count > 0)
-            {
-                BufferPool.Shared.Return(DequeueLocked().Buffer);
-            }
-        }
-
-        _outboxRoom?.TrySetResult(); // a stream waiting for room finds the connection closed when it sends again
-        _outboxRoom = null;
-        _writerIdle?.TrySetResult();
-        _writerIdle = null;
-    }
-
-    /// <summary>Closes the queue to new frames; completes once the frames already queued are written (or the
-    /// connection failed).</summary>
-    private Task CloseOutboxAsync()
-    {
-        lock (_writeLock)
-        {
-            _outboxClosed = true;
-            if (!_writing)
-            {
-                StopWritingLocked();
-                return Task.CompletedTask;
-            }
-
-            _writerIdle ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _writerIdle.Task;
-        }
     }
 
     private async Task ReadLoopAsync(byte[] initial)
@@ -683,14 +416,7 @@ internal sealed class MuxSession : IAsyncDisposable
             _closed.TrySetResult();
         }
 
-        lock (_writeLock)
-        {
-            _outboxClosed = true;
-            if (!_writing)
-            {
-                StopWritingLocked();
-            }
-        }
+        _writer.Close(error);
 
         var lost = new MuxStreamResetException(error is null
             ? "the multiplexed TLS connection was closed"
@@ -719,7 +445,7 @@ internal sealed class MuxSession : IAsyncDisposable
         var clean = !_closed.Task.IsCompleted;
         try
         {
-            await CloseOutboxAsync().WaitAsync(CloseGrace, _time);
+            await _writer.CloseAsync().WaitAsync(CloseGrace, _time);
             if (clean)
             {
                 await _transport.CompleteWritesAsync(CancellationToken.None).AsTask().WaitAsync(CloseGrace, _time);
@@ -741,17 +467,6 @@ internal sealed class MuxSession : IAsyncDisposable
         catch (TimeoutException)
         {
         }
-    }
-
-    private static string Printable(ReadOnlySpan<byte> bytes)
-    {
-        var text = new StringBuilder(bytes.Length);
-        foreach (var b in bytes)
-        {
-            text.Append(b is >= 0x20 and < 0x7f ? (char)b : '.');
-        }
-
-        return text.ToString();
     }
 }
 

@@ -22,130 +22,134 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
 
     public async Task<ServerDiagnosis> RunAsync(HostPort server, CancellationToken cancellationToken)
     {
+        await using var path = new ProbedPath(server, options.Proxy?.Address ?? server, new ServerCertificateCheck(tls, time, capture: true));
         var steps = new List<DiagnosticStep>();
-        IReadOnlyList<CertificateDescription> chain = [];
-        string? verdict = null;
-        Socket? socket = null;
+        var failed = false;
+        foreach (var step in Steps(path, cancellationToken))
+        {
+            if (failed && !step.EvenAfterFailure)
+            {
+                break;
+            }
+
+            failed |= !await RunStepAsync(steps, step);
+        }
+
+        return new ServerDiagnosis(server.ToString(), steps.All(s => s.Ok), steps, path.Chain, path.Verdict);
+    }
+
+    /// <summary>The checks, in order: each needs the ones before it to have passed, but for the server certificate,
+    /// which is reported even when the handshake failed because of it.</summary>
+    private IEnumerable<Step> Steps(ProbedPath path, CancellationToken cancellationToken)
+    {
+        yield return new("dns", () => ResolveAsync(path.Dialled, cancellationToken));
+        yield return new("tcp connect", () => ConnectAsync(path, cancellationToken));
+        if (options.Proxy is { } proxy)
+        {
+            yield return new("outbound proxy", () => ThroughProxyAsync(path, proxy, cancellationToken));
+        }
+
+        yield return new("tls handshake", () => HandshakeAsync(path, cancellationToken));
+        yield return new("server certificate", () => Task.FromResult(JudgeServer(path)), Timed: false, EvenAfterFailure: true);
+        yield return new("client certificate", () => ClientAcceptedAsync(path.Endpoint!.Tls, path.HandshakeMs, cancellationToken));
+        if (options.Multiplex.Enabled)
+        {
+            // With multiplexing on, the round trip goes over a stream, as the tunnel's connections will.
+            yield return new("multiplexing", () => MultiplexAsync(path, cancellationToken));
+            yield return new("round trip", () => RoundTripOverStreamAsync(path, cancellationToken));
+        }
+        else
+        {
+            yield return new("round trip", () => RoundTripAsync(path.Endpoint!.Tls, cancellationToken));
+        }
+    }
+
+    private async Task<string?> ConnectAsync(ProbedPath path, CancellationToken cancellationToken)
+    {
+        path.Socket = await TcpConnector.ConnectAsync(path.Dialled, options.Timeouts.Connect, KeepAliveOptions.Off, time, cancellationToken);
+        return $"{path.Socket.RemoteEndPoint}{(options.Proxy is null ? "" : " (the outbound proxy)")}";
+    }
+
+    private async Task<string?> ThroughProxyAsync(ProbedPath path, OutboundProxyOptions proxy, CancellationToken cancellationToken)
+    {
+        using var scope = new TimeoutScope(options.Timeouts.Connect, time, cancellationToken);
+        await HttpConnectTunnel.EstablishAsync(path.Socket!, path.Server, proxy, scope.Token);
+        return $"CONNECT {path.Server} accepted by {proxy}";
+    }
+
+    private async Task<string?> HandshakeAsync(ProbedPath path, CancellationToken cancellationToken)
+    {
+        var endpoint = path.Endpoint = new Relay.TlsEndpoint(path.Socket!, new NetworkStream(path.Socket!, ownsSocket: true));
+        var stream = endpoint.Tls;
+        using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
+        var watch = Stopwatch.StartNew();
         try
         {
-            var dialled = options.Proxy?.Address ?? server;
-            if (!await StepAsync(steps, "dns", () => ResolveAsync(dialled, cancellationToken)))
-            {
-                return Done();
-            }
+            await stream.AuthenticateAsClientAsync(tls.CreateOptions(path.Check), scope.Token);
+        }
+        catch (Exception) when (path.Check.Verdict is { Ok: false })
+        {
+            throw new DiagnosisException("refused by this client: the server's certificate failed verification (next step)", null);
+        }
+        catch (Exception) when (scope.TimedOut)
+        {
+            throw new DiagnosisException($"no handshake within {Durations.Format(options.Timeouts.Handshake)}",
+                "something on the path holds TLS (a filtering firewall, or a proxy that is not passing bytes); try from another network");
+        }
 
-            if (!await StepAsync(steps, "tcp connect", async () =>
-            {
-                socket = await TcpConnector.ConnectAsync(dialled, options.Timeouts.Connect, KeepAliveOptions.Off, time, cancellationToken);
-                return $"{socket.RemoteEndPoint}{(options.Proxy is null ? "" : " (the outbound proxy)")}";
-            }))
-            {
-                return Done();
-            }
+        path.HandshakeMs = watch.Elapsed.TotalMilliseconds;
+        var alpn = stream.NegotiatedApplicationProtocol.ToString();
+        return $"{TlsVersions.Name(stream.SslProtocol)} {stream.NegotiatedCipherSuite}, ALPN {(alpn.Length == 0 ? "none" : alpn)}, " +
+            $"SNI {(tls.TargetHost.Length == 0 ? "none" : tls.TargetHost)}";
+    }
 
-            if (options.Proxy is { } proxy && !await StepAsync(steps, "outbound proxy", async () =>
-            {
-                using var scope = new TimeoutScope(options.Timeouts.Connect, time, cancellationToken);
-                await HttpConnectTunnel.EstablishAsync(socket!, server, proxy, scope.Token);
-                return $"CONNECT {server} accepted by {proxy}";
-            }))
-            {
-                return Done();
-            }
+    /// <summary>The server certificate's verdict; null (no step) when the handshake ended before one was reached.</summary>
+    private static string? JudgeServer(ProbedPath path)
+    {
+        path.Chain = path.Check.Presented.Select(CertificateDescription.Of).ToList();
+        if (path.Check.Verdict is not { } judged)
+        {
+            return path.HandshakeMs > 0
+                ? throw new DiagnosisException("the handshake completed without the server's certificate being judged", null)
+                : null;
+        }
 
-            var check = new ServerCertificateCheck(tls, time, capture: true);
-            var endpoint = new Relay.TlsEndpoint(socket!, new NetworkStream(socket!, ownsSocket: true));
-            var stream = endpoint.Tls;
-            var handshakeMs = 0.0;
-            var handshake = await StepAsync(steps, "tls handshake", async () =>
-            {
-                using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
-                var watch = Stopwatch.StartNew();
-                try
-                {
-                    await stream.AuthenticateAsClientAsync(tls.CreateOptions(check), scope.Token);
-                }
-                catch (Exception) when (check.Verdict is { Ok: false })
-                {
-                    throw new DiagnosisException("refused by this client: the server's certificate failed verification (next step)", null);
-                }
-                catch (Exception) when (scope.TimedOut)
-                {
-                    throw new DiagnosisException($"no handshake within {Durations.Format(options.Timeouts.Handshake)}",
-                        "something on the path holds TLS (a filtering firewall, or a proxy that is not passing bytes); try from another network");
-                }
+        path.Verdict = VerdictName(judged.Problem);
+        return judged.Ok
+            ? $"trusted: {Describe(path.Chain)}"
+            : throw new DiagnosisException($"{path.Verdict}: {judged.Reason}", AdviceFor(judged.Problem));
+    }
 
-                handshakeMs = watch.Elapsed.TotalMilliseconds;
-                var alpn = stream.NegotiatedApplicationProtocol.ToString();
-                return $"{TlsVersions.Name(stream.SslProtocol)} {stream.NegotiatedCipherSuite}, ALPN {(alpn.Length == 0 ? "none" : alpn)}, " +
-                    $"SNI {(tls.TargetHost.Length == 0 ? "none" : tls.TargetHost)}";
-            });
+    private async Task<string?> MultiplexAsync(ProbedPath path, CancellationToken cancellationToken)
+    {
+        using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
+        try
+        {
+            path.Session = await MuxSession.ConnectAsync(path.Endpoint!, 1, time, scope.Token);
+        }
+        catch (MuxNotSupportedException ex)
+        {
+            throw new DiagnosisException($"not acknowledged: {ex.Message}",
+                "this server does not multiplex (stunnel, an older tunnel-server, or one with multiplex off): turn multiplex off for this tunnel, or on at the server");
+        }
 
-            chain = check.Presented.Select(CertificateDescription.Of).ToList();
-            if (check.Verdict is { } judged)
-            {
-                verdict = VerdictName(judged.Problem);
-                steps.Add(new DiagnosticStep("server certificate", judged.Ok, null,
-                    judged.Ok ? $"trusted: {Describe(chain)}" : $"{verdict}: {judged.Reason}", judged.Ok ? null : AdviceFor(judged.Problem)));
-            }
+        return "acknowledged: connections will be streams over a few TLS connections";
+    }
 
-            if (!handshake || check.Verdict is not { Ok: true })
-            {
-                await stream.DisposeAsync();
-                return Done();
-            }
-
-            await using (stream)
-            {
-                if (!await StepAsync(steps, "client certificate", () => ClientAcceptedAsync(stream, handshakeMs, cancellationToken)))
-                {
-                    return Done();
-                }
-
-                if (!options.Multiplex.Enabled)
-                {
-                    await StepAsync(steps, "round trip", () => RoundTripAsync(stream, cancellationToken));
-                    return Done();
-                }
-
-                // With multiplexing on, the round trip goes over a stream, as the tunnel's connections will.
-                MuxSession? session = null;
-                if (await StepAsync(steps, "multiplexing", async () =>
-                {
-                    using var scope = new TimeoutScope(options.Timeouts.Handshake, time, cancellationToken);
-                    try
-                    {
-                        session = await MuxSession.ConnectAsync(endpoint, 1, time, scope.Token);
-                    }
-                    catch (MuxNotSupportedException ex)
-                    {
-                        throw new DiagnosisException($"not acknowledged: {ex.Message}",
-                            "this server does not multiplex (stunnel, an older tunnel-server, or one with multiplex off): turn multiplex off for this tunnel, or on at the server");
-                    }
-
-                    return "acknowledged: connections will be streams over a few TLS connections";
-                }))
-                {
-                    await using (session!)
-                    await using (var muxStream = session!.Open())
-                    {
-                        await StepAsync(steps, "round trip", () => RoundTripAsync(muxStream, cancellationToken));
-                        await EndStreamAsync(muxStream, cancellationToken);
-                    }
-                }
-            }
-
-            return Done();
+    private async Task<string?> RoundTripOverStreamAsync(ProbedPath path, CancellationToken cancellationToken)
+    {
+        await using var stream = path.Session!.Open();
+        try
+        {
+            return await RoundTripAsync(stream, cancellationToken);
         }
         finally
         {
-            socket?.Dispose();
+            await EndStreamAsync(stream, cancellationToken);
         }
-
-        ServerDiagnosis Done() => new(server.ToString(), steps.All(s => s.Ok), steps, chain, verdict);
     }
 
-    private async Task<string> ResolveAsync(HostPort target, CancellationToken cancellationToken)
+    private async Task<string?> ResolveAsync(HostPort target, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(target.Host, out _))
         {
@@ -169,7 +173,7 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
 
     /// <summary>tunnel-server refuses a client certificate by closing right after the handshake (without an alert,
     /// to give probers nothing); a connection still open after a few round trips was accepted.</summary>
-    private static async Task<string> ClientAcceptedAsync(SslStream stream, double handshakeMs, CancellationToken cancellationToken)
+    private static async Task<string?> ClientAcceptedAsync(SslStream stream, double handshakeMs, CancellationToken cancellationToken)
     {
         var wait = TimeSpan.FromMilliseconds(Math.Clamp(handshakeMs * 4, 500, 3000));
         using var scope = new CancellationTokenSource(wait);
@@ -213,7 +217,7 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
         }
     }
 
-    private async Task<string> RoundTripAsync(Stream stream, CancellationToken cancellationToken)
+    private async Task<string?> RoundTripAsync(Stream stream, CancellationToken cancellationToken)
     {
         using var scope = new TimeoutScope(RoundTripTimeout, time, cancellationToken);
         var request = $"HEAD {probe.AbsoluteUri} HTTP/1.1\r\nHost: {probe.Authority}\r\nUser-Agent: tunnel-client-diagnose\r\nConnection: close\r\n\r\n";
@@ -256,31 +260,35 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
         return $"the upstream proxy answered '{lines[0]}'{(server is null ? "" : $" (Server: {server})")}";
     }
 
-    private async Task<bool> StepAsync(List<DiagnosticStep> steps, string name, Func<Task<string>> run)
+    private async Task<bool> RunStepAsync(List<DiagnosticStep> steps, Step step)
     {
         var watch = Stopwatch.StartNew();
+        double? Elapsed() => step.Timed ? watch.Elapsed.TotalMilliseconds : null;
         try
         {
-            var detail = await run();
-            steps.Add(new DiagnosticStep(name, true, watch.Elapsed.TotalMilliseconds, detail));
+            if (await step.Run() is { } detail)
+            {
+                steps.Add(new DiagnosticStep(step.Name, true, Elapsed(), detail));
+            }
+
             return true;
         }
         catch (DiagnosisException ex)
         {
-            steps.Add(new DiagnosticStep(name, false, watch.Elapsed.TotalMilliseconds, ex.Message, ex.Advice));
+            steps.Add(new DiagnosticStep(step.Name, false, Elapsed(), ex.Message, ex.Advice));
         }
         catch (ConnectException ex)
         {
-            steps.Add(new DiagnosticStep(name, false, watch.Elapsed.TotalMilliseconds, ex.Message, AdviceFor(ex)));
+            steps.Add(new DiagnosticStep(step.Name, false, Elapsed(), ex.Message, AdviceFor(ex)));
         }
         catch (OutboundProxyException ex)
         {
-            steps.Add(new DiagnosticStep(name, false, watch.Elapsed.TotalMilliseconds, ex.Message,
+            steps.Add(new DiagnosticStep(step.Name, false, Elapsed(), ex.Message,
                 "the site's proxy decides this: credentials (407) or its policy (403) for CONNECT to the tunnel-server"));
         }
         catch (Exception ex) when (ex is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
         {
-            steps.Add(new DiagnosticStep(name, false, watch.Elapsed.TotalMilliseconds, SocketErrors.Describe(ex), null));
+            steps.Add(new DiagnosticStep(step.Name, false, Elapsed(), SocketErrors.Describe(ex), null));
         }
 
         return false;
@@ -323,4 +331,45 @@ internal sealed class ServerDiagnoser(ClientTunnelOptions options, ClientTlsStat
     private static string Describe(IReadOnlyList<CertificateDescription> chain) => chain.Count == 0
         ? "no certificate"
         : $"{chain[0].Subject} issued by {chain[0].Issuer}, valid until {chain[0].NotAfter:yyyy-MM-dd}, spki {chain[0].SpkiPin}";
+
+    /// <summary>One check: its name in the report, what it does (its detail on success; null: nothing to report),
+    /// whether it is timed, and whether it runs after an earlier check failed.</summary>
+    private sealed record Step(string Name, Func<Task<string?>> Run, bool Timed = true, bool EvenAfterFailure = false);
+
+    /// <summary>What the checks find out and hand on: the socket, the TLS connection, the server's chain.</summary>
+    private sealed class ProbedPath(HostPort server, HostPort dialled, ServerCertificateCheck check) : IAsyncDisposable
+    {
+        public HostPort Server => server;
+
+        public HostPort Dialled => dialled;
+
+        public ServerCertificateCheck Check => check;
+
+        public Socket? Socket { get; set; }
+
+        public Relay.TlsEndpoint? Endpoint { get; set; }
+
+        public double HandshakeMs { get; set; }
+
+        public MuxSession? Session { get; set; }
+
+        public IReadOnlyList<CertificateDescription> Chain { get; set; } = [];
+
+        public string? Verdict { get; set; }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Session is not null)
+            {
+                await Session.DisposeAsync();
+            }
+
+            if (Endpoint is not null)
+            {
+                await Endpoint.Tls.DisposeAsync();
+            }
+
+            Socket?.Dispose();
+        }
+    }
 }

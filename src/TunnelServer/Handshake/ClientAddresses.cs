@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Tunnel.Server.Connections;
+namespace Tunnel.Server.Handshake;
 
 /// <summary>Who a connection really comes from and where it was addressed: the socket's own endpoints, or those of a
 /// PROXY header when a load balancer sent one.</summary>
