@@ -1,0 +1,138 @@
+using System.Net;
+using System.Security.Authentication;
+using Tunnel.EndToEnd.Support;
+using Tunnel.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Tunnel.EndToEnd.Migration;
+
+/// <summary>The server side of the deployment stunnel.conf (accept, connect to the upstream, verify = 2, CAfile,
+/// CRLfile) run by stunnel4, then by tunnel-server with `--config stunnel.conf`, then with the JSON
+/// `tunnel-server import-stunnel` printed: on the same port, with the same certificates, the same client passes
+/// (SHA-256 both ways) and the clients stunnel refuses (revoked in the CRL, from another CA) are refused by each.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
+{
+    private const long Size = 2 * 1024 * 1024;
+
+    [Fact(Timeout = 180_000)]
+    public async Task Tunnel_server_serves_and_refuses_the_same_clients_as_stunnel_with_its_configuration()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(160));
+        var binaries = await PublishedBinaries.GetAsync();
+        using var sandbox = new Sandbox("migrate-server");
+        using var pki = new TestPki("E2E Migration CA");
+        using var otherPki = new TestPki("E2E Other CA");
+        var good = pki.IssueClient("site-good");
+        var revoked = pki.IssueClient("site-revoked");
+        var foreign = otherPki.IssueClient("site-good");
+        var crl = pki.WriteCrl([revoked.Cert]);
+        var (cert, key) = pki.IssueServer(ProxyChain.ServerName);
+
+        var received = new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seed = 0;
+        await using var upstream = new TcpTestServer(socket => Payload.DuplexUpstream(Size, Volatile.Read(ref seed) + 1, Volatile.Read(ref received))(socket));
+
+        var port = FreePort.Next();
+        var log = sandbox.Path("stunnel.log");
+        var config = sandbox.WriteText("stunnel.conf", $"""
+            ; The server side of a Squid + stunnel site, as deployed (Tunnel end-to-end tests).
+            foreground = yes
+            pid =
+            output = {log}
+            debug = info
+
+            [squid-tunnel]
+            accept = 127.0.0.1:{port}
+            connect = {upstream.Address}
+            cert = {cert}
+            key = {key}
+            verify = 2
+            CAfile = {pki.CaPath}
+            CRLfile = {crl}
+
+            """);
+        var json = sandbox.Path("tunnel-server.json");
+        var import = await TunnelProcess.RunToExitAsync(binaries, "tunnel-server", ["import-stunnel", config, "--output", json], output, deadline.Token);
+        Assert.True(import.ExitCode == 0, import.Stderr);
+        Assert.Contains("foreground: no effect", import.Stderr, StringComparison.Ordinal);
+
+        async Task CheckAsync(string who, int listenPort, Func<Task> stop)
+        {
+            // The client stunnel accepts: both directions arrive intact.
+            var before = upstream.Accepted;
+            Volatile.Write(ref seed, Volatile.Read(ref seed) + 10);
+            Volatile.Write(ref received, new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously));
+            var (up, down) = await TransferAsync(listenPort, pki, good, Volatile.Read(ref seed), deadline.Token);
+            Assert.True(up == await received.Task.WaitAsync(deadline.Token), $"{who}: the upload arrived changed");
+            Assert.Equal((Payload.Expected(Size, Volatile.Read(ref seed) + 1), Size), down);
+            Assert.Equal(before + 1, upstream.Accepted);
+
+            // The clients it refuses: revoked in the CRL, and from another CA. Neither reaches the upstream.
+            Assert.True(await IsRefusedAsync(listenPort, pki, revoked, deadline.Token), $"{who} let the revoked client in");
+            Assert.True(await IsRefusedAsync(listenPort, pki, foreign, deadline.Token), $"{who} let the other CA's client in");
+            Assert.Equal(before + 1, upstream.Accepted);
+            await stop();
+        }
+
+        await using (var stunnel = await StunnelProcess.StartWithConfigAsync(config, log, port, "server", output, deadline.Token))
+        {
+            await CheckAsync("stunnel", port, () => stunnel.DisposeAsync().AsTask());
+            Assert.Contains("CRL: verification passed", string.Join('\n', Poll.ReadLines(log)), StringComparison.Ordinal);
+        }
+
+        await using (var direct = await TunnelProcess.StartAsync(binaries, "tunnel-server", ["--config", config], output, deadline.Token))
+        {
+            Assert.Equal(port, direct.Port);
+            await CheckAsync("tunnel-server --config stunnel.conf", direct.Port, async () =>
+            {
+                // Refused for the stated reason, not by accident (a crash, a timeout).
+                await Poll.UntilAsync(() => direct.Events.Count(e => e["Reason"] == "client-rejected") == 2, "two client-rejected lines", deadline.Token);
+                Assert.Equal(0, await direct.StopAsync(deadline.Token));
+            });
+        }
+
+        await using (var converted = await TunnelProcess.StartAsync(binaries, "tunnel-server", ["--config", json], output, deadline.Token))
+        {
+            Assert.Equal(port, converted.Port);
+            await CheckAsync("tunnel-server --config converted.json", converted.Port, async () => Assert.Equal(0, await converted.StopAsync(deadline.Token)));
+        }
+    }
+
+    /// <summary>A TLS client with <paramref name="identity"/>: sends a payload, reads until the server closes, then
+    /// half-closes (stunnel's order, see TunnelClientAgainstStunnelServer). Returns (sent hash, received hash).</summary>
+    private static async Task<((string, long) Up, (string, long) Down)> TransferAsync(int port, TestPki pki, (string Cert, string Key) identity, int seed,
+        CancellationToken deadline)
+    {
+        await using var tls = await TlsTestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), pki.Root, identity, ProxyChain.ServerName,
+            cancellationToken: deadline);
+        var receive = Payload.ReceiveAsync(tls, deadline);
+        var sent = await Payload.SendAsync(tls, Size, seed, cancellationToken: deadline);
+        var down = await receive;
+        try
+        {
+            await tls.ShutdownAsync();
+        }
+        catch (IOException)
+        {
+            // The server closed the connection after its close_notify; the upload was sent before it.
+        }
+
+        Assert.Equal(Payload.Expected(Size, seed), sent);
+        return ((sent, Size), down);
+    }
+
+    private static async Task<bool> IsRefusedAsync(int port, TestPki pki, (string Cert, string Key) identity, CancellationToken deadline)
+    {
+        try
+        {
+            await using var tls = await TlsTestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), pki.Root, identity, ProxyChain.ServerName,
+                cancellationToken: deadline);
+            return await TlsTestClient.IsRefusedAsync(tls, TimeSpan.FromSeconds(20));
+        }
+        catch (Exception ex) when (ex is AuthenticationException or IOException)
+        {
+            return true;
+        }
+    }
+}
