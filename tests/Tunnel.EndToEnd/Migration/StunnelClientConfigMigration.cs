@@ -34,7 +34,16 @@ public sealed class StunnelClientConfigMigration(ITestOutputHelper output)
             output, deadline.Token, "--upstream-dial", "handshake");
 
         // Impostors: the right name from another CA, and the right CA without the name. Their upstream must stay untouched.
-        await using var impostorUpstream = new TcpTestServer(TcpTestServer.Silent);
+        // tunnel-server's upstream health checks connect and leave without a byte, so what counts is a byte arriving.
+        var carried = 0;
+        await using var impostorUpstream = new TcpTestServer(async socket =>
+        {
+            var buffer = new byte[4096];
+            while (await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None) > 0)
+            {
+                Interlocked.Increment(ref carried);
+            }
+        });
         await using var foreignServer = await TunnelProcess.StartServerAsync(binaries, impostorUpstream.Address, otherPki.IssueServer(ProxyChain.ServerName),
             pki.CaPath, output, deadline.Token, "--upstream-dial", "handshake");
         await using var misnamedServer = await TunnelProcess.StartServerAsync(binaries, impostorUpstream.Address, pki.IssueServer("other.test"),
@@ -81,7 +90,7 @@ public sealed class StunnelClientConfigMigration(ITestOutputHelper output)
         async Task RefusedAsync(string who)
         {
             Assert.True(await NothingComesBackAsync(port, deadline.Token), $"{who} carried traffic to an impostor");
-            Assert.Equal(0, impostorUpstream.Accepted);
+            Assert.Equal(0, Volatile.Read(ref carried));
         }
 
         // stunnel, with the site's configuration and with it pointed at each impostor.
