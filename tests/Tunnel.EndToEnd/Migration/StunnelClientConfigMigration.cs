@@ -27,9 +27,7 @@ public sealed class StunnelClientConfigMigration(ITestOutputHelper output)
         using var otherPki = new TestPki("E2E Other CA");
         var (cert, key) = pki.IssueClient("site-a");
 
-        var received = new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var seed = 0;
-        await using var upstream = new TcpTestServer(socket => Payload.DuplexUpstream(Size, Volatile.Read(ref seed) + 1, Volatile.Read(ref received))(socket));
+        await using var upstream = new MigrationUpstream(Size, seed: 0);
         await using var server = await TunnelProcess.StartServerAsync(binaries, upstream.Address, pki.IssueServer(ProxyChain.ServerName), pki.CaPath,
             output, deadline.Token, "--upstream-dial", "handshake");
 
@@ -79,12 +77,11 @@ public sealed class StunnelClientConfigMigration(ITestOutputHelper output)
 
         async Task PassesAsync(string who)
         {
-            Volatile.Write(ref seed, Volatile.Read(ref seed) + 10);
-            Volatile.Write(ref received, new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously));
-            var down = await DuplexTransfer.RunAsync(port, Size, Volatile.Read(ref seed), deadline.Token);
-            var up = await received.Task.WaitAsync(deadline.Token);
-            Assert.True((Payload.Expected(Size, Volatile.Read(ref seed)), Size) == up, $"{who}: the upload arrived changed");
-            Assert.True((Payload.Expected(Size, Volatile.Read(ref seed) + 1), Size) == down, $"{who}: the download arrived changed");
+            var (clientSeed, upstreamSeed) = upstream.Next();
+            var down = await DuplexTransfer.RunAsync(port, Size, clientSeed, deadline.Token);
+            var up = await upstream.Received.WaitAsync(deadline.Token);
+            Assert.True((Payload.Expected(Size, clientSeed), Size) == up, $"{who}: the upload arrived changed");
+            Assert.True((Payload.Expected(Size, upstreamSeed), Size) == down, $"{who}: the download arrived changed");
         }
 
         async Task RefusedAsync(string who)

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Security.Authentication;
 using Tunnel.EndToEnd.Support;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
@@ -29,9 +27,7 @@ public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
         var crl = pki.WriteCrl([revoked.Cert]);
         var (cert, key) = pki.IssueServer(ProxyChain.ServerName);
 
-        var received = new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var seed = 0;
-        await using var upstream = new TcpTestServer(socket => Payload.DuplexUpstream(Size, Volatile.Read(ref seed) + 1, Volatile.Read(ref received))(socket));
+        await using var upstream = new MigrationUpstream(Size, seed: 0);
 
         var port = FreePort.Next();
         var log = sandbox.Path("stunnel.log");
@@ -60,18 +56,17 @@ public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
         async Task CheckAsync(string who, int listenPort, Func<Task> stop)
         {
             // The client stunnel accepts: both directions arrive intact.
-            var before = upstream.Accepted;
-            Volatile.Write(ref seed, Volatile.Read(ref seed) + 10);
-            Volatile.Write(ref received, new TaskCompletionSource<(string Sha256, long Length)>(TaskCreationOptions.RunContinuationsAsynchronously));
-            var (up, down) = await TransferAsync(listenPort, pki, good, Volatile.Read(ref seed), deadline.Token);
-            Assert.True(up == await received.Task.WaitAsync(deadline.Token), $"{who}: the upload arrived changed");
-            Assert.Equal((Payload.Expected(Size, Volatile.Read(ref seed) + 1), Size), down);
-            Assert.Equal(before + 1, upstream.Accepted);
+            var before = upstream.Carried;
+            var (clientSeed, upstreamSeed) = upstream.Next();
+            var (up, down) = await TlsPeer.TransferAsync(listenPort, pki, good, Size, clientSeed, deadline.Token);
+            Assert.True(up == await upstream.Received.WaitAsync(deadline.Token), $"{who}: the upload arrived changed");
+            Assert.Equal((Payload.Expected(Size, upstreamSeed), Size), down);
+            Assert.Equal(before + 1, upstream.Carried);
 
             // The clients it refuses: revoked in the CRL, and from another CA. Neither reaches the upstream.
-            Assert.True(await IsRefusedAsync(listenPort, pki, revoked, deadline.Token), $"{who} let the revoked client in");
-            Assert.True(await IsRefusedAsync(listenPort, pki, foreign, deadline.Token), $"{who} let the other CA's client in");
-            Assert.Equal(before + 1, upstream.Accepted);
+            Assert.True(await TlsPeer.IsRefusedAsync(listenPort, pki, revoked, deadline.Token), $"{who} let the revoked client in");
+            Assert.True(await TlsPeer.IsRefusedAsync(listenPort, pki, foreign, deadline.Token), $"{who} let the other CA's client in");
+            Assert.Equal(before + 1, upstream.Carried);
             await stop();
         }
 
@@ -97,43 +92,6 @@ public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
         {
             Assert.Equal(port, converted.Port);
             await CheckAsync("tunnel-server --config converted.json", converted.Port, async () => Assert.Equal(0, await converted.StopAsync(deadline.Token)));
-        }
-    }
-
-    /// <summary>A TLS client with <paramref name="identity"/>: sends a payload, reads until the server closes, then
-    /// half-closes (stunnel's order, see TunnelClientAgainstStunnelServer). Returns (sent hash, received hash).</summary>
-    private static async Task<((string, long) Up, (string, long) Down)> TransferAsync(int port, TestPki pki, (string Cert, string Key) identity, int seed,
-        CancellationToken deadline)
-    {
-        await using var tls = await TlsTestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), pki.Root, identity, ProxyChain.ServerName,
-            cancellationToken: deadline);
-        var receive = Payload.ReceiveAsync(tls, deadline);
-        var sent = await Payload.SendAsync(tls, Size, seed, cancellationToken: deadline);
-        var down = await receive;
-        try
-        {
-            await tls.ShutdownAsync();
-        }
-        catch (IOException)
-        {
-            // The server closed the connection after its close_notify; the upload was sent before it.
-        }
-
-        Assert.Equal(Payload.Expected(Size, seed), sent);
-        return ((sent, Size), down);
-    }
-
-    private static async Task<bool> IsRefusedAsync(int port, TestPki pki, (string Cert, string Key) identity, CancellationToken deadline)
-    {
-        try
-        {
-            await using var tls = await TlsTestClient.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), pki.Root, identity, ProxyChain.ServerName,
-                cancellationToken: deadline);
-            return await TlsTestClient.IsRefusedAsync(tls, TimeSpan.FromSeconds(20));
-        }
-        catch (Exception ex) when (ex is AuthenticationException or IOException)
-        {
-            return true;
         }
     }
 }

@@ -33,6 +33,7 @@ internal static class StunnelConfigLoader
         }
 
         warnings.AddRange(conversion.Warnings.Select(w => "stunnel configuration: " + w));
+        warnings.AddRange(conversion.Notes.Select(n => $"stunnel configuration {path}: behaves differently from stunnel: {n}"));
         return conversion.Succeeded ? new ConvertedFile(conversion.ToJson(), conversion.Origins) : null;
     }
 }

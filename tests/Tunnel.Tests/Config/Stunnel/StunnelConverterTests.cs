@@ -403,6 +403,7 @@ public sealed class StunnelConverterTests : IDisposable
         ServerOptionsReader.Read(document, errors);
 
         Assert.NotNull(converted);
+        Assert.Contains(warnings, w => w.Contains("behaves differently from stunnel: tunnel-server requires every client", StringComparison.Ordinal));
         var error = Assert.Single(errors);
         Assert.Equal($"{path}:4 (cert)", error.Source);
         Assert.Equal("tunnels:tunnel:cert", error.Key);
