@@ -94,4 +94,42 @@ public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
             await CheckAsync("tunnel-server --config converted.json", converted.Port, async () => Assert.Equal(0, await converted.StopAsync(deadline.Token)));
         }
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_stunnel_conf_Tunnel_cannot_honour_stops_the_daemon_with_each_line_and_exit_code_3()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(50));
+        var binaries = await PublishedBinaries.GetAsync();
+        using var sandbox = new Sandbox("migrate-refused");
+        using var pki = new TestPki("E2E Migration CA");
+        var (cert, key) = pki.IssueServer(ProxyChain.ServerName);
+        var config = sandbox.WriteText("stunnel.conf", $"""
+            setuid = stunnel4
+            [squid-tunnel]
+            accept = 127.0.0.1:{FreePort.Next()}
+            connect = 127.0.0.1:3128
+            cert = {cert}
+            key = {key}
+            verify = 2
+            CAfile = {pki.CaPath}
+            PSKsecrets = /etc/stunnel/psk.txt
+            [site]
+            client = yes
+            accept = 127.0.0.1:{FreePort.Next()}
+            connect = tunnel.example:443
+            """);
+
+        var run = await TunnelProcess.RunToExitAsync(binaries, "tunnel-server", ["--config", config], output, deadline.Token);
+        var import = await TunnelProcess.RunToExitAsync(binaries, "tunnel-server", ["import-stunnel", config], output, deadline.Token);
+
+        Assert.Equal(3, run.ExitCode);
+        Assert.Contains("nothing was started", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{config}:1: setuid:", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{config}:9: PSKsecrets:", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains($"{config}:11: client:", run.Stderr, StringComparison.Ordinal);
+        Assert.Contains("tunnel-client import-stunnel", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal(3, import.ExitCode);
+        Assert.Equal("", import.Stdout);
+        Assert.Contains("(3 problems)", import.Stderr, StringComparison.Ordinal);
+    }
 }
