@@ -399,9 +399,9 @@ internal sealed class StunnelConverter
         }
 
         var (_, verifyChain, verifyPeer, verifyLine) = Verification(service);
-        if (verifyPeer)
+        if (verifyPeer && PeerPins(service, verifyLine!, verifyChain) is { } pins)
         {
-            Error(verifyLine!, "verifyPeer (the server's own certificate in CAfile) is not supported as such; set verifyChain = yes with the CA that issued it in CAfile (Tunnel's 'serverPins' can pin its key in addition: `certs inspect` prints the pin)");
+            draft.Set("serverPins", new JsonArray(pins.Select(p => (JsonNode)JsonValue.Create(p)!).ToArray()), verifyLine);
         }
 
         var serverHost = firstServer is null ? null : HostOf(firstServer.Value);
@@ -413,7 +413,7 @@ internal sealed class StunnelConverter
                 (names.Count == 1 ? $"checkHost/checkIP ({names[0].Value.Trim()})" : $"the server's host ({serverHost})") +
                 ". Make sure the server certificate passes, or the tunnel will refuse it");
         }
-        else if (names.Count == 0 && verifyChain)
+        else if (names.Count == 0)
         {
             Warn(verifyLine ?? service.Header("verifyChain"),
                 $"stunnel checks no name in [{service.Section.Name}] (no checkHost/checkIP); tunnel-client checks that the server certificate carries {serverHost}. Set checkHost to the name it carries if it differs");
@@ -529,9 +529,21 @@ internal sealed class StunnelConverter
         }
 
         var (requireCert, verifyChain, verifyPeer, verifyLine) = Verification(service);
+        var allow = new JsonArray();
         if (verifyPeer)
         {
-            Error(verifyLine!, "verifyPeer (client certificates listed one by one in CAfile) is not supported as such; set verifyChain = yes with the CA that issued them in CAfile, and list the clients in 'allow' (cn:NAME or spki:sha256/..., as `certs inspect` prints)");
+            if (PeerPins(service, verifyLine!, verifyChain) is { } pins)
+            {
+                foreach (var pin in pins)
+                {
+                    allow.Add("spki:" + pin);
+                }
+            }
+
+            if (service.All("checkHost") is [var both, ..])
+            {
+                Error(both, "with verifyPeer, stunnel requires the pinned certificate and the name; Tunnel's 'allow' admits a client matching any entry. Keep verifyPeer or checkHost, not both");
+            }
         }
         else if (service.Last("CAfile") is null)
         {
@@ -549,14 +561,17 @@ internal sealed class StunnelConverter
             Warn(verifyLine!, $"stunnel lets clients without a certificate in ([{service.Section.Name}], verify = 1); tunnel-server refuses them");
         }
 
-        var allow = new JsonArray();
-        foreach (var host in service.All("checkHost"))
+        foreach (var host in verifyPeer ? [] : service.All("checkHost"))
         {
             allow.Add("dns:" + host.Value.Trim());
             allow.Add("cn:" + host.Value.Trim());
         }
 
-        if (allow.Count > 0)
+        if (allow.Count > 0 && verifyPeer)
+        {
+            draft.Set("allow", allow, verifyLine);
+        }
+        else if (allow.Count > 0)
         {
             draft.Set("allow", allow, service.All("checkHost")[0]);
             Note("checkHost on a server becomes 'allow' with dns:NAME and cn:NAME: a client is admitted when its DNS SAN or its subject CN is the name (OpenSSL looks at the CN only without DNS SANs).");
@@ -934,6 +949,47 @@ internal sealed class StunnelConverter
         }
 
         return (require, chain, peer, last);
+    }
+
+    /// <summary>verifyPeer: the peer must present one of the certificates in CAfile. Tunnel pins their keys (the
+    /// SHA-256 of each SubjectPublicKeyInfo) on top of the chain check, so the certificates are read now.</summary>
+    private List<string>? PeerPins(Service service, StunnelLine verifyLine, bool verifyChain)
+    {
+        if (service.Last("CAfile") is not { } caFile)
+        {
+            Error(verifyLine, "verifyPeer needs CAfile (the peer certificates it accepts); set CAfile");
+            return null;
+        }
+
+        var path = ResolvePath(caFile, caFile.Value.Trim());
+        var certificates = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        try
+        {
+            certificates.ImportFromPemFile(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            Error(caFile, $"verifyPeer pins the certificates in CAfile, and '{path}' cannot be read here ({ex.Message}); run import-stunnel where the file is");
+            return null;
+        }
+
+        var leaves = certificates.Where(c => !c.Extensions.OfType<System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension>().Any(b => b.CertificateAuthority)).ToList();
+        if (leaves.Count == 0)
+        {
+            Error(caFile, "verifyPeer accepts only the peer certificates listed in CAfile, and it lists none (only CA certificates); add them, or use verifyChain alone");
+            return null;
+        }
+
+        var pins = leaves.Select(Tls.CertificateInfo.SpkiPin).Distinct(StringComparer.Ordinal).ToList();
+        foreach (var certificate in certificates)
+        {
+            certificate.Dispose();
+        }
+
+        Warn(verifyLine, $"verifyPeer becomes {(_role == StunnelRole.Client ? "serverPins" : "'allow' with spki:")} pins of the {pins.Count} peer certificate{(pins.Count == 1 ? "" : "s")} in {path}: " +
+            "their keys are pinned (a renewed certificate with the same key still passes), and the chain is verified against CAfile too" +
+            (verifyChain ? "" : " (stunnel did not: a self-signed certificate listed there passes; one issued by a CA missing from CAfile would be refused, so add that CA)"));
+        return pins;
     }
 
     private static string Strategy(StunnelLine line) =>

@@ -163,7 +163,6 @@ public sealed class StunnelConverterTests : IDisposable
     [InlineData("CRLpath = /etc/stunnel/crls", "CRLpath", "CRLfile")]
     [InlineData("sni = primary:*.example", "sni", "own accept port")]
     [InlineData("checkIP = 10.0.0.1", "checkIP", "checkHost")]
-    [InlineData("verifyPeer = yes", "verifyPeer", "allow")]
     [InlineData("protocol = socks", "protocol", "raw TCP")]
     [InlineData("socket = r:SO_RCVBUF=65536", "socket", "SO_RCVBUF")]
     [InlineData("ciphersuites = TLS_AES_128_GCM_SHA256", "ciphersuites", "Remove ciphersuites")]
@@ -276,6 +275,54 @@ public sealed class StunnelConverterTests : IDisposable
         Assert.True(converted.Succeeded);
         Assert.Contains(converted.Warnings, w => w.Message.Contains("stunnel does not verify clients", StringComparison.Ordinal));
         Assert.Equal("localhost:80", (string?)converted.Document!["tunnels"]!["https"]!["upstreams"]![0]);
+    }
+
+    [Fact(Timeout = 20_000)]
+    public async Task VerifyPeer_on_a_server_pins_the_client_certificates_listed_in_CAfile()
+    {
+        var (cert, key) = _pki.IssueServer("tunnel.example");
+        var (siteCert, _) = _pki.IssueClient("site-a");
+        var bundle = Path.Combine(_folder, "peers.pem");
+        File.WriteAllText(bundle, File.ReadAllText(_pki.CaPath) + File.ReadAllText(siteCert));
+        var path = Write("peer.conf", $"[tunnel]\naccept = 443\nconnect = 127.0.0.1:3128\ncert = {cert}\nkey = {key}\nCAfile = {bundle}\nverify = 3\n");
+
+        var (conversion, options, errors) = await ConvertAndRead(path, StunnelRole.Server, ServerOptionsReader.Read);
+
+        Assert.Empty(errors);
+        using var site = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(siteCert));
+        Assert.Equal(["spki:" + Tunnel.Tls.CertificateInfo.SpkiPin(site)], Assert.Single(options!.Tunnels).Allow);
+        var warning = Assert.Single(conversion.Warnings, w => w.Option == "verify");
+        Assert.Equal($"{path}:7", warning.Where);
+        Assert.DoesNotContain("stunnel did not", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact(Timeout = 20_000)]
+    public async Task VerifyPeer_on_a_client_pins_the_server_certificate_and_says_the_chain_is_now_checked_too()
+    {
+        var (serverCert, _) = _pki.IssueServer("tunnel.example");
+        var bundle = Path.Combine(_folder, "server-peer.pem");
+        File.WriteAllText(bundle, File.ReadAllText(_pki.CaPath) + File.ReadAllText(serverCert));
+        var path = Write("client-peer.conf", $"[site]\nclient = yes\naccept = 127.0.0.1:3129\nconnect = tunnel.example:443\nCAfile = {bundle}\nverifyPeer = yes\n");
+
+        var (conversion, options, errors) = await ConvertAndRead(path, StunnelRole.Client, ClientOptionsReader.Read);
+
+        Assert.Empty(errors);
+        using var server = System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(serverCert));
+        Assert.Equal(Tunnel.Tls.CertificateInfo.SpkiHash(server), Assert.Single(Assert.Single(options!.Tunnels).ServerPins));
+        Assert.Contains(conversion.Warnings, w => w.Option == "verifyPeer" && w.Message.Contains("stunnel did not", StringComparison.Ordinal));
+        Assert.Contains(conversion.Warnings, w => w.Message.Contains("checks that the server certificate carries tunnel.example", StringComparison.Ordinal));
+    }
+
+    [Fact(Timeout = 20_000)]
+    public async Task VerifyPeer_with_only_CA_certificates_in_CAfile_is_an_error_at_the_CAfile_line()
+    {
+        var path = Write("nopeer.conf", $"[tunnel]\naccept = 443\nconnect = 127.0.0.1:3128\ncert = {_pki.IssueServer().Cert}\nCAfile = {_pki.CaPath}\nverifyPeer = yes\n");
+
+        var conversion = await Task.Run(() => StunnelConverter.Convert(path, StunnelRole.Server));
+
+        var error = Assert.Single(conversion.Errors);
+        Assert.Equal(($"{path}:5", "CAfile"), (error.Where, error.Option));
+        Assert.Contains("lists none", error.Message, StringComparison.Ordinal);
     }
 
     [Fact(Timeout = 20_000)]
