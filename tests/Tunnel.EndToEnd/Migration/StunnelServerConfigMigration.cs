@@ -132,4 +132,58 @@ public sealed class StunnelServerConfigMigration(ITestOutputHelper output)
         Assert.Equal("", import.Stdout);
         Assert.Contains("(3 problems)", import.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact(Timeout = 180_000)]
+    public async Task With_verify_3_only_the_client_certificates_listed_in_CAfile_pass_stunnel_and_tunnel_server()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(160));
+        var binaries = await PublishedBinaries.GetAsync();
+        using var sandbox = new Sandbox("migrate-verify3");
+        using var pki = new TestPki("E2E Migration CA");
+        var listed = pki.IssueClient("site-listed");
+        var unlisted = pki.IssueClient("site-unlisted");
+        var (cert, key) = pki.IssueServer(ProxyChain.ServerName);
+        var bundle = sandbox.WriteText("peers.pem", await File.ReadAllTextAsync(pki.CaPath, deadline.Token) + await File.ReadAllTextAsync(listed.Cert, deadline.Token));
+        await using var upstream = new MigrationUpstream(Size, seed: 500);
+        var port = FreePort.Next();
+        var log = sandbox.Path("stunnel.log");
+        var config = sandbox.WriteText("stunnel.conf", $"""
+            foreground = yes
+            pid =
+            output = {log}
+            debug = info
+
+            [squid-tunnel]
+            accept = 127.0.0.1:{port}
+            connect = {upstream.Address}
+            cert = {cert}
+            key = {key}
+            CAfile = {bundle}
+            verify = 3
+
+            """);
+
+        async Task CheckAsync(string who)
+        {
+            var before = upstream.Carried;
+            var (clientSeed, upstreamSeed) = upstream.Next();
+            var (up, down) = await TlsPeer.TransferAsync(port, pki, listed, Size, clientSeed, deadline.Token);
+            Assert.True(up == await upstream.Received.WaitAsync(deadline.Token), $"{who}: the upload arrived changed");
+            Assert.Equal((Payload.Expected(Size, upstreamSeed), Size), down);
+            Assert.True(await TlsPeer.IsRefusedAsync(port, pki, unlisted, deadline.Token), $"{who} let in a client of the same CA that CAfile does not list");
+            Assert.Equal(before + 1, upstream.Carried);
+        }
+
+        await using (var stunnel = await StunnelProcess.StartWithConfigAsync(config, log, port, "verify3", output, deadline.Token))
+        {
+            await CheckAsync("stunnel");
+        }
+
+        await using (var server = await TunnelProcess.StartAsync(binaries, "tunnel-server", ["--config", config], output, deadline.Token))
+        {
+            await CheckAsync("tunnel-server --config stunnel.conf");
+            await Poll.UntilAsync(() => server.Events.Any(e => e["Reason"] == "client-rejected"), "the unlisted client's client-rejected line", deadline.Token);
+            Assert.Equal(0, await server.StopAsync(deadline.Token));
+        }
+    }
 }
