@@ -52,9 +52,18 @@ internal sealed class StunnelConverter
     public static StunnelConversion Convert(string path, StunnelRole role, string? workingDirectory = null) =>
         Convert(StunnelConfigFile.Read(path), role, workingDirectory);
 
-    private void Error(StunnelLine line, string message) => _result.Errors.Add(StunnelProblem.At(line, message));
+    // A global line every service inherits is checked once per service; it is reported once.
+    private void Error(StunnelLine line, string message) => AddOnce(_result.Errors, StunnelProblem.At(line, message));
 
-    private void Warn(StunnelLine line, string message) => _result.Warnings.Add(StunnelProblem.At(line, message));
+    private void Warn(StunnelLine line, string message) => AddOnce(_result.Warnings, StunnelProblem.At(line, message));
+
+    private static void AddOnce(List<StunnelProblem> problems, StunnelProblem problem)
+    {
+        if (!problems.Contains(problem))
+        {
+            problems.Add(problem);
+        }
+    }
 
     private void Note(string note)
     {

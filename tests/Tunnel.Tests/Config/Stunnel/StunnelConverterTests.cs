@@ -194,6 +194,18 @@ public sealed class StunnelConverterTests : IDisposable
         Assert.Contains(advice, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact(Timeout = 20_000)]
+    public async Task A_global_line_every_service_inherits_is_reported_once()
+    {
+        var path = Write("inherited.conf", "client = yes\nsslVersionMin = TLSv1.2\nciphers = HIGH\nTIMEOUTbusy = 30\n[a]\naccept = 1\nconnect = a.example:443\n[b]\naccept = 2\nconnect = b.example:443\n");
+
+        var conversion = await Task.Run(() => StunnelConverter.Convert(path, StunnelRole.Client));
+
+        var error = Assert.Single(conversion.Errors);
+        Assert.Equal(($"{path}:3", "ciphers"), (error.Where, error.Option));
+        Assert.Single(conversion.Warnings, w => w.Option == "TIMEOUTbusy");
+    }
+
     [Theory(Timeout = 20_000)]
     [InlineData("setuid = stunnel4", "setuid", "User=")]
     [InlineData("chroot = /var/lib/stunnel4", "chroot", "systemd")]
