@@ -24,6 +24,9 @@ internal sealed class MigrationUpstream : IAsyncDisposable
 
     public string Address => _server.Address;
 
+    /// <summary>Every connection accepted, with a byte or not.</summary>
+    public int Accepted => _server.Accepted;
+
     /// <summary>Connections that carried at least one byte.</summary>
     public int Carried => Volatile.Read(ref _carried);
 

@@ -119,6 +119,69 @@ public sealed class StunnelClientConfigMigration(ITestOutputHelper output)
         }
     }
 
+    [Fact(Timeout = 180_000)]
+    public async Task Against_a_stunnel_server_tunnel_client_opens_one_connection_per_connection_as_stunnel_does()
+    {
+        // The first step of a migration that starts with the sites: the server side is still stunnel, which dials its
+        // upstream for every TLS connection it accepts. The converted client keeps no warm pool and sends no probes
+        // (checked: with --pool-size 2 added, the upstream sees 6 connections instead of 4).
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(160));
+        var binaries = await PublishedBinaries.GetAsync();
+        using var sandbox = new Sandbox("migrate-client-stunnel");
+        using var pki = new TestPki("E2E Migration CA");
+        var (cert, key) = pki.IssueClient("site-a");
+        var (serverCert, serverKey) = pki.IssueServer(ProxyChain.ServerName);
+        await using var upstream = new MigrationUpstream(Size, seed: 300);
+        await using var server = await StunnelProcess.StartAsync(sandbox, "peer", upstream.Address,
+            [$"cert = {serverCert}", $"key = {serverKey}", $"CAfile = {pki.CaPath}", "verifyChain = yes"], output, deadline.Token);
+        var port = FreePort.Next();
+        var log = sandbox.Path("client.log");
+        var config = sandbox.WriteText("client.conf", $"""
+            foreground = yes
+            pid =
+            output = {log}
+            debug = info
+            [squid-parent]
+            client = yes
+            accept = 127.0.0.1:{port}
+            connect = {server.Address}
+            verifyChain = yes
+            CAfile = {pki.CaPath}
+            checkHost = {ProxyChain.ServerName}
+            cert = {cert}
+            key = {key}
+            """);
+
+        async Task PassesAsync(string who)
+        {
+            var (clientSeed, upstreamSeed) = upstream.Next();
+            // A stunnel server ends both directions on its upstream's hang-up: the upload ends last (docs/operations.md).
+            var down = await DuplexTransfer.RunAsync(port, Size, clientSeed, deadline.Token, halfCloseLast: true);
+            var up = await upstream.Received.WaitAsync(deadline.Token);
+            Assert.True((Payload.Expected(Size, clientSeed), Size) == up, $"{who}: the upload arrived changed");
+            Assert.True((Payload.Expected(Size, upstreamSeed), Size) == down, $"{who}: the download arrived changed");
+        }
+
+        await using (var stunnel = await StunnelProcess.StartWithConfigAsync(config, log, port, "client", output, deadline.Token))
+        {
+            await PassesAsync("stunnel");
+            await PassesAsync("stunnel");
+        }
+
+        await using (var client = await TunnelProcess.StartAsync(binaries, "tunnel-client", ["--config", config], output, deadline.Token))
+        {
+            await PassesAsync("tunnel-client --config stunnel.conf");
+            await PassesAsync("tunnel-client --config stunnel.conf");
+            Assert.Equal(0, await client.StopAsync(deadline.Token));
+        }
+
+        // One upstream connection per tunneled connection, and each carried its transfer: no pooled or probe connection.
+        Assert.Equal(4, upstream.Accepted);
+        Assert.Equal(4, upstream.Carried);
+        // The stunnel server saw the site's certificate (a resumed session is not verified again, so not counted).
+        Assert.Contains("Certificate accepted at depth=0: CN=site-a", string.Join('\n', Poll.ReadLines(sandbox.Path("peer.log"))), StringComparison.Ordinal);
+    }
+
     /// <summary>Connects to the local side of the tunnel, sends a few bytes and reads: a refused server means the
     /// connection ends (EOF or reset) with nothing received.</summary>
     private static async Task<bool> NothingComesBackAsync(int port, CancellationToken deadline)
