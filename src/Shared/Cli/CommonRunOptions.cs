@@ -7,8 +7,14 @@ namespace Tunnel.Cli;
 /// in every tunnel of the process.</summary>
 internal abstract class CommonRunOptions
 {
-    [Option('c', "config", HelpText = "JSON configuration file; may define several tunnels. Environment variables TUNNEL_<KEY> (with __ between levels) override it, flags override both.")]
+    [Option('c', "config", HelpText = "JSON configuration file (or a stunnel.conf); may define several tunnels. Environment variables TUNNEL_<KEY> (with __ between levels) override it, flags override both.")]
     public string? ConfigFile { get; set; }
+
+    [Option("config-format", HelpText = "Format of the --config file: json, stunnel (a stunnel.conf, converted as `import-stunnel` shows), or auto (stunnel when the file does not start with '{'). Default: auto")]
+    public string? ConfigFormat { get; set; }
+
+    /// <summary>Which stunnel services this daemon runs when --config is a stunnel.conf (client = yes or no).</summary>
+    internal abstract Config.Stunnel.StunnelRole StunnelRole { get; }
 
     [Option("listen", HelpText = "Address to accept connections on, host:port ('*:port' for every address).")]
     [ConfigKey("listen")]

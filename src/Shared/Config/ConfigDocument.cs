@@ -14,13 +14,18 @@ internal sealed class ConfigDocument
     public const string EnvironmentPrefix = "TUNNEL_";
 
     private ConfigDocument(IConfigurationRoot root, string? path, IReadOnlyDictionary<string, (string Flag, string Value)> flags,
-        IReadOnlyDictionary<string, string> flagNames)
+        IReadOnlyDictionary<string, string> flagNames, IReadOnlyDictionary<string, string>? origins)
     {
         Root = root;
         FilePath = path;
         Flags = flags;
         FlagNames = flagNames;
+        Origins = origins;
     }
+
+    /// <summary>For a file converted from another format (a stunnel.conf), where each key came from in it
+    /// (<c>file:line (option)</c>), so errors point at the line to fix; <see langword="null"/> for a JSON file.</summary>
+    public IReadOnlyDictionary<string, string>? Origins { get; }
 
     /// <summary>Every key that has a flag, with the flag's name, so errors can say how to set a missing value.</summary>
     public IReadOnlyDictionary<string, string> FlagNames { get; }
@@ -46,10 +51,16 @@ internal sealed class ConfigDocument
         IReadOnlyDictionary<string, (string Flag, string Value)> flags,
         List<ConfigError> errors,
         IDictionary? environment = null,
-        IReadOnlyDictionary<string, string>? flagNames = null)
+        IReadOnlyDictionary<string, string>? flagNames = null,
+        ConvertedFile? converted = null)
     {
         var builder = new ConfigurationBuilder();
-        if (path is not null)
+        if (converted is not null)
+        {
+            // The file was in another format (a stunnel.conf): its JSON equivalent stands in for it.
+            builder.AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(converted.Json)));
+        }
+        else if (path is not null)
         {
             var full = System.IO.Path.GetFullPath(path);
             if (!File.Exists(full))
@@ -76,7 +87,7 @@ internal sealed class ConfigDocument
         }
 
         return new ConfigDocument(root, path, new Dictionary<string, (string, string)>(flags, StringComparer.OrdinalIgnoreCase),
-            flagNames ?? new Dictionary<string, string>());
+            flagNames ?? new Dictionary<string, string>(), converted?.Origins);
     }
 
     /// <summary>Where the effective value of <paramref name="key"/> came from.</summary>
@@ -97,6 +108,7 @@ internal sealed class ConfigDocument
             return provider switch
             {
                 JsonConfigurationProvider => FilePath ?? Label,
+                JsonStreamConfigurationProvider => OriginOf(key),
                 EnvironmentSnapshotProvider => "environment variable " + EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant(),
                 _ => Label,
             };
@@ -111,6 +123,19 @@ internal sealed class ConfigDocument
         var env = EnvironmentPrefix + key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant();
         var where = FilePath is null ? $"'{key}' in a --config file" : $"'{key}' in {Label}";
         return FlagNames.TryGetValue(key, out var flag) ? $"set {where}, {env}, or {flag}" : $"set {where} or {env}";
+    }
+
+    private string OriginOf(string key)
+    {
+        for (var path = key; path.Length > 0; path = path.Contains(':', StringComparison.Ordinal) ? path[..path.LastIndexOf(':')] : "")
+        {
+            if (Origins?.TryGetValue(path, out var origin) == true)
+            {
+                return origin;
+            }
+        }
+
+        return Label;
     }
 
     private static bool HasChildren(IConfigurationProvider provider, string key) =>

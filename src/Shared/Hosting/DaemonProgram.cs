@@ -95,7 +95,10 @@ internal static class DaemonProgram
         where TOptions : class
     {
         var errors = new List<ConfigError>();
-        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()));
+        var stunnelWarnings = new List<string>();
+        var converted = Config.Stunnel.StunnelConfigLoader.Prepare(flags.ConfigFile, flags.ConfigFormat, flags.StunnelRole, errors, stunnelWarnings);
+        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(flags.GetType()), converted: converted);
+        document.Warnings.AddRange(stunnelWarnings);
         var options = errors.Count == 0 ? read(document, errors) : null;
         return (errors.Count == 0 ? options : null, errors, document.Warnings);
     }

@@ -7,6 +7,8 @@ namespace Tunnel.Client.Cli;
 /// <summary>Flags of the tunnels tunnel-client runs, shared by <c>run</c> and <c>diagnose</c>.</summary>
 internal abstract class ClientFlags : CommonRunOptions
 {
+    internal override Config.Stunnel.StunnelRole StunnelRole => Config.Stunnel.StunnelRole.Client;
+
     [Option("server", Separator = ',', HelpText = "tunnel-server host:port (several: comma-separated, tried in order).")]
     [ConfigKey("servers")]
     public IEnumerable<string>? Servers { get; set; }

@@ -47,7 +47,9 @@ internal static class DiagnoseCommand
         }
 
         var errors = new List<ConfigError>();
-        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(typeof(ClientRunOptions)));
+        var stunnelWarnings = new List<string>();
+        var converted = Config.Stunnel.StunnelConfigLoader.Prepare(flags.ConfigFile, flags.ConfigFormat, flags.StunnelRole, errors, stunnelWarnings);
+        var document = ConfigDocument.Load(flags.ConfigFile, FlagMapper.ToConfigKeys(flags), errors, flagNames: FlagMapper.FlagNames(typeof(ClientRunOptions)), converted: converted);
         var options = errors.Count == 0 ? ClientOptionsReader.Read(document, errors) : null;
         if (options is null)
         {

@@ -6,6 +6,8 @@ namespace Tunnel.Server.Cli;
 [Verb("run", isDefault: true, HelpText = "Accept TLS from tunnel clients, authenticate them, and forward to the upstream proxy (the default verb).")]
 internal sealed class ServerRunOptions : CommonRunOptions
 {
+    internal override Config.Stunnel.StunnelRole StunnelRole => Config.Stunnel.StunnelRole.Server;
+
     [Option("upstream", Separator = ',', HelpText = "Upstream proxy host:port (several: comma-separated, tried in turn). The only destination traffic is forwarded to.")]
     [ConfigKey("upstreams")]
     public IEnumerable<string>? Upstreams { get; set; }

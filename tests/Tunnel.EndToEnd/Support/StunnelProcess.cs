@@ -23,7 +23,7 @@ internal sealed class StunnelProcess : IAsyncDisposable
     public static async Task<StunnelProcess> StartAsync(Sandbox sandbox, string name, string connect, IEnumerable<string> serviceLines,
         ITestOutputHelper output, CancellationToken deadline)
     {
-        var stunnel = RequiredTool.Stunnel;
+        _ = RequiredTool.Stunnel; // a missing stunnel4 fails here, with the package name
         var port = FreePort.Next();
         var log = sandbox.Path($"{name}.log");
         string[] config =
@@ -42,8 +42,15 @@ internal sealed class StunnelProcess : IAsyncDisposable
         ];
         var configPath = sandbox.Path($"{name}.conf");
         await File.WriteAllLinesAsync(configPath, config, deadline);
+        return await StartWithConfigAsync(configPath, log, port, name, output, deadline);
+    }
 
-        var process = ExternalProcess.Start($"stunnel {name}", stunnel, [configPath], output);
+    /// <summary>Starts stunnel4 with a configuration file the test wrote in full; ready once <paramref name="log"/>
+    /// (its <c>output</c>, at <c>debug = info</c>) says it bound 127.0.0.1:<paramref name="port"/>.</summary>
+    public static async Task<StunnelProcess> StartWithConfigAsync(string configPath, string log, int port, string name,
+        ITestOutputHelper output, CancellationToken deadline)
+    {
+        var process = ExternalProcess.Start($"stunnel {name}", RequiredTool.Stunnel, [configPath], output);
         var result = new StunnelProcess(port, process);
         try
         {

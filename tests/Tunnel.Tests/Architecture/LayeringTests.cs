@@ -31,6 +31,7 @@ public sealed class LayeringTests
         // 3: what turns files, flags and signals into a running process.
         ("Tunnel.Admin", 3),
         ("Tunnel.Config", 3),
+        ("Tunnel.Config.Stunnel", 3),
         ("Tunnel.Cli", 4),
         ("Tunnel.Certs.Cli", 4),
         ("Tunnel.Hosting", 5),
