@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
+using Tunnel.Admission;
 using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Metrics;
@@ -25,6 +26,7 @@ internal sealed partial class ServerTunnel : ITunnelService
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
     private readonly TunnelSeries _metrics;
+    private readonly MaxConnectionsWarning _limitWarning;
     private readonly AdmissionControl _admission;
     private ServerTunnelOptions _policy;
 
@@ -39,7 +41,8 @@ internal sealed partial class ServerTunnel : ITunnelService
         _metrics = context.Metrics.For(options.Name);
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
-        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
+        _limitWarning = new MaxConnectionsWarning(options.Name, context.Limiter.Limit, _metrics, _logger, _time);
+        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time, _limitWarning.Reached);
         Upstream = new UpstreamConnector(options, context.Metrics, _logger, _time);
         _admission = new AdmissionControl(options.Edge.Limits, _metrics, _logger, _time);
         _handler = new ServerConnectionHandler(options, Tls, Upstream, _admission, context);

@@ -20,6 +20,7 @@ internal sealed class TunnelSeries
         Duration = metrics.Duration.WithLabels(tunnel);
         BytesUp = metrics.Bytes.WithLabels(tunnel, "up");
         BytesDown = metrics.Bytes.WithLabels(tunnel, "down");
+        MaxConnectionsReached = metrics.MaxConnectionsReached.WithLabels(tunnel);
         foreach (var result in new[] { "success", "rejected", "timeout", "error", "limited" })
         {
             Accepted(result);
@@ -35,6 +36,9 @@ internal sealed class TunnelSeries
     public Counter BytesUp { get; }
 
     public Counter BytesDown { get; }
+
+    /// <summary>Times this tunnel's accept loop had to wait for the process-wide maxConnections.</summary>
+    public Counter MaxConnectionsReached { get; }
 
     public Counter Accepted(string result) => _accepts.GetOrAdd(result, r => _metrics.Accepts.WithLabels(_tunnel, r));
 
