@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh --smoke                  every target for 5 s (the test command's bounded run)
 #   scripts/fuzz.sh --seconds 600 crl        one target for 10 minutes
 #   scripts/fuzz.sh --seconds 3600 --merge   every target for an hour, new corpus entries kept in fuzz/corpus
+#   TUNNEL_FUZZ_MODE=mutate scripts/fuzz.sh   the fallback, on purpose
 #
 # Findings (an escaped exception, a hang past 10 s) are saved under artifacts/fuzz/findings/ and fail the run.
 # Every committed regression input (fuzz/regressions/TARGET/) is replayed first.
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     --smoke) seconds=5; shift ;;
     --seconds) seconds="$2"; shift 2 ;;
     --merge) merge=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -44,7 +45,9 @@ done
 
 mode=libfuzzer
 why=""
-if ! scripts/ensure-packages.sh clang-14 libfuzzer-14-dev >/dev/null 2>&1; then
+if [ "${TUNNEL_FUZZ_MODE:-}" = mutate ]; then
+  mode=mutate; why="TUNNEL_FUZZ_MODE=mutate"
+elif ! scripts/ensure-packages.sh clang-14 libfuzzer-14-dev >/dev/null 2>&1; then
   mode=mutate; why="clang-14 and libfuzzer-14-dev could not be installed"
 elif ! dotnet tool restore >/dev/null 2>&1; then
   mode=mutate; why="the sharpfuzz tool (SharpFuzz.CommandLine, .config/dotnet-tools.json) could not be restored"
