@@ -16,6 +16,10 @@ export TUNNEL_PUBLISHED_DIR="$PWD/artifacts/publish"
 
 dotnet test Tunnel.sln -c Release --no-build --blame-hang-timeout 5m --logger "console;verbosity=minimal" "$@"
 
+# Coverage-guided fuzzing of every parser of untrusted bytes, 5 s per target (about a minute; docs/fuzzing.md has the
+# longer run). Replays every recorded finding first; fails on a new one.
+scripts/fuzz.sh --smoke
+
 # The benchmark harness in smoke mode (about 2 minutes; a few seconds per figure), so that it keeps working.
 # It measures nothing worth quoting; docs/benchmarks.md comes from a full run.
 bench/run.sh --smoke

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
+using Tunnel.Admission;
 using Tunnel.Client.Connections;
 using Tunnel.Client.Dialing;
 using Tunnel.Client.Options;
@@ -24,6 +25,8 @@ internal sealed partial class ClientTunnel : ITunnelService<ClientTunnelOptions>
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
     private readonly TunnelSeries _metrics;
+    private readonly MaxConnectionsWarning _limitWarning;
+    private readonly ConnectionAdmission _admission;
     private ClientTunnelOptions _policy;
 
     public ClientTunnel(ClientTunnelOptions options, ProcessOptions process, DaemonContext context)
@@ -38,8 +41,10 @@ internal sealed partial class ClientTunnel : ITunnelService<ClientTunnelOptions>
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
         Connector = new ServerConnector(options, Tls, context.Metrics, _logger, _time);
-        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
-        _handler = new ClientConnectionHandler(options, Connector, context);
+        _limitWarning = new MaxConnectionsWarning(options.Name, context.Limiter.Limit, _metrics, _logger, _time);
+        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time, _limitWarning.Reached);
+        _admission = new ConnectionAdmission(options.Limits, _metrics, _logger, _time);
+        _handler = new ClientConnectionHandler(options, Connector, _admission, context);
         if (process.WatchInterval != Timeout.InfiniteTimeSpan)
         {
             _watcher = new PolicyWatcher(options.Name, () => Volatile.Read(ref _policy).PolicyFiles, ReloadTls, CheckExpiry,
@@ -105,9 +110,14 @@ internal sealed partial class ClientTunnel : ITunnelService<ClientTunnelOptions>
             yield return "servers";
         }
 
-        if (running.Timeouts != updated.Timeouts || running.KeepAlive != updated.KeepAlive)
+        if (running.Timeouts != updated.Timeouts || running.KeepAlive != updated.KeepAlive || running.FirstByteTimeout != updated.FirstByteTimeout)
         {
             yield return "timeouts or keepAlive";
+        }
+
+        if (running.Limits != updated.Limits)
+        {
+            yield return "maxConnectionsPerSource";
         }
 
         if (running.Multiplex != updated.Multiplex || running.Pool != updated.Pool)
@@ -136,6 +146,7 @@ internal sealed partial class ClientTunnel : ITunnelService<ClientTunnelOptions>
         await Connector.DisposeAsync();
         _watcher?.Dispose();
         _listener.Dispose();
+        _admission.Dispose();
     }
 
     [LoggerMessage(EventId = 400, EventName = "ClientListening", Level = LogLevel.Information,

@@ -1,12 +1,12 @@
 using Microsoft.Extensions.Logging;
 using Tunnel.Admin;
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Hosting;
 using Tunnel.Metrics;
 using Tunnel.Net;
 using Tunnel.Net.ProxyProtocol;
-using Tunnel.Server.Admission;
 using Tunnel.Server.Connections;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
@@ -26,7 +26,8 @@ internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
     private readonly TimeSpan _expiryWarning;
     private readonly PolicyWatcher? _watcher;
     private readonly TunnelSeries _metrics;
-    private readonly AdmissionControl _admission;
+    private readonly MaxConnectionsWarning _limitWarning;
+    private readonly ConnectionAdmission _admission;
     private ServerTunnelOptions _policy;
 
     public ServerTunnel(ServerTunnelOptions options, ProcessOptions process, DaemonContext context)
@@ -40,9 +41,10 @@ internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
         _metrics = context.Metrics.For(options.Name);
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
-        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time);
+        _limitWarning = new MaxConnectionsWarning(options.Name, context.Limiter.Limit, _metrics, _logger, _time);
+        _listener = new TcpListenerLoop(options.Name, options.Listener, context.Limiter, context.Tracker, _logger, _time, _limitWarning.Reached);
         Upstream = new UpstreamConnector(options, context.Metrics, _logger, _time);
-        _admission = new AdmissionControl(options.Edge.Limits, _metrics, _logger, _time);
+        _admission = new ConnectionAdmission(options.Edge.Limits, _metrics, _logger, _time);
         _handler = new ServerConnectionHandler(options, Tls, Upstream, _admission, context);
         if (options.Edge.Decoy is not null)
         {

@@ -6,6 +6,7 @@ internal static class Defaults
     public const string ConnectTimeout = "10s";
     public const string HandshakeTimeout = "10s";
     public const string IdleTimeout = "1h";
+    public const string FirstByteTimeout = "15s";
     public const string CloseTimeout = "60s";
     public const string MaxLifetime = "off";
     public const string ShutdownTimeout = "30s";

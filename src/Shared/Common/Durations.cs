@@ -54,7 +54,15 @@ internal static class Durations
             return false;
         }
 
-        value = scale * number;
+        // A positive number too small for a tick ("0.00000000001") would come out as zero, which is no timeout at all
+        // (found by fuzzing).
+        var result = scale * number;
+        if (result <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        value = result;
         return true;
     }
 

@@ -31,6 +31,9 @@ internal enum CloseOutcome
     /// <summary>The peer closed without sending a byte.</summary>
     NoData,
 
+    /// <summary>(client) The accepted connection sent nothing within the first-byte timeout.</summary>
+    FirstByteTimeout,
+
     /// <summary>Refused by a connection limit or the handshake rate.</summary>
     Limited,
 
@@ -109,6 +112,7 @@ internal static class OutcomeNames
         CloseOutcome.Shutdown => "shutdown",
         CloseOutcome.Drained => "drained",
         CloseOutcome.NoData => "no-data",
+        CloseOutcome.FirstByteTimeout => "first-byte-timeout",
         CloseOutcome.Limited => "limited",
         CloseOutcome.BadProxyHeader => "bad-proxy-header",
         CloseOutcome.HandshakeTimeout => "handshake-timeout",

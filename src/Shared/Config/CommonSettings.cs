@@ -67,13 +67,18 @@ internal static class CommonSettings
             root.String("log:file") is { Length: > 0 } file ? root.ResolvePath(file, fromFlag: false) : null,
             root.Bool("log:quietConnections", false));
         var admin = ReadAdmin(root);
+        var derived = FileDescriptorLimit.DefaultMaxConnections(admin.Listen is not null);
+        var maxConnections = root.Int("maxConnections", derived, 1, 10_000_000);
         return new ProcessOptions(
             log,
             root.Duration("shutdownTimeout", Defaults.ShutdownTimeout, allowDisabled: false),
-            root.Int("maxConnections", FileDescriptorLimit.DefaultMaxConnections(admin.Listen is not null), 1, 10_000_000),
+            maxConnections,
             root.Duration("certExpiryWarning", Defaults.CertExpiryWarning),
             root.Duration("watchInterval", Defaults.WatchInterval),
-            admin);
+            admin)
+        {
+            ConfiguredMaxConnections = root.Find("maxConnections") is null ? null : maxConnections,
+        };
     }
 
     /// <summary>The admin endpoint: off unless set; a bare port means loopback only.</summary>

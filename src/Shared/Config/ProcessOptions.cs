@@ -12,4 +12,10 @@ namespace Tunnel.Config;
 /// (default 5 s; <see cref="Timeout.InfiniteTimeSpan"/>: only SIGHUP reloads).</param>
 /// <param name="Admin">The admin endpoint (off by default).</param>
 internal sealed record ProcessOptions(LogOptions Log, TimeSpan ShutdownTimeout, int MaxConnections, TimeSpan CertificateExpiryWarning,
-    TimeSpan WatchInterval, AdminOptions Admin);
+    TimeSpan WatchInterval, AdminOptions Admin)
+{
+    /// <summary>maxConnections as the operator wrote it (null: derived from the open-file limit). A reload compares
+    /// this, not <see cref="MaxConnections"/>: the derived value depends on the descriptors open at the moment it is
+    /// computed, so it differs from one reload to the next though nothing was changed.</summary>
+    public int? ConfiguredMaxConnections { get; init; }
+}

@@ -3,14 +3,16 @@ using Tunnel.Config;
 
 namespace Tunnel.Hosting;
 
-/// <summary>What a reload cannot apply to a running process: process settings and the set of tunnels.</summary>
+/// <summary>What a reload cannot apply to a running process: process settings and the set of tunnels. maxConnections
+/// counts as changed only when the configured value did (<see cref="ProcessOptions.ConfiguredMaxConnections"/>): the
+/// default derived from the open-file limit is recomputed at each read and is not the operator's change.</summary>
 internal static class ProcessReload
 {
     public static void ReportRestartOnly(ILogger logger, ProcessOptions running, ProcessOptions updated,
         IEnumerable<string> runningTunnels, IEnumerable<string> updatedTunnels)
     {
         if (running.Log != updated.Log || running.ShutdownTimeout != updated.ShutdownTimeout ||
-            running.MaxConnections != updated.MaxConnections || running.WatchInterval != updated.WatchInterval)
+            running.ConfiguredMaxConnections != updated.ConfiguredMaxConnections || running.WatchInterval != updated.WatchInterval)
         {
             ReloadLog.NeedsRestart(logger, "log, shutdownTimeout, maxConnections or watchInterval changed");
         }

@@ -21,6 +21,9 @@ internal sealed class TunnelMetrics
         LimitRejections = Registry.Counter("tunnel_limit_rejections_total",
             "Connections refused by a limit: source (maxConnectionsPerSource), identity (maxConnectionsPerIdentity), handshake-rate (handshakeRate).",
             "tunnel", "limit");
+        MaxConnectionsReached = Registry.Counter("tunnel_max_connections_reached_total",
+            "Times a tunnel's accept loop found the process at maxConnections and stopped accepting until a connection closed (new connections wait in the kernel backlog meanwhile).",
+            "tunnel");
         Handshake = Registry.Histogram("tunnel_handshake_duration_seconds", "TLS handshake duration, successful handshakes only.", Histogram.LatencyBounds, "tunnel");
         Duration = Registry.Histogram("tunnel_connection_duration_seconds", "Connection lifetime from accept to close.", Histogram.DurationBounds, "tunnel");
         Bytes = Registry.Counter("tunnel_bytes_total", "Bytes relayed; up is from the accepted side toward the dialled side.", "tunnel", "direction");
@@ -99,6 +102,8 @@ internal sealed class TunnelMetrics
     public MetricFamily<Counter> Accepts { get; }
 
     public MetricFamily<Counter> LimitRejections { get; }
+
+    public MetricFamily<Counter> MaxConnectionsReached { get; }
 
     public MetricFamily<Histogram> Handshake { get; }
 

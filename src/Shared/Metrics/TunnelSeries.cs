@@ -21,6 +21,7 @@ internal sealed class TunnelSeries
         Duration = metrics.Duration.WithLabels(tunnel);
         BytesUp = metrics.Bytes.WithLabels(tunnel, "up");
         BytesDown = metrics.Bytes.WithLabels(tunnel, "down");
+        MaxConnectionsReached = metrics.MaxConnectionsReached.WithLabels(tunnel);
         foreach (var result in new[] { AcceptOutcome.Success, AcceptOutcome.Rejected, AcceptOutcome.Timeout, AcceptOutcome.Error, AcceptOutcome.Limited })
         {
             Accepted(result);
@@ -36,6 +37,9 @@ internal sealed class TunnelSeries
     public Counter BytesUp { get; }
 
     public Counter BytesDown { get; }
+
+    /// <summary>Times this tunnel's accept loop had to wait for the process-wide maxConnections.</summary>
+    public Counter MaxConnectionsReached { get; }
 
     public Counter Accepted(AcceptOutcome result) => _accepts.GetOrAdd(result, r => _metrics.Accepts.WithLabels(_tunnel, r.Name()));
 

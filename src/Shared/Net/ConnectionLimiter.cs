@@ -37,6 +37,23 @@ internal sealed class ConnectionLimiter : IDisposable
         }
     }
 
+    /// <summary>Takes room for one relayed connection if there is some now, without waiting.</summary>
+    public bool TryWait()
+    {
+        if (!_descriptors.Wait(0))
+        {
+            return false;
+        }
+
+        if (_descriptors.Wait(0))
+        {
+            return true;
+        }
+
+        _descriptors.Release();
+        return false;
+    }
+
     public void Release() => _descriptors.Release(2);
 
     /// <summary>Takes room for one multiplexed stream (one descriptor) if there is any, without waiting: a stream

@@ -53,6 +53,14 @@ internal readonly record struct HostPort(string Host, int Port)
             }
         }
 
+        // No name or address holds a space, a control character or a bracket; such a host would also not survive being
+        // written back (found by fuzzing: "[ ]:1", "[[]:1").
+        if (host.Any(c => char.IsWhiteSpace(c) || char.IsControl(c) || c is '[' or ']'))
+        {
+            error = $"'{text}' has a space, control character or bracket in its host";
+            return false;
+        }
+
         if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 0 or > 65535)
         {
             error = $"'{text}' has an invalid port '{portText}' (0-65535)";

@@ -19,10 +19,21 @@ internal sealed partial class TcpListenerLoop : IDisposable
     private readonly ConnectionTracker _tracker;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly Action? _limitReached;
     private Socket? _socket;
 
-    public TcpListenerLoop(string name, ListenerOptions options, ConnectionLimiter limiter, ConnectionTracker tracker, ILogger logger, TimeProvider time)
+    /// <param name="name">The tunnel's name, for log lines.</param>
+    /// <param name="options">Where and how to listen.</param>
+    /// <param name="limiter">The process-wide maxConnections, taken before each accept.</param>
+    /// <param name="tracker">Counts connections in flight.</param>
+    /// <param name="logger">Log.</param>
+    /// <param name="time">Clock.</param>
+    /// <param name="limitReached">Called each time the limiter is full and accept has to wait for a connection to
+    /// close (the caller counts and logs it).</param>
+    public TcpListenerLoop(string name, ListenerOptions options, ConnectionLimiter limiter, ConnectionTracker tracker, ILogger logger, TimeProvider time,
+        Action? limitReached = null)
     {
+        _limitReached = limitReached;
         _name = name;
         _options = options;
         _limiter = limiter;
@@ -94,7 +105,12 @@ internal sealed partial class TcpListenerLoop : IDisposable
         {
             while (!stopAccepting.IsCancellationRequested)
             {
-                await _limiter.WaitAsync(stopAccepting);
+                if (!_limiter.TryWait())
+                {
+                    _limitReached?.Invoke();
+                    await _limiter.WaitAsync(stopAccepting);
+                }
+
                 if (!DescriptorReserve.TryHold())
                 {
                     // Still out of descriptors: the reserve stays with the process, and nothing is accepted yet.

@@ -71,8 +71,9 @@ internal static class IdentityLoader
                 ? X509Certificate2.CreateFromEncryptedPem(certPem, keyPem, ReadPassword(options, keyPath))
                 : X509Certificate2.CreateFromPem(certPem, keyPem);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
+            // PlatformNotSupportedException: a key on a curve OpenSSL does not know (found by fuzzing).
             throw new CertificateLoadException(
                 $"cannot use the private key in '{keyPath}' with the certificate in '{certPath}': {ex.Message.TrimEnd('.')} " +
                 "(is it the key this certificate was issued for, in PEM?)", ex);

@@ -53,6 +53,14 @@ internal abstract class ClientFlags : CommonRunOptions
     [ConfigKey("multiplex")]
     public string? Multiplex { get; set; }
 
+    [Option("first-byte-timeout", HelpText = "Close a new connection that has sent nothing for this long; 0 leaves only the idle timeout. Default: " + Defaults.FirstByteTimeout)]
+    [ConfigKey("firstByteTimeout")]
+    public string? FirstByteTimeout { get; set; }
+
+    [Option("max-connections-per-source", HelpText = "Concurrent connections from one local address; more are closed at once. Default: off")]
+    [ConfigKey("maxConnectionsPerSource")]
+    public string? MaxConnectionsPerSource { get; set; }
+
     [Option("alpn", Separator = ',', HelpText = "ALPN protocols to offer, e.g. h2,http/1.1. Default: none")]
     [ConfigKey("alpn")]
     public IEnumerable<string>? Alpn { get; set; }

@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Tunnel.Admission;
 using Tunnel.Client.Dialing;
 using Tunnel.Client.Options;
 using Tunnel.Common;
@@ -13,8 +16,10 @@ namespace Tunnel.Client.Connections;
 
 /// <summary>Serves one plain TCP connection from Squid (or anything): waits for its first bytes, so that probe
 /// connections that carry nothing cost no TLS handshake, then opens a verified TLS connection to a tunnel-server
-/// and relays. A proxy request that cannot be carried gets an HTTP 502/503 with the reason.</summary>
-internal sealed class ClientConnectionHandler
+/// and relays. A proxy request that cannot be carried gets an HTTP 502/503 with the reason. A connection over
+/// <c>maxConnectionsPerSource</c> is closed at once; one that stays silent past <c>firstByteTimeout</c> is closed
+/// too, so silent connections cannot hold every slot of <c>maxConnections</c> for an hour.</summary>
+internal sealed partial class ClientConnectionHandler
 {
     private static readonly TimeSpan ErrorLinger = TimeSpan.FromSeconds(2);
 
@@ -22,12 +27,21 @@ internal sealed class ClientConnectionHandler
     private readonly ServerConnector _connector;
     private readonly DaemonContext _context;
     private readonly RelayOptions _relayOptions;
+    private readonly ConnectionAdmission _admission;
+    private readonly TimeSpan _firstByteTimeout;
+    private readonly bool _firstByteBeforeIdle;
+    private readonly LogThrottle _silentWarnings;
 
-    public ClientConnectionHandler(ClientTunnelOptions options, ServerConnector connector, DaemonContext context)
+    public ClientConnectionHandler(ClientTunnelOptions options, ServerConnector connector, ConnectionAdmission admission, DaemonContext context)
     {
         _options = options;
         _connector = connector;
+        _admission = admission;
         _context = context;
+        var idle = options.Timeouts.Idle;
+        _firstByteBeforeIdle = options.FirstByteTimeout != Timeout.InfiniteTimeSpan && (idle == Timeout.InfiniteTimeSpan || options.FirstByteTimeout < idle);
+        _firstByteTimeout = _firstByteBeforeIdle ? options.FirstByteTimeout : idle;
+        _silentWarnings = new LogThrottle(ConnectionAdmission.WarningInterval, context.Time);
         var series = context.Metrics.For(options.Name);
         _relayOptions = options.Timeouts.ToRelayOptions() with { CountUp = series.BytesUp.Add, CountDown = series.BytesDown.Add };
     }
@@ -35,6 +49,20 @@ internal sealed class ClientConnectionHandler
     public async Task HandleAsync(Socket socket)
     {
         using var record = _context.NewRecord(_options.Name, socket.RemoteEndPoint?.ToString() ?? "?");
+        if (socket.RemoteEndPoint is IPEndPoint source)
+        {
+            if (_admission.AdmitSource(source.Address, record) is not { } lease)
+            {
+                // Refused (counted, logged, closed as "limited"): a reset, so the peer does not wait for an answer.
+                socket.LingerState = new LingerOption(true, 0);
+                socket.Dispose();
+                return;
+            }
+
+            // Released before the close line: see ConnectionRecord.Hold.
+            record.Hold(lease);
+        }
+
         var inner = new TcpEndpoint(socket);
         await using (inner)
         {
@@ -48,14 +76,15 @@ internal sealed class ClientConnectionHandler
         }
     }
 
-    /// <summary>Waits up to the idle timeout for the first bytes without holding a buffer. Null when the peer sent
-    /// nothing (a Squid probe: logged at Debug) or failed.</summary>
+    /// <summary>Waits up to the first-byte timeout (or the idle timeout, when shorter) for the first bytes without
+    /// holding a buffer. Null when the peer sent nothing (a Squid probe: logged at Debug), stayed silent too long, or
+    /// failed.</summary>
     private async Task<FirstChunk?> ReadFirstChunkAsync(TcpEndpoint inner, ConnectionRecord record)
     {
         // A connection that has sent nothing is not in flight: a drain closes it at once, unless it was accepted only
         // a moment ago (its request is on its way).
         using var drain = new DrainGrace(_relayOptions.DrainIdle, _context.Time, _context.Draining);
-        using var scope = new TimeoutScope(_options.Timeouts.Idle, _context.Time, _context.Abort, drain.Token);
+        using var scope = new TimeoutScope(_firstByteTimeout, _context.Time, _context.Abort, drain.Token);
         try
         {
             SocketTuning.Apply(inner.Socket, _options.KeepAlive);
@@ -69,6 +98,18 @@ internal sealed class ClientConnectionHandler
         catch (Exception ex) when (_context.Draining.IsCancellationRequested && !_context.Abort.IsCancellationRequested && ex is OperationCanceledException)
         {
             record.Closed(CloseOutcome.Drained, routine: true);
+        }
+        catch (Exception) when (scope.TimedOut && _firstByteBeforeIdle)
+        {
+            inner.Abort();
+            if (_silentWarnings.ShouldLog(out var suppressed))
+            {
+                LogSilentClosed(_context.Logger, record.Tunnel, record.Id, record.Peer, Durations.Format(_firstByteTimeout), suppressed,
+                    Durations.Format(_silentWarnings.Interval));
+            }
+
+            // The warning above speaks for a burst of silent connections; the close line of each is at Debug.
+            record.Closed(CloseOutcome.FirstByteTimeout, routine: true);
         }
         catch (Exception ex)
         {
@@ -165,4 +206,8 @@ internal sealed class ClientConnectionHandler
             ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
         }
     }
+
+    [LoggerMessage(EventId = 402, EventName = "FirstByteTimeout", Level = LogLevel.Warning,
+        Message = "tunnel {Tunnel} conn {ConnectionId}: closed {Peer}: sent nothing within {Timeout} (firstByteTimeout); {Suppressed} more closed so since the last such warning (all counted in tunnel_connections_closed_total as reason first-byte-timeout; this warning repeats at most every {Interval})")]
+    private static partial void LogSilentClosed(ILogger logger, string tunnel, long connectionId, string peer, string timeout, long suppressed, string interval);
 }

@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Tls;
@@ -12,7 +13,7 @@ internal static class ClientOptionsReader
         [
             "servers", "serverName", "sni", "alpn", "serverPins", "strategy", "retries", "hedgeDelay", "breakDuration", "healthCheckInterval",
             "proxy", "proxyUser", "proxyPassword", "proxyPasswordFile", "poolSize", "poolMaxAge",
-            "multiplex", "multiplexConnections", "multiplexStreams",
+            "multiplex", "multiplexConnections", "multiplexStreams", "firstByteTimeout", "maxConnectionsPerSource",
         ];
 
     public static ClientOptions? Read(ConfigDocument document, List<ConfigError> errors)
@@ -81,6 +82,9 @@ internal static class ClientOptionsReader
             tunnel.Int("multiplexConnections", Defaults.MultiplexConnections, 1, 64),
             tunnel.Int("multiplexStreams", Defaults.MultiplexStreams, 1, 65536));
 
+        var firstByteTimeout = tunnel.Duration("firstByteTimeout", Defaults.FirstByteTimeout);
+        var limits = new AdmissionLimits(tunnel.Limit("maxConnectionsPerSource", 10_000_000), null, null);
+
         if (tunnel.Errors.Count > before || listener is null)
         {
             return null;
@@ -89,6 +93,8 @@ internal static class ClientOptionsReader
         return new ClientTunnelOptions(name, listener, servers, serverName, sni, alpn, identity, ca, minVersion, timeouts, keepAlive, pins, balancing, proxy, pool)
         {
             Multiplex = multiplex,
+            FirstByteTimeout = firstByteTimeout,
+            Limits = limits,
         };
     }
 

@@ -1,3 +1,4 @@
+using Tunnel.Admission;
 using Tunnel.Balancing;
 using Tunnel.Config;
 using Tunnel.Hosting;
@@ -41,6 +42,15 @@ internal sealed record ClientTunnelOptions(
 {
     /// <summary>Multiplexing (off by default).</summary>
     public MultiplexOptions Multiplex { get; init; } = MultiplexOptions.Off;
+
+    /// <summary>How long a new connection may stay silent before it is closed (reason <c>first-byte-timeout</c>):
+    /// a connection that has sent nothing costs no TLS handshake, but it holds a slot of <c>maxConnections</c>
+    /// (default 15 s; <see cref="Timeout.InfiniteTimeSpan"/>: only <c>idleTimeout</c> applies).</summary>
+    public TimeSpan FirstByteTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Per-source limit (<c>maxConnectionsPerSource</c>; off by default). Only
+    /// <see cref="AdmissionLimits.MaxPerSource"/> applies on the client.</summary>
+    public AdmissionLimits Limits { get; init; } = AdmissionLimits.Off;
 
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);

@@ -2,18 +2,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Tunnel.Server.Admission;
 
-/// <summary>Log lines about connections refused at tunnel-server's edge (limits, PROXY headers) and those served by
-/// the decoy.</summary>
+/// <summary>Log lines about PROXY headers at tunnel-server's edge (the limit lines are Tunnel.Admission.LimitLog).</summary>
 internal static partial class AdmissionLog
 {
-    [LoggerMessage(EventId = 310, EventName = "LimitReached", Level = LogLevel.Warning,
-        Message = "tunnel {Tunnel} conn {ConnectionId}: refused {Peer}: {Detail}; {Suppressed} more refused since the last such warning (all counted in tunnel_limit_rejections_total; this warning repeats at most every {Interval})")]
-    public static partial void LimitReached(ILogger logger, string tunnel, long connectionId, string peer, string detail, long suppressed, string interval);
-
-    [LoggerMessage(EventId = 311, EventName = "LimitRefused", Level = LogLevel.Debug,
-        Message = "tunnel {Tunnel} conn {ConnectionId}: refused {Peer}: {Detail}")]
-    public static partial void LimitRefused(ILogger logger, string tunnel, long connectionId, string peer, string detail);
-
     [LoggerMessage(EventId = 312, EventName = "ProxyHeaderInvalid", Level = LogLevel.Warning,
         Message = "tunnel {Tunnel} conn {ConnectionId}: closed {Peer}: {Reason}; {Suppressed} more since the last such warning (all counted in tunnel_accept_total as result bad-proxy-header; this warning repeats at most every {Interval})")]
     public static partial void ProxyHeaderInvalid(ILogger logger, string tunnel, long connectionId, string peer, string reason, long suppressed, string interval);

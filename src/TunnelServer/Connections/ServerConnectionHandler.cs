@@ -1,11 +1,11 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Logging;
 using Tunnel.Mux;
 using Tunnel.Relay;
-using Tunnel.Server.Admission;
 using Tunnel.Server.Decoy;
 using Tunnel.Server.Handshake;
 using Tunnel.Server.Multiplexing;
@@ -24,7 +24,7 @@ namespace Tunnel.Server.Connections;
 internal sealed class ServerConnectionHandler
 {
     private readonly ServerTunnelOptions _options;
-    private readonly AdmissionControl _admission;
+    private readonly ConnectionAdmission _admission;
     private readonly ClientHandshake _handshake;
     private readonly DecoyForwarder? _decoy;
     private readonly UpstreamForwarder _forwarder;
@@ -35,7 +35,7 @@ internal sealed class ServerConnectionHandler
     private readonly CancellationToken _abort;
     private readonly TimeSpan _drainIdle;
 
-    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, AdmissionControl admission,
+    public ServerConnectionHandler(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, UpstreamConnector upstream, ConnectionAdmission admission,
         DaemonContext context)
     {
         _options = options;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Logging;
@@ -29,7 +30,7 @@ internal sealed class ClientHandshake
 {
     private readonly ServerTunnelOptions _options;
     private readonly Reloadable<ServerTlsState> _tls;
-    private readonly AdmissionControl _admission;
+    private readonly ConnectionAdmission _admission;
     private readonly bool _completeRefused;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -38,7 +39,7 @@ internal sealed class ClientHandshake
 
     /// <param name="completeRefused">A decoy takes unauthenticated clients: complete their handshakes and return them
     /// with the refusal, instead of failing the handshake.</param>
-    public ClientHandshake(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, AdmissionControl admission, bool completeRefused,
+    public ClientHandshake(ServerTunnelOptions options, Reloadable<ServerTlsState> tls, ConnectionAdmission admission, bool completeRefused,
         DaemonContext context)
     {
         _options = options;
@@ -48,7 +49,7 @@ internal sealed class ClientHandshake
         _logger = context.Logger;
         _time = context.Time;
         _abort = context.Abort;
-        _badHeaderWarnings = new LogThrottle(AdmissionControl.WarningInterval, context.Time);
+        _badHeaderWarnings = new LogThrottle(ConnectionAdmission.WarningInterval, context.Time);
         Failures = new HandshakeLog(context.Logger, context.Time);
     }
 

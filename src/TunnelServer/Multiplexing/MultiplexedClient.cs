@@ -1,13 +1,13 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Hosting;
 using Tunnel.Logging;
 using Tunnel.Mux;
 using Tunnel.Net;
 using Tunnel.Relay;
-using Tunnel.Server.Admission;
 using Tunnel.Server.Handshake;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
@@ -23,7 +23,7 @@ namespace Tunnel.Server.Multiplexing;
 internal sealed class MultiplexedClient(
     ServerTunnelOptions options,
     Reloadable<ServerTlsState> tls,
-    AdmissionControl admission,
+    ConnectionAdmission admission,
     UpstreamForwarder forwarder,
     HandshakeLog handshakeFailures,
     TimeSpan drainIdle,

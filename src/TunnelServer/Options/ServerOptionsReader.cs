@@ -1,3 +1,4 @@
+using Tunnel.Admission;
 using Tunnel.Common;
 using Tunnel.Config;
 using Tunnel.Net;

@@ -28,8 +28,9 @@ public sealed class LayeringTests
         ("Tunnel.Balancing", 2),
         ("Tunnel.Certs", 2),
 
-        // 3: what turns files, flags and signals into a running process.
+        // 3: what turns files, flags and signals into a running process; the admission limits both daemons apply.
         ("Tunnel.Admin", 3),
+        ("Tunnel.Admission", 3),
         ("Tunnel.Config", 3),
         ("Tunnel.Config.Stunnel", 3),
         ("Tunnel.Cli", 4),

@@ -1,3 +1,4 @@
+using Tunnel.Admission;
 using Tunnel.Cli;
 using Tunnel.Net;
 using Tunnel.Net.ProxyProtocol;

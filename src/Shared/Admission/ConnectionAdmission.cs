@@ -4,16 +4,15 @@ using Tunnel.Common;
 using Tunnel.Logging;
 using Tunnel.Metrics;
 using Tunnel.Net;
-using Tunnel.Server.Options;
 
-namespace Tunnel.Server.Admission;
+namespace Tunnel.Admission;
 
 /// <summary>One tunnel's admission limits: connections per client address and per client identity, and the rate of
-/// new handshakes. A refused connection is counted (<c>tunnel_accept_total{result="limited"}</c> and
-/// <c>tunnel_limit_rejections_total{limit}</c>), closed by the caller, and logged at warning once per burst: the
-/// first refusal of a limit is logged at once, later ones at most every <see cref="WarningInterval"/> with the number
-/// left out, so a flood cannot flood the log too.</summary>
-internal sealed class AdmissionControl : IDisposable
+/// new handshakes (tunnel-server uses all three, tunnel-client the per-address one). A refused connection is counted
+/// (<c>tunnel_accept_total{result="limited"}</c> and <c>tunnel_limit_rejections_total{limit}</c>), closed by the
+/// caller, and logged at warning once per burst: the first refusal of a limit is logged at once, later ones at most
+/// every <see cref="WarningInterval"/> with the number left out, so a flood cannot flood the log too.</summary>
+internal sealed class ConnectionAdmission : IDisposable
 {
     public const string SourceLimit = "source";
     public const string IdentityLimit = "identity";
@@ -24,39 +23,42 @@ internal sealed class AdmissionControl : IDisposable
     private readonly KeyedConnectionLimiter<IPAddress>? _perSource;
     private readonly KeyedConnectionLimiter<string>? _perIdentity;
     private readonly RateLimitGate? _handshakes;
-    private readonly Dictionary<string, LogThrottle> _warnings = [];
+    private readonly LogThrottle _warnings;
+    private readonly HashSet<string> _configured = [];
     private readonly ILogger _logger;
 
-    public AdmissionControl(AdmissionLimits limits, TunnelSeries metrics, ILogger logger, TimeProvider time)
+    public ConnectionAdmission(AdmissionLimits limits, TunnelSeries metrics, ILogger logger, TimeProvider time)
     {
         _logger = logger;
+        _warnings = new LogThrottle(WarningInterval, time);
         if (limits.MaxPerSource is { } perSource)
         {
             _perSource = new KeyedConnectionLimiter<IPAddress>(perSource);
-            _warnings[SourceLimit] = new LogThrottle(WarningInterval, time);
+            _configured.Add(SourceLimit);
         }
 
         if (limits.MaxPerIdentity is { } perIdentity)
         {
             _perIdentity = new KeyedConnectionLimiter<string>(perIdentity);
-            _warnings[IdentityLimit] = new LogThrottle(WarningInterval, time);
+            _configured.Add(IdentityLimit);
         }
 
         if (limits.HandshakeRate is { } rate)
         {
             _handshakes = new RateLimitGate(rate);
-            _warnings[HandshakeRateLimit] = new LogThrottle(WarningInterval, time);
+            _configured.Add(HandshakeRateLimit);
         }
 
         // Configured limits show up in /metrics at 0 before their first refusal.
-        foreach (var limit in _warnings.Keys)
+        foreach (var limit in _configured)
         {
             metrics.LimitRejected(limit);
         }
     }
 
     /// <summary>Admits one more connection from <paramref name="source"/>: a lease to hold until the connection
-    /// closes, or null when that address is at its limit (the refusal is counted and logged).</summary>
+    /// closes (<see cref="ConnectionRecord.Hold"/>), or null when that address is at its limit (the refusal is
+    /// counted, logged and the record closed with reason <c>limited</c>).</summary>
     public IDisposable? AdmitSource(IPAddress source, ConnectionRecord record)
     {
         if (_perSource is null)
@@ -109,13 +111,13 @@ internal sealed class AdmissionControl : IDisposable
     {
         record.Metrics.Accepted(AcceptOutcome.Limited).Increment();
         record.Metrics.LimitRejected(limit).Increment();
-        if (_warnings[limit].ShouldLog(out var suppressed))
+        if (_warnings.ShouldLog(limit, out var suppressed))
         {
-            AdmissionLog.LimitReached(_logger, record.Tunnel, record.Id, record.Peer, detail, suppressed, Durations.Format(WarningInterval));
+            LimitLog.LimitReached(_logger, record.Tunnel, record.Id, record.Peer, detail, suppressed, Durations.Format(WarningInterval));
         }
         else
         {
-            AdmissionLog.LimitRefused(_logger, record.Tunnel, record.Id, record.Peer, detail);
+            LimitLog.LimitRefused(_logger, record.Tunnel, record.Id, record.Peer, detail);
         }
 
         // The warning above speaks for the burst; one close line per refused connection would not.
