@@ -567,7 +567,7 @@ internal sealed class StunnelConverter
         }
         else if (!requireCert)
         {
-            Warn(verifyLine!, $"stunnel lets clients without a certificate in ([{service.Section.Name}], verify = 1); tunnel-server refuses them");
+            Warn(verifyLine!, $"stunnel lets clients without a certificate into [{service.Section.Name}] (verify = 1, or requireCert = no); tunnel-server refuses them");
         }
 
         foreach (var host in verifyPeer ? [] : service.All("checkHost"))
