@@ -337,6 +337,23 @@ public sealed class StunnelConverterTests : IDisposable
         Assert.Contains("lists none", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory(Timeout = 20_000)]
+    [InlineData("verify = 1", "without a certificate")]
+    [InlineData("verifyChain = yes\nrequireCert = no", "without a certificate")]
+    [InlineData("verify = 0", "does not verify clients")]
+    [InlineData("verify = 2\nverifyChain = no", "does not verify clients")]
+    public async Task A_weaker_stunnel_client_check_converts_with_a_warning_that_Tunnel_is_stricter(string lines, string warning)
+    {
+        var path = Write("weaker.conf", $"[tunnel]\naccept = 443\nconnect = 127.0.0.1:3128\ncert = {_pki.IssueServer().Cert}\nCAfile = {_pki.CaPath}\n{lines}\n");
+
+        var conversion = await Task.Run(() => StunnelConverter.Convert(path, StunnelRole.Server));
+
+        Assert.True(conversion.Succeeded, string.Join("\n", conversion.Errors));
+        var stated = Assert.Single(conversion.Warnings, w => w.Message.Contains(warning, StringComparison.Ordinal));
+        Assert.Contains("tunnel-server refuses", stated.Message, StringComparison.Ordinal);
+        Assert.Equal($"{path}:{5 + lines.Split('\n').Length}", stated.Where);
+    }
+
     [Fact(Timeout = 20_000)]
     public async Task Protocol_connect_becomes_the_outbound_proxy_with_its_credentials()
     {
