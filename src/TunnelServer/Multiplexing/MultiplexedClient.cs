@@ -119,6 +119,7 @@ internal sealed class MultiplexedClient(
             using var refused = context.NewRecord(options.Name, peer);
             refused.PeerIdentity = identity;
             refused.Metrics.Accepted(AcceptOutcome.Limited).Increment();
+            refused.Metrics.MaxConnectionsReached.Increment();
             stream.Abort($"tunnel-server is at its connection limit (maxConnections {context.Limiter.Limit})");
             await stream.DisposeAsync();
             refused.Closed(CloseOutcome.Limited);
