@@ -43,7 +43,7 @@ internal sealed class ServerTlsState
     {
         var identity = IdentityLoader.Load(options.Identity, time);
         var clientCa = TrustBundle.Load(options.ClientCaPath);
-        var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa);
+        var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa, time.GetUtcNow());
         return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols(), options.Alpn);
     }
 
