@@ -74,9 +74,16 @@ internal sealed class OpenSslCa
     }
 
     /// <summary>Runs a program to completion (20 s at most) and returns its exit code and combined output.</summary>
-    public static async Task<(int ExitCode, string Output)> TryRunAsync(string file, string arguments)
+    public static async Task<(int ExitCode, string Output)> TryRunAsync(string file, string arguments, string? input = null)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        using var process = Process.Start(new ProcessStartInfo(file, arguments)
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+        })!;
+        await process.StandardInput.WriteAsync(input ?? "");
+        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
