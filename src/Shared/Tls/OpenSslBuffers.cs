@@ -119,7 +119,7 @@ internal static class OpenSslBuffers
     }
 
     /// <summary>The libssl files mapped into this process.</summary>
-    private static IReadOnlyList<string> LoadedLibraries() =>
+    internal static IReadOnlyList<string> LoadedLibraries() =>
         File.ReadLines("/proc/self/maps")
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
             .Where(path => Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))
