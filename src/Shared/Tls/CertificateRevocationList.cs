@@ -43,8 +43,8 @@ internal sealed class CertificateRevocationList
         _crl = crl;
         Issuer = issuer;
         Source = source;
-        ThisUpdate = new DateTimeOffset(DateTime.SpecifyKind(crl.ThisUpdate, DateTimeKind.Utc));
-        NextUpdate = crl.NextUpdate is { } next ? new DateTimeOffset(DateTime.SpecifyKind(next, DateTimeKind.Utc)) : null;
+        ThisUpdate = Utc(crl.ThisUpdate);
+        NextUpdate = crl.NextUpdate is { } next ? Utc(next) : null;
         Number = number;
         BaseNumber = baseNumber;
         Scope = scope;
@@ -87,16 +87,24 @@ internal sealed class CertificateRevocationList
     /// feature this product cannot honour (the message names the feature and the RFC 5280 section).</summary>
     public static CertificateRevocationList Parse(byte[] der, string source)
     {
-        CertificateList list;
         try
         {
-            list = CertificateList.GetInstance(Asn1Object.FromByteArray(der));
+            return ParseChecked(der, source);
         }
-        catch (Exception ex) when (ex is IOException or ArgumentException or InvalidCastException or InvalidOperationException or FormatException)
+        catch (CertificateLoadException)
         {
-            throw new CertificateLoadException($"CRL file '{source}' holds a malformed CRL: {ex.Message}", ex);
+            throw;
         }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // BouncyCastle reports malformed input with many exception types; a reload must see one it handles.
+            throw new CertificateLoadException($"CRL file '{source}' holds a malformed CRL: {ex.GetType().Name}: {ex.Message}", ex);
+        }
+    }
 
+    private static CertificateRevocationList ParseChecked(byte[] der, string source)
+    {
+        var list = CertificateList.GetInstance(Asn1Object.FromByteArray(der));
         var issuer = new X500DistinguishedName(list.Issuer.GetEncoded(Asn1Encodable.Der));
         string Refuse(string why) => $"CRL file '{source}': the CRL of '{issuer.Name}' is refused: {why}";
 
@@ -248,7 +256,17 @@ internal sealed class CertificateRevocationList
         {
             if (text[fields.Label].SequenceEqual("X509 CRL"))
             {
-                result.Add(Parse(Convert.FromBase64String(text[fields.Base64Data].ToString()), path));
+                byte[] der;
+                try
+                {
+                    der = Convert.FromBase64String(text[fields.Base64Data].ToString());
+                }
+                catch (FormatException ex)
+                {
+                    throw new CertificateLoadException($"CRL file '{path}' holds an X509 CRL block that is not valid base64: {ex.Message}", ex);
+                }
+
+                result.Add(Parse(der, path));
             }
 
             text = text[fields.Location.End..];
@@ -277,6 +295,10 @@ internal sealed class CertificateRevocationList
             return false;
         }
     }
+
+    /// <summary>BouncyCastle's times are UTC; a Local one is converted rather than relabelled.</summary>
+    private static DateTimeOffset Utc(DateTime time) =>
+        new(time.Kind == DateTimeKind.Local ? time.ToUniversalTime() : DateTime.SpecifyKind(time, DateTimeKind.Utc));
 
     private static System.Numerics.BigInteger ToBigInteger(Org.BouncyCastle.Math.BigInteger value) =>
         new(value.ToByteArray(), isUnsigned: false, isBigEndian: true);

@@ -40,7 +40,17 @@ internal sealed record CrlScope(bool OnlyUserCertificates, bool OnlyCaCertificat
         }
         else
         {
-            foreach (var point in CrlDistPoint.GetInstance(Asn1Object.FromByteArray(extension.RawData)).GetDistributionPoints())
+            DistributionPoint[] points;
+            try
+            {
+                points = CrlDistPoint.GetInstance(Asn1Object.FromByteArray(extension.RawData)).GetDistributionPoints();
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or InvalidCastException or InvalidOperationException)
+            {
+                return false; // a malformed extension names no distribution point: no scoped CRL covers the certificate
+            }
+
+            foreach (var point in points)
             {
                 if (point.DistributionPointName is { Type: DistributionPointName.FullName } full)
                 {

@@ -117,6 +117,10 @@ public sealed class CrlPolicyTests : IDisposable
         var error = Assert.Throws<CertificateLoadException>(Load);
         Assert.Contains("critical extension 1.2.3.4.5", error.Message);
         Assert.Contains("RFC 5280 §5.2", error.Message);
+        // OpenSSL, as the oracle, will not use it either, even for a certificate it does not list.
+        var openssl = await OpenSslCa.TryRunAsync("openssl", $"verify -crl_check -CAfile {_pki.CaPath} -CRLfile {_crlPath} {_b.Cert}");
+        Assert.NotEqual(0, openssl.ExitCode);
+        Assert.Contains("unhandled critical CRL extension", openssl.Output);
 
         File.WriteAllText(_crlPath, await _ca.GenerateCrlAsync("informational"));
         var state = Load();
@@ -215,6 +219,28 @@ public sealed class CrlPolicyTests : IDisposable
         _ca.Revoke(_a.Cert, "removeFromCRL");
         File.WriteAllText(_crlPath, await _ca.GenerateCrlAsync());
         Assert.Contains("only a delta CRL may carry", Assert.Throws<CertificateLoadException>(Load).Message);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_malformed_crl_is_refused_as_malformed_whatever_breaks()
+    {
+        _ca.Revoke(_a.Cert);
+        var der = PemToDer(await _ca.GenerateCrlAsync());
+        byte[][] broken =
+        [
+            [0x30, 0x03, 0x02, 0x01, 0x01],      // a SEQUENCE holding an INTEGER, not a CRL
+            der[..(der.Length / 2)],             // truncated
+            [0x30, 0x80, 0x00, 0x00],            // indefinite length (BER)
+        ];
+        foreach (var bytes in broken)
+        {
+            File.WriteAllBytes(_crlPath, bytes);
+            var error = Assert.Throws<CertificateLoadException>(Load);
+            Assert.Contains("malformed", error.Message);
+        }
+
+        File.WriteAllText(_crlPath, "-----BEGIN X509 CRL-----\n!!!not base64!!!\n-----END X509 CRL-----\n");
+        Assert.IsType<CertificateLoadException>(Record.Exception(Load));
     }
 
     private ServerTlsState Load()
