@@ -69,7 +69,7 @@ internal static class OpenSslBuffers
     }
 
     /// <summary>The answer for this process, kept once OpenSSL is loaded (before that, asked again each time).</summary>
-    private static Resolution Resolved()
+    internal static Resolution Resolved()
     {
         if (Volatile.Read(ref _resolved) is { } known)
         {
@@ -119,7 +119,7 @@ internal static class OpenSslBuffers
     }
 
     /// <summary>The libssl files mapped into this process.</summary>
-    internal static IReadOnlyList<string> LoadedLibraries() =>
+    private static IReadOnlyList<string> LoadedLibraries() =>
         File.ReadLines("/proc/self/maps")
             .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "")
             .Where(path => Path.GetFileName(path).StartsWith("libssl.so", StringComparison.Ordinal))

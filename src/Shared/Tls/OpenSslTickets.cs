@@ -16,7 +16,7 @@ internal static class OpenSslTickets
     /// <summary>True when a ticket will go out with the next write.</summary>
     public static bool Issue(SslStream tls)
     {
-        var resolution = OpenSslBuffers.Resolve(OpenSslBuffers.LoadedLibraries);
+        var resolution = OpenSslBuffers.Resolved(); // cached once OpenSSL is loaded: no /proc read per handshake
         if (resolution.Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
         {
             return false;
