@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus haproxy \
-  iproute2 nftables tcpdump tshark mitmproxy
+  iproute2 nftables tcpdump tshark mitmproxy testssl.sh
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Tunnel.sln -c Release -warnaserror

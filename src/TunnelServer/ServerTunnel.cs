@@ -131,7 +131,7 @@ internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
     {
         var state = Tls.Current;
         _metrics.CertificatesExpire(state.Identity?.NotAfter,
-            (state.ClientCa is { } trust ? trust.Roots.Concat(trust.Intermediates) : []).Select(c => c.NotAfter));
+            (state.ClientCa is { } trust ? trust.Roots.Concat(trust.Intermediates) : []).Select(c => c.NotAfter), state.Revocation?.NextUpdate);
         ExpiryWarnings.Check(_logger, Name, state.Identity, state.ClientCa, state.Revocation, _expiryWarning, _time.GetUtcNow());
     }
 

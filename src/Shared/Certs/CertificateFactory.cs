@@ -118,6 +118,12 @@ internal static class CertificateFactory
             request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, includeKeyIdentifier: true, includeIssuerAndSerial: false));
         }
 
+        if (spec.CrlDistributionPoints.Count > 0)
+        {
+            request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension(
+                spec.CrlDistributionPoints.Select(u => u.AbsoluteUri), critical: false));
+        }
+
         if (spec.DnsNames.Count + spec.IpAddresses.Count + spec.Uris.Count > 0)
         {
             var san = new SubjectAlternativeNameBuilder();

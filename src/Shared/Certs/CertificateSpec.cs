@@ -17,6 +17,10 @@ internal sealed record CertificateSpec(CertificateKind Kind, string CommonName, 
 
     public IReadOnlyList<Uri> Uris { get; init; } = [];
 
+    /// <summary>URLs where the issuing CA publishes its CRL, for a CRLDistributionPoints extension (RFC 5280
+    /// §4.2.1.13); none adds no extension.</summary>
+    public IReadOnlyList<Uri> CrlDistributionPoints { get; init; } = [];
+
     /// <summary>Organisation (O) in the subject, if any.</summary>
     public string? Organization { get; init; }
 }

@@ -32,7 +32,8 @@ internal sealed class TunnelMetrics
             "Failed attempts to connect to the dialled side (the upstream proxy on the server, a tunnel-server on the client).", "tunnel", "upstream");
         Reloads = Registry.Counter("tunnel_reloads_total", "Reloads of certificates and trust material by result.", "tunnel", "result");
         CertificateExpiry = Registry.Gauge("tunnel_cert_expiry_timestamp_seconds",
-            "Expiry (Unix time) of a tunnel's own certificate (kind=identity) and of the first of its CA certificates to expire (kind=ca).", "tunnel", "kind");
+            "Expiry (Unix time) of a tunnel's own certificate (kind=identity), of the first of its CA certificates to expire (kind=ca) " +
+            "and the earliest nextUpdate of its CRLs (kind=crl).", "tunnel", "kind");
         ProcessMetrics.Register(Registry);
     }
 

@@ -52,9 +52,15 @@ internal sealed class TunnelSeries
 
     public void Reloaded(bool ok) => _metrics.Reloads.WithLabels(_tunnel, ok ? "success" : "failure").Increment();
 
-    /// <summary>Publishes the expiry dates of the tunnel's current certificate material.</summary>
-    public void CertificatesExpire(DateTimeOffset? identity, IEnumerable<DateTime> authorities)
+    /// <summary>Publishes the expiry dates of the tunnel's current certificate material, and the earliest nextUpdate
+    /// of its CRLs (kind=crl; past it the CRL is stale but still enforced).</summary>
+    public void CertificatesExpire(DateTimeOffset? identity, IEnumerable<DateTime> authorities, DateTimeOffset? crlNextUpdate = null)
     {
+        if (crlNextUpdate is { } next)
+        {
+            _metrics.CertificateExpiry.WithLabels(_tunnel, "crl").Set(next.ToUnixTimeSeconds());
+        }
+
         if (identity is { } notAfter)
         {
             _metrics.CertificateExpiry.WithLabels(_tunnel, "identity").Set(notAfter.ToUnixTimeSeconds());

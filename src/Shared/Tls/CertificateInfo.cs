@@ -51,6 +51,31 @@ internal static class CertificateInfo
     public static IReadOnlyList<string> Uris(X509Certificate2 certificate) =>
         certificate.Extensions.Where(e => e.Oid?.Value == SanOid).SelectMany(e => Uris(e.RawData)).ToList();
 
+    /// <summary>The URLs in the certificate's CRLDistributionPoints extension (full names only), in order.</summary>
+    public static IReadOnlyList<string> CrlDistributionPoints(X509Certificate2 certificate)
+    {
+        if (certificate.Extensions["2.5.29.31"] is not { } extension)
+        {
+            return [];
+        }
+
+        try
+        {
+            return Org.BouncyCastle.Asn1.X509.CrlDistPoint.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(extension.RawData))
+                .GetDistributionPoints()
+                .Select(p => p.DistributionPointName)
+                .Where(n => n?.Type == Org.BouncyCastle.Asn1.X509.DistributionPointName.FullName)
+                .SelectMany(n => Org.BouncyCastle.Asn1.X509.GeneralNames.GetInstance(n!.Name).GetNames())
+                .Where(g => g.TagNo == Org.BouncyCastle.Asn1.X509.GeneralName.UniformResourceIdentifier)
+                .Select(g => Org.BouncyCastle.Asn1.DerIA5String.GetInstance(g.Name).GetString())
+                .ToList();
+        }
+        catch (Exception ex) when (ex is ArgumentException or IOException or InvalidCastException)
+        {
+            return [];
+        }
+    }
+
     /// <summary>The SHA-256 pin of the SubjectPublicKeyInfo, as <c>sha256/BASE64</c> (the HPKP form).</summary>
     public static string SpkiPin(X509Certificate2 certificate) =>
         "sha256/" + Convert.ToBase64String(SpkiHash(certificate));

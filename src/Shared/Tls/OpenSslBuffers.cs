@@ -69,7 +69,7 @@ internal static class OpenSslBuffers
     }
 
     /// <summary>The answer for this process, kept once OpenSSL is loaded (before that, asked again each time).</summary>
-    private static Resolution Resolved()
+    internal static Resolution Resolved()
     {
         if (Volatile.Read(ref _resolved) is { } known)
         {

@@ -23,7 +23,7 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
 
         if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) == 0)
         {
-            return Trusted(certificate);
+            return UsageProblem(certificate, role) ?? Trusted(certificate);
         }
 
         var flags = X509ChainStatusFlags.NoError;
@@ -74,5 +74,32 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
 
         var detail = chain is null ? "chain errors" : string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
         return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", name);
+    }
+
+    /// <summary>What the chain check leaves to us. The key usage must allow digitalSignature when the extension is
+    /// there: TLS 1.3 (and ECDHE in TLS 1.2) authenticates a peer by a signature made with its certificate's key
+    /// (RFC 8446 §4.4.2.2), and a keyEncipherment-only or keyAgreement-only key may not sign (RFC 5280 §4.2.1.3).
+    /// And the extended key usage must be there and name the role: .NET, like RFC 5280 §4.2.1.12 and OpenSSL, treats
+    /// a certificate without one as good for any purpose; Tunnel does not, so that a certificate its private CA made
+    /// for something else cannot authenticate a tunnel.</summary>
+    private static PeerVerdict? UsageProblem(X509Certificate2 certificate, string role)
+    {
+        var name = CertificateInfo.ShortName(certificate);
+        var keyUsage = certificate.Extensions.OfType<X509KeyUsageExtension>().FirstOrDefault();
+        if (keyUsage is not null && (keyUsage.KeyUsages & X509KeyUsageFlags.DigitalSignature) == 0)
+        {
+            return new PeerVerdict(PeerProblem.WrongUsage,
+                $"the {role} certificate {name} does not allow digital signatures (key usage: {keyUsage.KeyUsages}), which TLS needs to " +
+                "authenticate it (RFC 8446 §4.4.2.2); reissue it with key usage digitalSignature", name);
+        }
+
+        if (!certificate.Extensions.OfType<X509EnhancedKeyUsageExtension>().Any())
+        {
+            var usage = role == "server" ? "serverAuth" : "clientAuth";
+            return new PeerVerdict(PeerProblem.WrongUsage,
+                $"the {role} certificate {name} has no extended key usage; Tunnel requires {usage} (reissue it with `certs issue {role}`)", name);
+        }
+
+        return null;
     }
 }

@@ -41,10 +41,14 @@ internal sealed class ClientTlsState
 
     public X509ChainPolicy ChainPolicy { get; }
 
-    public static ClientTlsState Load(ClientTunnelOptions options, TimeProvider time) => new(
-        options,
-        options.Identity.IsConfigured ? IdentityLoader.Load(options.Identity, time) : null,
-        options.CaPath is null ? null : TrustBundle.Load(options.CaPath));
+    public static ClientTlsState Load(ClientTunnelOptions options, TimeProvider time)
+    {
+        OpenSslPolicy.EnsureApplied(); // once per process, before the first handshake
+        return new(
+            options,
+            options.Identity.IsConfigured ? IdentityLoader.Load(options.Identity, time) : null,
+            options.CaPath is null ? null : TrustBundle.Load(options.CaPath));
+    }
 
     public SslClientAuthenticationOptions CreateOptions(ServerCertificateCheck check) => new()
     {

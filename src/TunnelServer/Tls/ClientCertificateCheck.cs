@@ -56,6 +56,12 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         }
 
         Verdict = verdict;
+        if (verdict.Ok && sender is SslStream tls)
+        {
+            // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client only.
+            OpenSslTickets.Issue(tls);
+        }
+
         return verdict.Ok || completeRefusedHandshakes;
     }
 }

@@ -41,9 +41,10 @@ internal sealed class ServerTlsState
     /// is unusable and why.</summary>
     public static ServerTlsState Load(ServerTunnelOptions options, TimeProvider time)
     {
+        OpenSslPolicy.EnsureApplied(); // once per process, before the first handshake
         var identity = IdentityLoader.Load(options.Identity, time);
         var clientCa = TrustBundle.Load(options.ClientCaPath);
-        var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa);
+        var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa, time.GetUtcNow());
         return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols(), options.Alpn);
     }
 

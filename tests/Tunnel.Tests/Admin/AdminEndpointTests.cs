@@ -48,6 +48,25 @@ public sealed class AdminEndpointTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact(Timeout = 60_000)]
+    public async Task The_crl_next_update_is_a_metric_to_alert_on()
+    {
+        var nextUpdate = DateTimeOffset.UtcNow.AddDays(2);
+        var crl = _pki.WriteCrl([], nextUpdate: nextUpdate);
+        await using var upstream = new TcpTestServer(Integration.DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, server: s =>
+        {
+            s["admin:listen"] = "127.0.0.1:0";
+            s["crl"] = crl;
+        }, withClient: false);
+
+        var server = await _http.GetStringAsync($"http://{tunnel.Server.Host.AdminEndPoint}/metrics");
+
+        // The CRL builder writes whole seconds.
+        Assert.Contains($"tunnel_cert_expiry_timestamp_seconds{{tunnel=\"default\",kind=\"crl\"}} {nextUpdate.ToUnixTimeSeconds()}", server);
+        await PromtoolAsync(server);
+    }
+
+    [Fact(Timeout = 60_000)]
     public async Task Readyz_is_200_with_a_reachable_upstream_and_503_naming_the_problem_without_one()
     {
         var upstream = new TcpTestServer(Integration.DataIntegrityTests.EchoAsync);

@@ -37,6 +37,35 @@ public sealed class OpenSslInteropTests : IDisposable
     }
 
     [Fact(Timeout = Timeout)]
+    public async Task Openssl_reads_back_the_crl_distribution_point_of_issue_and_renew()
+    {
+        await _pki.OkAsync("init-ca");
+        await _pki.OkAsync("issue", "server", "tunnel.local", "--crl-url", "http://pki.example.com/crl.pem,http://backup.example.com/crl.pem");
+        await _pki.OkAsync("issue", "client", "site-a");
+
+        var server = await ExternalProcess.OpenSslAsync("x509", "-in", _pki.PathOf("issued/tunnel.local.pem"), "-noout", "-ext", "crlDistributionPoints");
+        var client = await ExternalProcess.OpenSslAsync("x509", "-in", _pki.PathOf("issued/site-a.pem"), "-noout", "-ext", "crlDistributionPoints");
+        var verify = await ExternalProcess.OpenSslAsync("verify", "-CAfile", _pki.PathOf("ca.pem"), "-purpose", "sslserver", _pki.PathOf("issued/tunnel.local.pem"));
+
+        Assert.True(server.ExitCode == 0, server.ToString());
+        Assert.Contains("X509v3 CRL Distribution Points", server.Out);
+        Assert.Contains("URI:http://pki.example.com/crl.pem", server.Out);
+        Assert.Contains("URI:http://backup.example.com/crl.pem", server.Out);
+        Assert.DoesNotContain("critical", server.Out);
+        Assert.DoesNotContain("CRL Distribution Points", client.Out);
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+
+        await _pki.OkAsync("renew", "tunnel.local");
+        var renewed = await ExternalProcess.OpenSslAsync("x509", "-in", _pki.PathOf("issued/tunnel.local.pem"), "-noout", "-ext", "crlDistributionPoints");
+        Assert.Contains("URI:http://pki.example.com/crl.pem", renewed.Out);
+        Assert.Contains("URI:http://backup.example.com/crl.pem", renewed.Out);
+
+        var bad = await _pki.RunAsync("issue", "client", "site-b", "--crl-url", "ftp://pki.example.com/crl.pem");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("is not an absolute http, https or ldap URL", bad.Error);
+    }
+
+    [Fact(Timeout = Timeout)]
     public async Task Openssl_verifies_leaves_through_the_intermediate_and_with_the_bundle_alone()
     {
         await _pki.OkAsync("init-ca", "--intermediate");

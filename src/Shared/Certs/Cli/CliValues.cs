@@ -67,6 +67,12 @@ internal static partial class CliValues
             ? uri
             : throw Usage($"--uri '{text}' is not an absolute URI (e.g. spiffe://example.org/site/a)")).Distinct().ToList();
 
+    /// <summary>CRL distribution point URLs: absolute http, https or ldap URLs (RFC 5280 §4.2.1.13).</summary>
+    public static List<Uri> CrlUrls(string? list) => Split(list).Select(text =>
+        System.Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" or "ldap"
+            ? uri
+            : throw Usage($"--crl-url '{text}' is not an absolute http, https or ldap URL (e.g. http://pki.example.com/crl.pem)")).Distinct().ToList();
+
     public static TimeSpan Duration(string? text, string defaultText, string flag) =>
         Durations.TryParse(text ?? defaultText, allowDisabled: false, out var value)
             ? value.Value

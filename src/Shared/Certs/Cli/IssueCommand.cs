@@ -12,6 +12,7 @@ internal static class IssueCommand
         var dns = CliValues.DnsNames(options.Dns);
         var ips = CliValues.IpAddresses(options.Ip);
         var uris = CliValues.Uris(options.Uri);
+        var crlUrls = CliValues.CrlUrls(options.CrlUrl);
         var key = CliValues.Key(options.Key);
         var days = CliValues.Days(options.Days, kind == CertificateKind.Server ? CertsDefaults.ServerDays : CertsDefaults.ClientDays);
         if (kind == CertificateKind.Server && dns.Count == 0 && ips.Count == 0)
@@ -44,6 +45,7 @@ internal static class IssueCommand
             DnsNames = dns,
             IpAddresses = ips,
             Uris = uris,
+            CrlDistributionPoints = crlUrls,
         };
         var issued = folder.IssueLeaf(ca, spec, current, overwriteFiles: options.Force, revokeReplaced: false, now);
         using (issued.Certificate)

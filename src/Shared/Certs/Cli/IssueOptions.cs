@@ -20,6 +20,9 @@ internal sealed class IssueOptions : CertsOptions
     [Option("uri", HelpText = "URIs for the SAN, comma-separated, e.g. spiffe://example.org/site/a. Default: none")]
     public string? Uri { get; set; }
 
+    [Option("crl-url", HelpText = "URLs where you publish the CRL (crl.pem from `certs crl`), comma-separated, put in the certificate's CRL distribution points, e.g. http://pki.example.com/crl.pem. Default: none (the tunnel daemons never fetch it; other TLS tools and scanners read it)")]
+    public string? CrlUrl { get; set; }
+
     [Option("days", HelpText = "Validity in days, never beyond the issuing CA's. Default: " + CertsDefaults.ServerDays + " for a server, " + CertsDefaults.ClientDays + " for a client")]
     public int? Days { get; set; }
 

@@ -46,6 +46,7 @@ internal static class RenewCommand
                 DnsNames = san?.EnumerateDnsNames().ToList() ?? [],
                 IpAddresses = san?.EnumerateIPAddresses().ToList() ?? new List<IPAddress>(),
                 Uris = CertificateInfo.Uris(old).Select(u => new Uri(u)).ToList(),
+                CrlDistributionPoints = CertificateInfo.CrlDistributionPoints(old).Select(u => new Uri(u)).ToList(),
             };
             var issued = folder.IssueLeaf(ca, spec, current, overwriteFiles: options.Force, revokeReplaced: options.RevokeOld, now);
             using (issued.Certificate)
