@@ -194,12 +194,13 @@ log "site pod $site_pod at $site_ip"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 5. Probes as documented: /healthz 200 "ok"; /readyz 200 with "ready" once listening with a backend that answered.
-ready() { curl -sf "http://$1/readyz" | grep -q '"status": "ready"'; }
+# (grep -q in a pipeline would stop reading early and, with pipefail, fail the pipeline: compare captured output.)
+ready() { [[ "$(curl -sf "http://$1/readyz")" == *'"status": "ready"'* ]]; }
 until_ok 60 "cloud /readyz" ready "$cloud_ip:9090" || fail "cloud pod never ready: $(curl -s "http://$cloud_ip:9090/readyz" | tr -d '\n ')"
 until_ok 60 "site /readyz" ready "$site_ip:9091" || fail "site pod never ready: $(curl -s "http://$site_ip:9091/readyz" | tr -d '\n ')"
 [ "$(curl -s "http://$site_ip:9091/healthz")" = ok ] || fail "site /healthz"
 [ "$(curl -s "http://$cloud_ip:9090/healthz")" = ok ] || fail "cloud /healthz"
-curl -s "http://$cloud_ip:9090/metrics" | grep -q '^tunnel_build_info{program="tunnel-server"' || fail "cloud /metrics"
+[[ "$(curl -s "http://$cloud_ip:9090/metrics")" == *'tunnel_build_info{program="tunnel-server"'* ]] || fail "cloud /metrics"
 log "probes: /healthz ok and /readyz ready on both pods"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -230,7 +231,7 @@ awk -v s=$((cpu1_s - cpu0_s)) -v c=$((cpu1_c - cpu0_c)) -v hz="$hz" -v t="$(echo
   printf "%s kube-play: measure: 4 x 32 MiB HTTPS through the chain in %.1f s: CPU tunnel-server %.2f s, tunnel-client %.2f s = %.2f and %.2f CPU-s per Gbit\n",
     strftime("%H:%M:%S"), t, s / hz, c / hz, s / hz / gb, c / hz / gb }'
 log "measure: RSS after the transfers tunnel-server $(rss_kb "$server_c") KiB, tunnel-client $(rss_kb "$client_c") KiB"
-podman logs "$cloud_pod-squid" 2>&1 | grep -q "CONNECT $web_ip:443" || fail "the outer Squid did not log CONNECT $web_ip:443"
+[[ "$(podman logs "$cloud_pod-squid" 2>&1)" == *"CONNECT $web_ip:443"* ]] || fail "the outer Squid did not log CONNECT $web_ip:443"
 log "HTTPS through the site Squid and the tunnel: 4 x 32 MiB intact (sha256 $want)"
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -253,7 +254,7 @@ new_cert_served() { [ "$(served_serial)" = "$second_serial" ]; }
 until_ok 60 "tunnel-server serving serial $second_serial" new_cert_served \
   && log "rotation: new handshakes get serial $second_serial (was $first_serial)" \
   || fail "rotation: still serving $(served_serial)"
-podman logs "$server_c" 2>&1 | grep -q "reloaded certificates" || fail "tunnel-server did not log the reload"
+[[ "$(podman logs "$server_c" 2>&1)" == *"reloaded certificates"* ]] || fail "tunnel-server did not log the reload"
 touch "$work/gate"
 if wait "$duplex_pid"; then log "rotation: $(cat "$work/duplex.out")"; else fail "rotation: $(cat "$work/duplex.out")"; fi
 
@@ -266,7 +267,7 @@ bad() { # NAME EXPECTED-TEXT CONFIG-JSON HOSTDIR MOUNTPOINT
   local out rc=0
   out=$(timeout 60 podman run --rm --name "$id-bad-$name" --read-only -v "$work/bad-$name:/etc/tunnel/config:ro" \
     -v "$dir:$mountpoint:ro" "$tunnel_image" --config /etc/tunnel/config/server.json 2>&1) || rc=$?
-  if [ "$rc" -ne 3 ] || ! printf '%s' "$out" | grep -qF -- "$expect"; then
+  if [ "$rc" -ne 3 ] || [[ "$out" != *"$expect"* ]]; then
     fail "bad input '$name': exit $rc, wanted 3 and '$expect' in: $out"
   else
     log "bad input '$name': exit 3: $(printf '%s' "$out" | grep -F -- "$expect" | head -1 | cut -c1-400)"
@@ -282,10 +283,11 @@ bad read-only-fs "emptyDir" "${cfg%\}}, \"log\": {\"file\": \"/var/log/server.lo
 
 # ---------------------------------------------------------------------------------------------------------------
 # 9. The cloud pod removed: the site answers 503 with the reason; its /readyz says not ready.
-# The pod goes (SIGTERM, then removal), and with it the Service's only endpoint: kube-proxy then rejects
-# connections to the Service (refused), which the stand-in does once its process is stopped (by its PID).
-podman pod rm -f -t 10 "$cloud_pod" >/dev/null
+# As in a cluster: deleting the pod first removes it from the Service's endpoints, and kube-proxy then rejects
+# connections to the Service (refused), which the stand-in does once its process is stopped (by its PID); then the
+# pod gets SIGTERM and goes.
 podman exec "$id-svc" sh -c 'kill "$(cat /tmp/service-proxy.pid)"'
+podman pod rm -f -t 10 "$cloud_pod" >/dev/null
 answer() { curl -s -o "$work/503.body" -D "$work/503.head" -w '%{http_code}' -x "http://$site_ip:3128" --cacert "$work/web/cert.pem" "https://$web_ip/big.bin" || true; }
 is_503() { [ "$(answer)" = 503 ] || [ "$(awk 'NR==1 {print $2}' "$work/503.head" 2>/dev/null)" = 503 ]; }
 if until_ok 60 "503 from the site with the cloud gone" is_503; then
