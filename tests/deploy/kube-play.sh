@@ -132,13 +132,15 @@ until_ok 30 "nginx on $web_ip:443" curl -sf --cacert "$work/web/cert.pem" -o /de
 
 # ---------------------------------------------------------------------------------------------------------------
 # 4. The manifests: render, check, play.
-overlay() { # NAME BASE-DIR EXTRA-PATCH
+overlay() { # NAME BASE-DIR DEPLOYMENT JSON6902-PATCH
   local dir="$work/overlay-$1"
   mkdir -p "$dir"
+  printf '%s\n' "$4" >"$dir/deployment-patch.yaml"
+  # Old spellings (bases, patchesJson6902 with a path) so that kubectl 1.20's kustomize v2.0.3 renders it too.
   cat >"$dir/kustomization.yaml" <<KUST
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
-resources:
+bases:
   - $(realpath --relative-to="$dir" "$2")
 nameSuffix: -$id
 images:
@@ -148,14 +150,16 @@ images:
   - name: docker.io/ubuntu/squid
     newName: localhost/tunnel-test-tools
     newTag: bookworm
-patches:
+patchesJson6902:
   - target:
+      group: apps
+      version: v1
       kind: Deployment
-    patch: |-
-$(printf '%s\n' "$3" | sed 's/^/      /')
+      name: $3
+    path: deployment-patch.yaml
 KUST
-  kubectl kustomize "$2" >"$work/$1-shipped.yaml"
-  kubectl kustomize "$dir" >"$work/$1-played.yaml"
+  kubectl kustomize "$2" >"$work/$1-shipped.yaml" 2>"$work/$1-kustomize.err" || { cat "$work/$1-kustomize.err"; exit 1; }
+  kubectl kustomize "$dir" >"$work/$1-played.yaml" 2>"$work/$1-kustomize.err" || { cat "$work/$1-kustomize.err"; exit 1; }
   python3 tests/deploy/helpers.py compare-render "$work/$1-shipped.yaml" "$work/$1-played.yaml" "$id" | sed "s/^/  $1 /" || fail "$1: render check"
 }
 tls_patch() { # HOSTDIR
@@ -172,7 +176,7 @@ port_patch() { # CONTAINER-INDEX PORT-INDEX
 }
 pod_ip() { podman inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$(podman pod inspect "$1" -f '{{.InfraContainerID}}')"; }
 
-overlay cloud deploy/kubernetes/cloud "$(tls_patch "$work/secrets/server"; port_patch 1 0; port_patch 1 1
+overlay cloud deploy/kubernetes/cloud tunnel-server "$(tls_patch "$work/secrets/server"; port_patch 1 0; port_patch 1 1
   printf '%s\n' "- op: replace" "  path: /spec/replicas" "  value: 1")"
 cloud_pod="tunnel-server-$id-pod-0"
 pods+=("$cloud_pod")
@@ -182,7 +186,7 @@ cloud_ip=$(pod_ip "$cloud_pod")
 log "cloud pod $cloud_pod at $cloud_ip; the Service's stand-in at $svc_ip:443"
 podman exec -d "$id-svc" python3 /w/helpers.py service-proxy 443 "$cloud_ip" 8443 /tmp/service-proxy.pid >/dev/null
 
-overlay site deploy/kubernetes/site "$(tls_patch "$work/secrets/client"; port_patch 0 0; port_patch 1 0)
+overlay site deploy/kubernetes/site site-squid "$(tls_patch "$work/secrets/client"; port_patch 0 0; port_patch 1 0)
 - op: add
   path: /spec/template/spec/hostAliases
   value: [{ip: \"$svc_ip\", hostnames: [tunnel.example.com]}]"
