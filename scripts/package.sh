@@ -66,7 +66,7 @@ Maintainer: Tunnel contributors <tunnel@localhost>
 Section: net
 Priority: optional
 Installed-Size: $installed_kb
-Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6, libssl3 | libssl1.1, ca-certificates, passwd
+Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6, libssl3 | libssl1.1, ca-certificates, passwd, procps
 Description: TLS tunnel relay pair for proxied traffic through strict firewalls
  tunnel-client (next to Squid, as its cache_peer parent) and tunnel-server (in front of the upstream proxy)
  carry each connection in TLS 1.3 with mutual authentication. 'tunnel-server certs' runs the private CA.

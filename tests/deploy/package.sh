@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian package, installed into a clean Debian 12 (a container from a root file system made with mmdebstrap,
-# with systemd for systemd-analyze; cached in artifacts/deploy/): dpkg -i succeeds, the 'tunnel' system user exists,
+# with systemd for systemd-analyze and procps for the units' /bin/kill; cached in artifacts/deploy/): dpkg -i succeeds, the 'tunnel' system user exists,
 # both binaries and the certs CLI run, /etc/tunnel holds the examples and belongs to root:tunnel 0750, and
 # 'systemd-analyze verify' accepts both units; then the tarball's binaries run on the host.
 # Uses artifacts/dist from scripts/package.sh (tests/deploy/kube-play.sh builds it; built here if missing).
@@ -24,7 +24,8 @@ if [ ! -f "$deb" ] || [ ! -f "$tarball" ]; then
 fi
 if [ ! -f "$rootfs" ]; then
   log "making $rootfs with mmdebstrap"
-  timeout 900 mmdebstrap --variant=minbase --include=ca-certificates,libssl3,systemd bookworm "$rootfs.tmp.tar" </dev/null >"$work/mmdebstrap.log" 2>&1 \
+  # unshare mode: with systemd in the root, root mode left /proc and /sys mounted here and failed to make the tarball.
+  timeout 900 mmdebstrap --mode=unshare --variant=minbase --include=ca-certificates,libssl3,procps,systemd bookworm "$rootfs.tmp.tar" </dev/null >"$work/mmdebstrap.log" 2>&1 \
     || { cat "$work/mmdebstrap.log"; exit 1; }
   mv "$rootfs.tmp.tar" "$rootfs"
   podman rmi -f "$image" >/dev/null 2>&1 || true
