@@ -35,6 +35,8 @@ log() { printf '%s kube-play: %s\n' "$(date +%H:%M:%S)" "$*"; }
 fail() { log "FAIL: $*"; failures=$((failures + 1)); }
 cleanup() {
   local rc=$?
+  # The duplex client, if a failure left it running (it started it; by PID).
+  [ -n "${duplex_pid:-}" ] && kill "$duplex_pid" 2>/dev/null || true
   if [ "$rc" -ne 0 ] || [ "$failures" -ne 0 ]; then
     for p in "${pods[@]}"; do
       for c in $(podman pod inspect "$p" --format '{{range .Containers}}{{.Name}} {{end}}' 2>/dev/null); do
@@ -269,6 +271,7 @@ bad() { # NAME EXPECTED-TEXT CONFIG-JSON HOSTDIR MOUNTPOINT
   mkdir -p "$work/bad-$name"
   printf '%s\n' "$config" >"$work/bad-$name/server.json"
   local out rc=0
+  containers+=("$id-bad-$name")
   out=$(timeout 60 podman run --rm --name "$id-bad-$name" --read-only -v "$work/bad-$name:/etc/tunnel/config:ro" \
     -v "$dir:$mountpoint:ro" "$tunnel_image" --config /etc/tunnel/config/server.json 2>&1) || rc=$?
   if [ "$rc" -ne 3 ] || [[ "$out" != *"$expect"* ]]; then
