@@ -196,12 +196,19 @@ def docs(path):
 def compare_render(args):
     import json
     base, played, suffix = docs(args[0]), docs(args[1]), args[2]
+    import re
+    # A generated ConfigMap's name ends in a hash of its content; kustomize v2 (kubectl 1.20) hashes the suffixed
+    # name, v5 the content only, so the hash is compared by the content it covers, not by itself.
+    unhash = lambda n: re.sub(r'-[a-z0-9]{10}$', '-HASH', n)
     def normalize(doc, strip):
         doc = json.loads(json.dumps(doc))
         name = doc['metadata']['name']
-        if strip and doc['kind'] != 'Namespace':
-            assert name.endswith('-' + suffix) or ('-' + suffix + '-') in name, 'no suffix on ' + name
-            doc['metadata']['name'] = name.replace('-' + suffix, '')
+        if strip:
+            # kustomize v2 suffixes the Namespace too, v5 does not.
+            assert doc['kind'] == 'Namespace' or name.endswith('-' + suffix) or ('-' + suffix + '-') in name, 'no suffix on ' + name
+            doc['metadata']['name'] = name = name.replace('-' + suffix, '')
+        if doc['kind'] == 'ConfigMap':
+            doc['metadata']['name'] = unhash(name)
         if doc['kind'] == 'Deployment':
             doc['spec']['replicas'] = 'REPLICAS'
         spec = doc.get('spec', {}).get('template', {}).get('spec')
@@ -214,9 +221,8 @@ def compare_render(args):
             for v in spec['volumes']:
                 if v['name'] == 'tls':
                     v.clear(); v['name'] = 'tls'
-                for kind in ('configMap',):
-                    if kind in v and strip:
-                        v[kind]['name'] = v[kind]['name'].replace('-' + suffix, '')
+                if 'configMap' in v:
+                    v['configMap']['name'] = unhash(v['configMap']['name'].replace('-' + suffix, '') if strip else v['configMap']['name'])
         if doc['kind'] == 'HorizontalPodAutoscaler' and strip:
             doc['spec']['scaleTargetRef']['name'] = doc['spec']['scaleTargetRef']['name'].replace('-' + suffix, '')
         return doc
