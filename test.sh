@@ -6,6 +6,9 @@ cd "$(dirname "$0")"
 
 scripts/ensure-packages.sh squid stunnel4 nginx-light curl openssl apache2-utils prometheus haproxy \
   iproute2 nftables tcpdump tshark mitmproxy testssl.sh
+# The deployment tests (tests/deploy/): podman with runc, base images from mmdebstrap, kubectl for kustomize.
+scripts/ensure-packages.sh podman runc catatonit uidmap mmdebstrap python3-yaml bc systemd procps
+command -v kubectl >/dev/null 2>&1 || scripts/ensure-packages.sh kubernetes-client
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Tunnel.sln -c Release -warnaserror
@@ -25,3 +28,11 @@ scripts/fuzz.sh --smoke
 bench/run.sh --smoke
 # The A/B harness too (about 40 s: publishes HEAD from a git worktree and the working tree, 1 s per direction).
 bench/ab.sh --smoke HEAD
+
+# Deployment (about 8 minutes; a clean clone also makes three Debian root file systems with mmdebstrap, about 2 minutes
+# each, cached in artifacts/deploy/): the alerting rules with promtool; the package, tarball and image built by
+# scripts/package.sh and the Kubernetes manifests run with podman kube play (tests/deploy/kube-play.sh); the package
+# installed into a clean Debian (tests/deploy/package.sh).
+tests/deploy/prometheus.sh
+tests/deploy/kube-play.sh
+tests/deploy/package.sh

@@ -64,7 +64,7 @@ internal static class CommonSettings
         var log = new LogOptions(
             root.Choice("log:level", LogLevel.Information, LogLevels),
             root.Choice("log:format", LogFormat.Text, LogFormats),
-            root.String("log:file") is { Length: > 0 } file ? root.ResolvePath(file, fromFlag: false) : null,
+            root.String("log:file") is { Length: > 0 } file ? CheckLogFolder(root, root.ResolvePath(file, fromFlag: false)) : null,
             root.Bool("log:quietConnections", false));
         var admin = ReadAdmin(root);
         var derived = FileDescriptorLimit.DefaultMaxConnections(admin.Listen is not null);
@@ -79,6 +79,28 @@ internal static class CommonSettings
         {
             ConfiguredMaxConnections = root.Find("maxConnections") is null ? null : maxConnections,
         };
+    }
+
+    /// <summary>The log file's folder must exist and be writable now: the file sink would otherwise drop every line
+    /// without a word (a read-only root file system in a container, a missing /var/log/tunnel).</summary>
+    private static string CheckLogFolder(SettingsReader root, string path)
+    {
+        var folder = System.IO.Path.GetDirectoryName(path) ?? ".";
+        var probe = System.IO.Path.Combine(folder, $".tunnel-write-check-{Environment.ProcessId}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose))
+            {
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            root.ErrorAt("log:file", $"cannot write log files in '{folder}': {ex.Message.TrimEnd('.')}. " +
+                "Fix: create the folder writable by the daemon's user, or (in a container with a read-only root file system) " +
+                "mount a writable volume there (an emptyDir), or drop log.file: containers log to standard output");
+        }
+
+        return path;
     }
 
     /// <summary>The admin endpoint: off unless set; a bare port means loopback only.</summary>

@@ -230,7 +230,7 @@ internal sealed class SettingsReader
         var path = ResolvePath(found.Value.Value.Trim(), fromFlag: _document.Flags.ContainsKey(key));
         if (!File.Exists(path))
         {
-            Error(found.Value.Key, $"{what} '{path}' does not exist");
+            Error(found.Value.Key, $"{what} '{path}' does not exist (check the path; in Kubernetes, the volume's mountPath and the Secret's keys: tls.crt, tls.key, ca.crt)");
         }
 
         return path;

@@ -51,6 +51,22 @@ public sealed class OptionsValidationTests : IDisposable
     }
 
     [Fact]
+    public void A_log_file_in_a_folder_that_cannot_be_written_is_an_error_naming_the_fix()
+    {
+        var missing = Path.Combine(_folder, "no-such-folder", "server.log");
+        var writable = Path.Combine(_folder, "server.log");
+
+        var (_, errors) = TestOptions.TryRead(new Dictionary<string, string> { ["log:file"] = missing }, ServerOptionsReader.Read);
+        var (_, fine) = TestOptions.TryRead(new Dictionary<string, string> { ["log:file"] = writable }, ServerOptionsReader.Read);
+
+        var error = Assert.Single(errors, e => e.Key == "log:file");
+        Assert.Contains(Path.GetDirectoryName(missing)!, error.Message);
+        Assert.Contains("emptyDir", error.Message);
+        Assert.DoesNotContain(fine, e => e.Key == "log:file");
+        Assert.Empty(Directory.GetFiles(_folder, ".tunnel-write-check-*"));
+    }
+
+    [Fact]
     public void Broken_json_is_reported_with_the_file_and_line()
     {
         var file = WriteConfig("{ \"listen\": \"127.0.0.1:0\",, }");

@@ -42,7 +42,39 @@ public sealed class IdentityLoaderTests : IDisposable
 
         Assert.Contains("mode 0644", error.Message);
         Assert.Contains($"chmod 600 '{key}'", error.Message);
+        Assert.Contains("defaultMode: 0440", error.Message);
+        Assert.Contains("fsGroup", error.Message);
     }
+
+    [Fact]
+    public void Takes_a_root_owned_key_its_group_can_read_as_a_kubernetes_secret_volume_with_fsGroup_has_it()
+    {
+        // The kubelet writes Secret files as root; with fsGroup and defaultMode 0440 they are root:fsGroup 0440.
+        var (cert, key) = _pki.IssueServer();
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.GroupRead);
+        Assert.Equal(0, KeyFilePermissions.OwnerOf(key)); // the tests run as root (README)
+
+        var identity = IdentityLoader.Load(new IdentityOptions(cert, key, null, null, null), TimeProvider.System);
+
+        Assert.True(identity.Certificate.HasPrivateKey);
+    }
+
+    [Theory]
+    [InlineData(0, "0660")] // root-owned, but the group may write it
+    [InlineData(12345, "0640")] // group-readable and not owned by root: the owner could have shared it
+    public void Refuses_a_group_readable_key_unless_root_owns_it_and_the_group_can_only_read(int owner, string mode)
+    {
+        var (cert, key) = _pki.IssueServer();
+        File.SetUnixFileMode(key, (UnixFileMode)Convert.ToInt32(mode, 8));
+        Assert.Equal(0, Chown(key, owner, 0));
+
+        var error = Assert.Throws<CertificateLoadException>(() => IdentityLoader.Load(new IdentityOptions(cert, key, null, null, null), TimeProvider.System));
+
+        Assert.Contains($"mode {mode}", error.Message);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
+    private static extern int Chown([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int owner, int group);
 
     [Fact]
     public void Refuses_an_expired_certificate()

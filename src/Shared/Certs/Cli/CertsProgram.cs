@@ -14,7 +14,7 @@ internal static class CertsProgram
     private static Type[] Verbs =>
     [
         typeof(InitCaOptions), typeof(IssueOptions), typeof(RevokeOptions), typeof(CrlOptions),
-        typeof(ListOptions), typeof(InspectOptions), typeof(RenewOptions), typeof(ExportP12Options),
+        typeof(ListOptions), typeof(InspectOptions), typeof(RenewOptions), typeof(ExportP12Options), typeof(ExportK8sSecretOptions),
     ];
 
     /// <param name="program">How to name ourselves in help and errors, e.g. <c>tunnel-server certs</c>.</param>
@@ -42,6 +42,7 @@ internal static class CertsProgram
                 InspectOptions o => await InspectCommand.RunAsync(o, context, cancellationToken),
                 RenewOptions o => await RenewCommand.RunAsync(o, context),
                 ExportP12Options o => await ExportP12Command.RunAsync(o, context),
+                ExportK8sSecretOptions o => await ExportK8sSecretCommand.RunAsync(o, context),
                 _ => ExitCodes.Usage,
             };
         }
