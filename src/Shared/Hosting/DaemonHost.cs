@@ -111,6 +111,7 @@ internal sealed partial class DaemonHost : IDisposable
         }
 
         _bound.TrySetResult();
+        OpenSslPolicy.LogStatus(_logger);
         if (OpenSslBuffers.Unavailable is { } why)
         {
             LogTlsBuffersKept(_logger, why);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace Tunnel.Tls;
 
@@ -15,7 +16,7 @@ namespace Tunnel.Tls;
 /// default configuration file and before the first handshake. It does nothing when the operator set
 /// <c>OPENSSL_CONF</c> (OpenSSL's own configuration then rules, groups included), off Linux, or where the process
 /// has loaded another libssl than OpenSSL 3; <see cref="Status"/> says which.</remarks>
-internal static class OpenSslPolicy
+internal static partial class OpenSslPolicy
 {
     /// <summary>Colon-separated, OpenSSL's names, most preferred first.</summary>
     public const string Groups = "X25519:P-256:X448:P-384:P-521";
@@ -33,6 +34,15 @@ internal static class OpenSslPolicy
         lock (Gate)
         {
             return _status ??= Apply();
+        }
+    }
+
+    /// <summary>Logs what was applied (at start-up, once the tunnels have loaded their TLS state).</summary>
+    public static void LogStatus(ILogger logger)
+    {
+        if (Status is { } status)
+        {
+            LogApplied(logger, status);
         }
     }
 
@@ -116,4 +126,7 @@ internal static class OpenSslPolicy
     [DllImport("libcrypto.so.3", EntryPoint = "BIO_free")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int BioFree(IntPtr bio);
+
+    [LoggerMessage(EventId = 202, EventName = "TlsPolicy", Level = LogLevel.Information, Message = "OpenSSL: {Status}")]
+    private static partial void LogApplied(ILogger logger, string status);
 }

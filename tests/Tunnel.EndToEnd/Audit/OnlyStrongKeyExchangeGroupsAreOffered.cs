@@ -28,6 +28,8 @@ public sealed class OnlyStrongKeyExchangeGroupsAreOffered(ITestOutputHelper outp
             ["--listen", "127.0.0.1:0", "--upstream", upstream.Address, "--cert", identity.Cert, "--key", identity.Key, "--ca", pki.CaPath],
             output, deadline.Token, environment: environment);
 
+        var policy = await server.WaitForEventAsync(e => e.EventName == "TlsPolicy", "the OpenSSL policy line", deadline.Token);
+        Assert.Contains(shippedOpenSslConfig ? "OPENSSL_CONF is set" : "groups X25519:P-256:X448:P-384:P-521", policy["Status"]);
         var ffdhe = await HandshakeAsync(server, "ffdhe2048", pki.CaPath, deadline.Token);
         var x25519 = await HandshakeAsync(server, "X25519", pki.CaPath, deadline.Token);
         var p256 = await HandshakeAsync(server, "P-256", pki.CaPath, deadline.Token);
