@@ -168,6 +168,8 @@ public sealed class ClientAvailabilityTests(ITestOutputHelper output) : IDisposa
         var warning = await _logs.WaitForAsync(l => l.EventId.Name == "MaxConnectionsReached" && l.Category == "tunnel-client", Wait);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("the process is at maxConnections (2)", warning.Message);
+        Assert.Contains("# TYPE tunnel_max_connections_reached_total counter", tunnel.Client.Metrics.Registry.Render());
+        Assert.Matches("tunnel_max_connections_reached_total\\{tunnel=\"default\"\\} [1-9]", tunnel.Client.Metrics.Registry.Render());
 
         using var third = await tunnel.ConnectClientAsync();
         await using var thirdStream = new NetworkStream(third);
