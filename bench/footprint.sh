@@ -45,8 +45,11 @@ source "$BENCH/lib.sh"
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo null; }
 
 form_of() { case "$1" in jit*) echo jit ;; r2r*) echo r2r ;; trimmed*) echo trimmed ;; aot*) echo aot ;; *) echo none ;; esac; }
-publish() { # publish FORM: both daemons into $OUT/pub/FORM
+declare -A PUBLISHED
+publish() { # publish FORM: both daemons into $OUT/pub/FORM (once per run)
   local form=$1 dir=$OUT/pub/$1 args=()
+  [ -n "${PUBLISHED[$form]:-}" ] && return "${PUBLISHED[$form]}"
+  PUBLISHED[$form]=0
   [ "$REUSE" = 1 ] && [ -x "$dir/tunnel-server" ] && [ -x "$dir/tunnel-client" ] && return 0
   case "$form" in
     jit) args=() ;;
@@ -59,7 +62,7 @@ publish() { # publish FORM: both daemons into $OUT/pub/FORM
   local p
   for p in TunnelServer TunnelClient; do
     (cd "$ROOT" && dotnet publish "src/$p/$p.csproj" -c Release -o "$dir" "${args[@]}") >>"$OUT/logs/publish-$form.log" 2>&1 ||
-      { log "publish $form failed: $OUT/logs/publish-$form.log"; tail -5 "$OUT/logs/publish-$form.log" >&2; return 1; }
+      { log "publish $form failed: $OUT/logs/publish-$form.log"; tail -5 "$OUT/logs/publish-$form.log" >&2; PUBLISHED[$form]=1; return 1; }
   done
 }
 
