@@ -18,7 +18,8 @@
 #   --only   runs only the named sections (for tuning work); the report marks the rest "no number" and docs/
 #            is left alone.
 #
-# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_MUX_CLIENT_CONFIG=FILE runs the
+# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_PUBLISH_ARGS="-p:TunnelAot=true" measures
+# the Native AOT build (docs/ left alone); BENCH_MUX_CLIENT_CONFIG=FILE runs the
 # tunnel-mux pair's client with FILE instead of bench/tunnel-client-mux.json (the report quotes FILE and docs/ is
 # left alone).
 #
@@ -103,13 +104,17 @@ ulimit -n "$FD_LIMIT"
 log "building (Release)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PUB=$ROOT/artifacts/publish
+# BENCH_PUBLISH_ARGS: extra dotnet publish arguments for both daemons, e.g. "-p:TunnelAot=true" to measure the Native
+# AOT build (then its own folder, and docs/ is left alone).
+PUBLISH_ARGS=${BENCH_PUBLISH_ARGS:-}
+[ -z "$PUBLISH_ARGS" ] || PUB=$ROOT/artifacts/publish-bench-custom
 BENCH_BIN=$ROOT/artifacts/bench
 # Chained with &&: set -e does not apply inside a subshell whose status is tested (the || below), and a failed
 # publish must not leave an older binary in artifacts/ to be measured.
 (
   cd "$ROOT" &&
-  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror &&
-  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror &&
+  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
+  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
   dotnet publish bench/Tunnel.Bench/Tunnel.Bench.csproj -c Release -o "$BENCH_BIN" -warnaserror
 ) >"$OUT/logs/build.log" 2>&1 || { tail -30 "$OUT/logs/build.log" >&2; log "build failed"; exit 1; }
 TOOL=$BENCH_BIN/tunnel-bench
@@ -147,6 +152,7 @@ meta = {
   "wrk": "$(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')",
   "tunnel_commit": "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src bench || echo '+uncommitted')",
   "fd_limit": $FD_LIMIT,
+  "publish_args": "$PUBLISH_ARGS",
   "load_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "delay_ms": $DELAY_MS,
   "impls": "${IMPLS[*]}",
@@ -172,7 +178,7 @@ launch() {
     LAST_PID=${line%% *}; LAST_MS=${line##* }
     [ -n "$LAST_PID" ] && PIDS+=("$LAST_PID")
   else
-    start_bg "$logfile" "$@"
+    start_bg "$logfile" "$@"; LAST_MS=null
   fi
 }
 start_pair() {
@@ -630,7 +636,7 @@ EOF
 log "writing the report"
 status=0
 "$PY" "$BENCH/report.py" "$OUT" || { status=$?; log "the report flagged a problem (see above and report.md)"; }
-if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory,startup ] && [ "$MUX_OVERRIDE" = False ] && [ -f "$OUT/report.md" ]; then
+if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory,startup ] && [ "$MUX_OVERRIDE" = False ] && [ -z "$PUBLISH_ARGS" ] && [ -f "$OUT/report.md" ]; then
   cp "$OUT/report.md" "$ROOT/docs/benchmarks.md"
   cp "$OUT/ratios.png" "$ROOT/docs/benchmarks.png"
   log "copied to docs/benchmarks.md and docs/benchmarks.png"
