@@ -57,8 +57,16 @@ def figures(mem_ns):
         ]
     g = "Idle process (after a warm-up of 20 connections, before the load)"
     f += [
-        ("mem.idle.client_mb", g, "client-side RSS", "MiB", "lower", None),
-        ("mem.idle.server_mb", g, "server-side RSS", "MiB", "lower", None),
+        ("mem.idle.client_mb", g, "client-side RSS", "MiB", "lower", ("ratio<=", 1.5)),
+        ("mem.idle.server_mb", g, "server-side RSS", "MiB", "lower", ("ratio<=", 1.5)),
+    ]
+    g = "Start-up (exec to the port accepting a TCP connect; certificate commands in a fresh folder)"
+    f += [
+        ("start.server_ms", g, "server-side process: exec to listening", "ms", "lower", ("tunnel<=", 50)),
+        ("start.client_ms", g, "client-side process: exec to listening", "ms", "lower", ("tunnel<=", 50)),
+        ("certs.init_ca_ms", g, "create a CA (certs init-ca; openssl genpkey + req -x509)", "ms", "lower", ("tunnel<=", 50)),
+        ("certs.issue_ms", g, "issue a server certificate (certs issue server; openssl genpkey + req + x509 -req)", "ms",
+         "lower", ("tunnel<=", 50)),
     ]
     g = "New connection over a 25 ms one-way delay (sequential, GET /)"
     f += [
@@ -427,6 +435,13 @@ def main(out):
   accept completes at once, it dials the server, and forwards the client's first bytes, no earlier than 75 ms
   (SYN + SYN-ACK + first data) after the accept, as on a real path. `tunnel-bench ttfb` opens sequential
   connections to the client-side listener, sends `GET /` and times the first response byte (nginx upstream).
+- **Start-up**: `bench/startup.py` takes the time just before it execs a process and polls its listening port with
+  a TCP connect every 2 ms (15 s deadline); the figure is the time to the first accepted connect. The server-side
+  process starts first, then the client-side one (tunnel-client dials its warm pool at start). Each run starts fresh
+  processes. Then, in a fresh folder, the certificate commands: for both Tunnel pairs `tunnel-server certs init-ca`
+  and `tunnel-server certs issue server NAME --ip 127.0.0.1` (the same binary, measured again in each pair's turn);
+  for stunnel, which has no such command, the openssl commands that make the same files (an ECDSA P-256 key and a
+  self-signed CA; a key, a CSR and a certificate signed by the CA) in one `sh -c`. Wall clock to exit.
 - **CPU**: utime + stime of both processes of the pair, read from `/proc/PID/stat` before and after each load run,
   divided by the bytes iperf3 received (per GB = 10⁹ bytes) or by wrk's completed requests (per connection).
 - The machine has 2 cores shared by the load generator, the upstream and both processes of the pair, so absolute

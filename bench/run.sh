@@ -5,7 +5,7 @@
 #   tunnel      tunnel-client + tunnel-server, the default (stunnel-compatible) wire: bench/tunnel-client.json
 #   tunnel-mux  the same tunnel-server, tunnel-client with bench/tunnel-client-mux.json ("multiplex": true)
 #
-#   bench/run.sh [--full|--quick|--smoke] [--out DIR] [--only bulk,http,ttfb,memory]
+#   bench/run.sh [--full|--quick|--smoke] [--out DIR] [--only bulk,http,ttfb,memory,startup]
 #
 #   --full   (default) 5 runs per figure, 5 s per load run, 1k/5k/9.9k idle connections, 50 TTFB probes;
 #            copies the report to docs/benchmarks.md and docs/benchmarks.png. About 40 minutes here (38–42;
@@ -18,7 +18,8 @@
 #   --only   runs only the named sections (for tuning work); the report marks the rest "no number" and docs/
 #            is left alone.
 #
-# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_MUX_CLIENT_CONFIG=FILE runs the
+# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_PUBLISH_ARGS="-p:TunnelAot=true" measures
+# the Native AOT build (docs/ left alone); BENCH_MUX_CLIENT_CONFIG=FILE runs the
 # tunnel-mux pair's client with FILE instead of bench/tunnel-client-mux.json (the report quotes FILE and docs/ is
 # left alone).
 #
@@ -28,7 +29,7 @@ set -euo pipefail
 
 MODE=full
 OUT=
-ONLY=bulk,http,ttfb,memory
+ONLY=bulk,http,ttfb,memory,startup
 while [ $# -gt 0 ]; do
   case "$1" in
     --full) MODE=full ;;
@@ -103,13 +104,17 @@ ulimit -n "$FD_LIMIT"
 log "building (Release)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PUB=$ROOT/artifacts/publish
+# BENCH_PUBLISH_ARGS: extra dotnet publish arguments for both daemons, e.g. "-p:TunnelAot=true" to measure the Native
+# AOT build (then its own folder, and docs/ is left alone).
+PUBLISH_ARGS=${BENCH_PUBLISH_ARGS:-}
+[ -z "$PUBLISH_ARGS" ] || PUB=$ROOT/artifacts/publish-bench-custom
 BENCH_BIN=$ROOT/artifacts/bench
 # Chained with &&: set -e does not apply inside a subshell whose status is tested (the || below), and a failed
 # publish must not leave an older binary in artifacts/ to be measured.
 (
   cd "$ROOT" &&
-  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror &&
-  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror &&
+  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
+  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
   dotnet publish bench/Tunnel.Bench/Tunnel.Bench.csproj -c Release -o "$BENCH_BIN" -warnaserror
 ) >"$OUT/logs/build.log" 2>&1 || { tail -30 "$OUT/logs/build.log" >&2; log "build failed"; exit 1; }
 TOOL=$BENCH_BIN/tunnel-bench
@@ -147,6 +152,7 @@ meta = {
   "wrk": "$(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')",
   "tunnel_commit": "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src bench || echo '+uncommitted')",
   "fd_limit": $FD_LIMIT,
+  "publish_args": "$PUBLISH_ARGS",
   "load_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "delay_ms": $DELAY_MS,
   "impls": "${IMPLS[*]}",
@@ -161,32 +167,46 @@ EOF
 # to the server-side process (P_SRV[IMPL]) directly, or through the delaying relay on P_RELAY[IMPL]. tunnel and
 # tunnel-mux run the same tunnel-server command; only the client's --config differs. Returns non-zero (after noting
 # it in failures.txt) if either process does not listen; the section goes on, and the pair's figures get no number.
+# launch LOGFILE PORT CMD...: start_bg, or with TIMED=1 bench/startup.py, which also times exec -> PORT accepting a
+# TCP connect (polled every 2 ms, 15 s deadline) into LAST_MS ("null" if it never listened). Sets LAST_PID.
+TIMED=0
+launch() {
+  local logfile=$1 port=$2; shift 2
+  if [ "$TIMED" = 1 ]; then
+    local line
+    line=$("$PY" "$BENCH/startup.py" listen "$port" "$logfile" 15 "$FD_LIMIT" -- "$@" || true)
+    LAST_PID=${line%% *}; LAST_MS=${line##* }
+    [ -n "$LAST_PID" ] && PIDS+=("$LAST_PID")
+  else
+    start_bg "$logfile" "$@"; LAST_MS=null
+  fi
+}
 start_pair() {
   local impl=$1 upstream=$2 via=${3:-} tag=$1-${4:-x}
   local connect=${P_SRV[$impl]}
   [ "$via" = via-relay ] && connect=${P_RELAY[$impl]}
-  CPID[$impl]=
+  CPID[$impl]=; SMS=null; CMS=null
   # The server first, and the client only once the server listens: tunnel-client dials at start (warm pool,
   # multiplexed connections), and refused dials would put the server behind its circuit breaker for seconds.
   if [ "$impl" = stunnel ]; then
     stunnel_conf server "${P_SRV[$impl]}" "$upstream"
     stunnel_conf client "${P_CLI[$impl]}" "$connect"
-    start_bg "$OUT/logs/$tag-server.log" stunnel "$OUT/conf/stunnel-server.conf"; SPID[$impl]=$LAST_PID
+    launch "$OUT/logs/$tag-server.log" "${P_SRV[$impl]}" stunnel "$OUT/conf/stunnel-server.conf"; SPID[$impl]=$LAST_PID; SMS=$LAST_MS
     if wait_port "${P_SRV[$impl]}" "${SPID[$impl]}"; then
-      start_bg "$OUT/logs/$tag-client.log" stunnel "$OUT/conf/stunnel-client.conf"; CPID[$impl]=$LAST_PID
+      launch "$OUT/logs/$tag-client.log" "${P_CLI[$impl]}" stunnel "$OUT/conf/stunnel-client.conf"; CPID[$impl]=$LAST_PID; CMS=$LAST_MS
     fi
   else
-    start_bg "$OUT/logs/$tag-server.log" "$PUB/tunnel-server" --config "$BENCH/tunnel-server.json" \
+    launch "$OUT/logs/$tag-server.log" "${P_SRV[$impl]}" "$PUB/tunnel-server" --config "$BENCH/tunnel-server.json" \
       --listen "127.0.0.1:${P_SRV[$impl]}" --upstream "127.0.0.1:$upstream" \
       --cert "$CERTS/server.pem" --key "$CERTS/server.key" --ca "$CERTS/ca.pem"
-    SPID[$impl]=$LAST_PID
+    SPID[$impl]=$LAST_PID; SMS=$LAST_MS
     local client_config=$BENCH/tunnel-client.json
     [ "$impl" = tunnel-mux ] && client_config=$MUX_CONFIG
     if wait_port "${P_SRV[$impl]}" "${SPID[$impl]}"; then
-      start_bg "$OUT/logs/$tag-client.log" "$PUB/tunnel-client" --config "$client_config" \
+      launch "$OUT/logs/$tag-client.log" "${P_CLI[$impl]}" "$PUB/tunnel-client" --config "$client_config" \
         --listen "127.0.0.1:${P_CLI[$impl]}" --server "127.0.0.1:$connect" --server-name "$NAME" \
         --cert "$CERTS/client.pem" --key "$CERTS/client.key" --ca "$CERTS/ca.pem"
-      CPID[$impl]=$LAST_PID
+      CPID[$impl]=$LAST_PID; CMS=$LAST_MS
     fi
   fi
   if [ -n "${CPID[$impl]}" ] && wait_port "${P_CLI[$impl]}" "${CPID[$impl]}"; then return 0; fi
@@ -519,9 +539,7 @@ except Exception:
 
 section_memory() {
   log "memory: idle tunneled connections ($MEM_NS), each with one echoed round trip, fd limit $FD_LIMIT"
-  start_bg "$OUT/logs/echo.log" "$TOOL" echo --listen "127.0.0.1:$P_ECHO" --max-seconds 3600
-  local echo_pid=$LAST_PID n run impl
-  wait_port "$P_ECHO" "$echo_pid"
+  local n run impl
   for n in $MEM_NS; do
     for run in $(seq "$RUNS"); do
       for impl in "${IMPLS[@]}"; do
@@ -530,8 +548,52 @@ section_memory() {
       done
     done
   done
-  stop_pid "$echo_pid"
 }
+
+# ---------------------------------------------------------------------------------------------------------------
+# 7. Start-up: exec to listening for each process of a pair (bench/startup.py: the time from just before the exec to
+# the first TCP connect the port accepts), then the certificate commands an operator runs first, each in a fresh
+# folder: Tunnel's `tunnel-server certs init-ca` / `certs issue server`, stunnel's the openssl commands that make the
+# same (an ECDSA P-256 key, a self-signed CA; a key, a CSR, a certificate signed by the CA), through one sh -c.
+section_startup() {
+  log "start-up: exec to listening, certificate commands"
+  local run impl dir ms
+  for run in $(seq "$RUNS"); do
+    for impl in "${IMPLS[@]}"; do
+      TIMED=1
+      if start_pair "$impl" "$P_ECHO" "" "start-$run"; then
+        record start.server_ms "$impl" "$run" "$SMS"
+        record start.client_ms "$impl" "$run" "$CMS"
+        log "  run $run $impl: server listening after $SMS ms, client after $CMS ms"
+      else
+        record start.server_ms "$impl" "$run" "$SMS"; record start.client_ms "$impl" "$run" "$CMS"
+      fi
+      TIMED=0
+      stop_pair "$impl"
+      dir=$OUT/tmp/certs-$impl-$run; rm -rf "$dir"; mkdir -p "$dir"
+      if [ "$impl" = stunnel ]; then
+        ms=$("$PY" "$BENCH/startup.py" run 30 -- sh -c "$OPENSSL_INIT_CA" sh "$dir" || true)
+        record certs.init_ca_ms "$impl" "$run" "$ms"
+        ms=$("$PY" "$BENCH/startup.py" run 30 -- sh -c "$OPENSSL_ISSUE" sh "$dir" "$NAME" || true)
+        record certs.issue_ms "$impl" "$run" "$ms"
+      else
+        ms=$("$PY" "$BENCH/startup.py" run 30 -- "$PUB/tunnel-server" certs init-ca --dir "$dir" || true)
+        record certs.init_ca_ms "$impl" "$run" "$ms"
+        ms=$("$PY" "$BENCH/startup.py" run 30 -- "$PUB/tunnel-server" certs issue server "$NAME" --dir "$dir" --ip 127.0.0.1 || true)
+        record certs.issue_ms "$impl" "$run" "$ms"
+      fi
+      rm -rf "$dir"
+      pause
+    done
+  done
+}
+# What `certs init-ca` and `certs issue server` do, with openssl (the stunnel side of the certs figures; $1 = folder).
+OPENSSL_INIT_CA='cd "$1" && umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null &&
+  openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=Tunnel CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" -out ca.pem'
+OPENSSL_ISSUE='cd "$1" && umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out server.key 2>/dev/null &&
+  openssl req -new -key server.key -subj "/CN=$2" -out server.csr &&
+  printf "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:$2,IP:127.0.0.1\n" >server.ext &&
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 -days 397 -extfile server.ext -out server.pem 2>/dev/null'
 
 # ---------------------------------------------------------------------------------------------------------------
 # One TLS check per server: protocol, cipher and group as negotiated (recorded for the report). tunnel-mux runs the
@@ -554,7 +616,14 @@ if wanted bulk; then section_bulk; fi
 if wanted http; then section_http; fi
 if wanted ttfb; then section_ttfb; fi
 stop_pid "$NGINX_PID"
+if wanted memory || wanted startup; then
+  start_bg "$OUT/logs/echo.log" "$TOOL" echo --listen "127.0.0.1:$P_ECHO" --max-seconds 3600
+  ECHO_PID=$LAST_PID
+  wait_port "$P_ECHO" "$ECHO_PID"
+fi
 if wanted memory; then section_memory; fi
+if wanted startup; then section_startup; fi
+[ -z "${ECHO_PID:-}" ] || stop_pid "$ECHO_PID"
 
 "$PY" - "$OUT/meta.json" "$STARTED" <<'EOF'
 import json, sys, time
@@ -567,7 +636,7 @@ EOF
 log "writing the report"
 status=0
 "$PY" "$BENCH/report.py" "$OUT" || { status=$?; log "the report flagged a problem (see above and report.md)"; }
-if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory ] && [ "$MUX_OVERRIDE" = False ] && [ -f "$OUT/report.md" ]; then
+if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory,startup ] && [ "$MUX_OVERRIDE" = False ] && [ -z "$PUBLISH_ARGS" ] && [ -f "$OUT/report.md" ]; then
   cp "$OUT/report.md" "$ROOT/docs/benchmarks.md"
   cp "$OUT/ratios.png" "$ROOT/docs/benchmarks.png"
   log "copied to docs/benchmarks.md and docs/benchmarks.png"

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -18,12 +16,6 @@ namespace Tunnel.Admin;
 /// 503 otherwise, and while draining), <c>/metrics</c> (Prometheus text format).</summary>
 internal sealed partial class AdminServer : IAsyncDisposable
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     private readonly WebApplication _app;
 
     private AdminServer(WebApplication app, IPEndPoint endPoint)
@@ -52,16 +44,18 @@ internal sealed partial class AdminServer : IAsyncDisposable
         });
         var app = builder.Build();
 
-        app.MapGet("/healthz", () => Results.Text("ok\n"));
-        app.MapGet("/readyz", () =>
+        // RequestDelegate handlers (HttpContext in, a Task out) need no generated code, so they also run under Native AOT.
+        app.MapGet("/healthz", context => Results.Text("ok\n").ExecuteAsync(context));
+        app.MapGet("/readyz", context =>
         {
             var now = time.GetUtcNow();
             var report = tunnels.Select(t => t.Readiness(now)).ToList();
             var ready = !stopping() && report.All(t => t.Ready);
-            var body = new { status = stopping() ? "stopping" : ready ? "ready" : "not ready", tunnels = report };
-            return Results.Json(body, Json, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+            var body = new ReadinessReport(stopping() ? "stopping" : ready ? "ready" : "not ready", report);
+            return Results.Json(body, AdminJsonContext.Default.ReadinessReport, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable)
+                .ExecuteAsync(context);
         });
-        app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapGet("/metrics", context => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8").ExecuteAsync(context));
 
         try
         {

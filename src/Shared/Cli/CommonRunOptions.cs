@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CommandLine;
 using Tunnel.Common;
 
@@ -5,6 +6,9 @@ namespace Tunnel.Cli;
 
 /// <summary>Flags both daemons accept for <c>run</c>. Each maps to one configuration key; a flag overrides that key
 /// in every tunnel of the process.</summary>
+/// <remarks>The annotation keeps the public properties of this class and of every subclass in trimmed and Native AOT
+/// builds, where <see cref="FlagMapper"/> reads them by reflection from <c>GetType()</c>.</remarks>
+[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)]
 internal abstract class CommonRunOptions
 {
     [Option('c', "config", HelpText = "JSON configuration file (or a stunnel.conf); may define several tunnels. Environment variables TUNNEL_<KEY> (with __ between levels) override it, flags override both.")]

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using CommandLine;
 
@@ -7,7 +8,7 @@ namespace Tunnel.Cli;
 internal static class FlagMapper
 {
     /// <summary>Every configuration key that has a flag, with that flag (set or not), for error messages.</summary>
-    public static Dictionary<string, string> FlagNames(Type optionsType)
+    public static Dictionary<string, string> FlagNames([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type optionsType)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var property in optionsType.GetProperties(BindingFlags.Public | BindingFlags.Instance))
@@ -22,7 +23,9 @@ internal static class FlagMapper
         return result;
     }
 
-    public static Dictionary<string, (string Flag, string Value)> ToConfigKeys(object options)
+    /// <remarks>Reflects over the run type's properties: <see cref="CommonRunOptions"/> carries the trimming
+    /// annotation that keeps them (and its subclasses') in trimmed and Native AOT builds.</remarks>
+    public static Dictionary<string, (string Flag, string Value)> ToConfigKeys(CommonRunOptions options)
     {
         var result = new Dictionary<string, (string, string)>(StringComparer.OrdinalIgnoreCase);
         foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance))

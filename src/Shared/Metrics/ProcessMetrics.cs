@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Tunnel.Common;
 using Tunnel.Relay;
+using Tunnel.Tls;
 
 namespace Tunnel.Metrics;
 
@@ -16,6 +17,8 @@ internal static class ProcessMetrics
         var start = registry.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.").WithLabels();
         var gcHeap = registry.Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap after the last collection.").WithLabels();
         var pooled = registry.Gauge("tunnel_buffer_pool_bytes", "Bytes of relay buffers kept for reuse, not in use.").WithLabels();
+        var released = registry.SampledCounter("tunnel_tls_idle_buffer_release_total",
+            "TLS connections set to free OpenSSL's record buffers while idle (SSL_MODE_RELEASE_BUFFERS).").WithLabels();
         using (var self = Process.GetCurrentProcess())
         {
             start.Set(new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
@@ -28,6 +31,7 @@ internal static class ProcessMetrics
             cpu.Set(self.TotalProcessorTime.TotalSeconds);
             gcHeap.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
             pooled.Set(BufferPool.Shared.RetainedBytes);
+            released.Set(OpenSslBuffers.Released);
             try
             {
                 openFds.Set(Directory.GetFiles("/proc/self/fd").Length);

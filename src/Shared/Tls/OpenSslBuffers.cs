@@ -23,11 +23,25 @@ internal static class OpenSslBuffers
     internal const string NotLoadedYet = "OpenSSL is not loaded yet";
 
     private static Resolution? _resolved;
+    private static long _released;
+
+    /// <summary>Connections of this process set to free their buffers while idle, so far (for the metric
+    /// <c>tunnel_tls_idle_buffer_release_total</c>: a build or runtime where this silently stops working shows 0).</summary>
+    public static long Released => Interlocked.Read(ref _released);
 
     /// <summary>Sets the mode on <paramref name="tls"/>'s OpenSSL connection. Call once its handshake completed,
     /// before it carries data: SslStream must not be using the connection at the same time.</summary>
     /// <returns>False where this runtime does not allow it (nothing was changed).</returns>
-    public static bool ReleaseWhenIdle(SslStream tls) => Control(tls, SslCtrlMode, SslModeReleaseBuffers) is not null;
+    public static bool ReleaseWhenIdle(SslStream tls)
+    {
+        if (Control(tls, SslCtrlMode, SslModeReleaseBuffers) is not { } mode || (mode & SslModeReleaseBuffers) == 0)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _released);
+        return true;
+    }
 
     /// <summary>Undoes <see cref="ReleaseWhenIdle"/>: the connection keeps its buffers. Same conditions; where they do
     /// not hold, nothing was set to undo.</summary>

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Tunnel.Cli;
 using Tunnel.Client.Cli;
 using Tunnel.Client.Options;
@@ -16,18 +15,12 @@ namespace Tunnel.Client.Diagnostics;
 /// proxy, and exits 0 only when every step passes.</summary>
 internal static class DiagnoseCommand
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
-    };
-
     public static async Task<int> RunAsync(DiagnoseOptions flags, TextWriter stdout, TimeProvider time, CancellationToken cancellationToken = default)
     {
         var report = await DiagnoseAsync(flags, time, cancellationToken);
         if (flags.Json)
         {
-            await stdout.WriteLineAsync(JsonSerializer.Serialize(report, Json));
+            await stdout.WriteLineAsync(JsonSerializer.Serialize(report, DiagnosisJsonContext.Default.DiagnosisReport));
         }
         else
         {

@@ -1,0 +1,52 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Tunnel.EndToEnd.Support;
+using Tunnel.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Tunnel.EndToEnd.Lifecycle;
+
+/// <summary>The binaries as published (TUNNEL_PUBLISHED_DIR: the framework-dependent build, or the Native AOT one
+/// with -p:TunnelAot=true) still make OpenSSL free each TLS connection's record buffers while idle. That release reaches
+/// into SslStream's private field by reflection, which a trimmed or AOT build, or a new runtime, could silently stop:
+/// both daemons count the connections it was set on (<c>tunnel_tls_idle_buffer_release_total</c>), and each must have
+/// counted the tunneled connection, and logged no reason to keep the buffers.</summary>
+[Trait("Category", "EndToEnd")]
+public sealed class PublishedFormReleasesIdleTlsBuffers(ITestOutputHelper output)
+{
+    [Fact(Timeout = 120_000)]
+    public async Task Both_daemons_set_the_release_on_a_tunneled_connection()
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(100));
+        var binaries = await PublishedBinaries.GetAsync();
+        using var pki = new TestPki("E2E Release Buffers CA");
+        await using var parts = new AsyncDisposables();
+        var upstream = parts.Add(new MarkedUpstream("release"));
+        var server = parts.Add(await TunnelProcess.StartServerAsync(binaries, upstream.Address, pki.IssueServer(ProxyChain.ServerName), pki.CaPath,
+            output, deadline.Token, "--admin-listen", "127.0.0.1:0"));
+        var client = parts.Add(await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
+            pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--admin-listen", "127.0.0.1:0"));
+
+        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, client.Port), deadline.Token);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("REQ one\n"), deadline.Token);
+            Assert.Equal("release", await MarkedClient.ReadNodeAsync(stream, "one", deadline.Token));
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        foreach (var (name, daemon) in new[] { ("tunnel-server", server), ("tunnel-client", client) })
+        {
+            var port = await daemon.AdminPortAsync(deadline.Token);
+            var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), deadline.Token);
+            var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("tunnel_tls_idle_buffer_release_total ", StringComparison.Ordinal));
+            Assert.True(line is not null, $"{name}: no tunnel_tls_idle_buffer_release_total in /metrics");
+            var released = double.Parse(line[(line.IndexOf(' ', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture);
+            Assert.True(released >= 1, $"{name}: {line}");
+            Assert.DoesNotContain(daemon.Events, e => e.EventName == "TlsBuffersKept");
+        }
+    }
+}
