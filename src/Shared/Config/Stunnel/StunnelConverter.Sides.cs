@@ -81,7 +81,7 @@ internal sealed partial class StunnelConverter
             {
                 if (ParseAddress(connect, passive: false) is { } address)
                 {
-                    servers.Add(address);
+                    servers.Add((JsonNode?)JsonValue.Create(address));
                 }
             }
 
@@ -198,7 +198,7 @@ internal sealed partial class StunnelConverter
             {
                 if (ParseAddress(connect, passive: false) is { } address)
                 {
-                    upstreams.Add(address);
+                    upstreams.Add((JsonNode?)JsonValue.Create(address));
                 }
             }
 
@@ -248,7 +248,7 @@ internal sealed partial class StunnelConverter
             {
                 foreach (var pin in pins)
                 {
-                    allow.Add("spki:" + pin);
+                    allow.Add((JsonNode?)JsonValue.Create("spki:" + pin));
                 }
             }
 
@@ -275,8 +275,8 @@ internal sealed partial class StunnelConverter
 
         foreach (var host in verifyPeer ? [] : service.All("checkHost"))
         {
-            allow.Add("dns:" + host.Value.Trim());
-            allow.Add("cn:" + host.Value.Trim());
+            allow.Add((JsonNode?)JsonValue.Create("dns:" + host.Value.Trim()));
+            allow.Add((JsonNode?)JsonValue.Create("cn:" + host.Value.Trim()));
         }
 
         if (allow.Count > 0 && verifyPeer)
