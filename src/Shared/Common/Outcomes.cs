@@ -1,7 +1,7 @@
 namespace Tunnel.Common;
 
-/// <summary>How a connection (or a multiplexed stream) ended: the <c>reason=</c> of its close line and the
-/// <c>reason</c> label of <c>tunnel_closed_total</c>. docs/operations.md lists each name.</summary>
+/// <summary>How a connection (or a multiplexed stream) ended, in the relay or before it: the <c>reason=</c> of its
+/// close line and the <c>reason</c> label of <c>tunnel_closed_total</c>. docs/operations.md lists each name.</summary>
 internal enum CloseOutcome
 {
     /// <summary>Both directions ended normally.</summary>

@@ -1,3 +1,4 @@
+using Tunnel.Common;
 namespace Tunnel.Relay;
 
 /// <summary>Relays bytes both ways between an accepted and a dialled endpoint until both directions end.</summary>
@@ -76,11 +77,11 @@ internal sealed class DuplexRelay : IDisposable
                     writeError = await TryCompleteWritesAsync(upFirst ? client : upstream, token);
                     if (writeError is null)
                     {
-                        return Result(up, down, Volatile.Read(ref _drainClosing) == 1 ? CloseReason.Drained : CloseReason.Done);
+                        return Result(up, down, Volatile.Read(ref _drainClosing) == 1 ? CloseOutcome.Drained : CloseOutcome.Done);
                     }
 
                     Abort(client, upstream);
-                    return Result(up, down, upFirst ? CloseReason.ClientError : CloseReason.UpstreamError, writeError);
+                    return Result(up, down, upFirst ? CloseOutcome.ClientError : CloseOutcome.UpstreamError, writeError);
                 }
 
                 Abort(client, upstream);
@@ -89,7 +90,7 @@ internal sealed class DuplexRelay : IDisposable
 
             Abort(client, upstream);
             await secondTask;
-            return Result(up, down, upFirst ? CloseReason.UpstreamError : CloseReason.ClientError, writeError);
+            return Result(up, down, upFirst ? CloseOutcome.UpstreamError : CloseOutcome.ClientError, writeError);
         }
 
         Abort(client, upstream);
@@ -118,26 +119,26 @@ internal sealed class DuplexRelay : IDisposable
         upstream.Abort();
     }
 
-    private CloseReason Classify(PumpOutcome outcome, bool upstreamToClient)
+    private CloseOutcome Classify(PumpOutcome outcome, bool upstreamToClient)
     {
         if (outcome.Result == PumpResult.Canceled)
         {
             var timeout = Volatile.Read(ref _timeoutReason);
             if (timeout >= 0)
             {
-                return (CloseReason)timeout;
+                return (CloseOutcome)timeout;
             }
 
-            return _shutdown.IsCancellationRequested ? CloseReason.Shutdown : CloseReason.ClientError;
+            return _shutdown.IsCancellationRequested ? CloseOutcome.Shutdown : CloseOutcome.ClientError;
         }
 
         var inputIsUpstream = upstreamToClient;
         return (outcome.Result == PumpResult.InputError) == inputIsUpstream
-            ? CloseReason.UpstreamError
-            : CloseReason.ClientError;
+            ? CloseOutcome.UpstreamError
+            : CloseOutcome.ClientError;
     }
 
-    private static RelayResult Result(Task<PumpOutcome> up, Task<PumpOutcome> down, CloseReason reason, Exception? error = null) =>
+    private static RelayResult Result(Task<PumpOutcome> up, Task<PumpOutcome> down, CloseOutcome reason, Exception? error = null) =>
         new(up.Result.Bytes, down.Result.Bytes, reason, error);
 
     private void StartTimers()
@@ -150,7 +151,7 @@ internal sealed class DuplexRelay : IDisposable
 
         if (_options.MaxLifetime != Timeout.InfiniteTimeSpan)
         {
-            _lifetimeTimer = time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.MaxLifetime), this, _options.MaxLifetime, Timeout.InfiniteTimeSpan);
+            _lifetimeTimer = time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseOutcome.MaxLifetime), this, _options.MaxLifetime, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -158,7 +159,7 @@ internal sealed class DuplexRelay : IDisposable
     {
         if (_options.CloseTimeout != Timeout.InfiniteTimeSpan && _closeTimer is null)
         {
-            _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.CloseTimeout), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
+            _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseOutcome.CloseTimeout), this, _options.CloseTimeout, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -201,7 +202,7 @@ internal sealed class DuplexRelay : IDisposable
     {
         // Peers answer a FIN on an idle connection at once; one that does not is reset soon, not after the full
         // close timeout, so that it cannot hold the drain.
-        _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseReason.Shutdown), this,
+        _closeTimer = _activity.Time.CreateTimer(static s => ((DuplexRelay)s!).TimeOut(CloseOutcome.Shutdown), this,
             Min(_options.CloseTimeout, DrainCloseGrace), Timeout.InfiniteTimeSpan);
         try
         {
@@ -212,7 +213,7 @@ internal sealed class DuplexRelay : IDisposable
             OperationCanceledException or NotSupportedException or InvalidOperationException)
         {
             // Data arrived at the same moment (a write is in progress) or a peer is gone: reset instead.
-            TimeOut(CloseReason.Shutdown);
+            TimeOut(CloseOutcome.Shutdown);
         }
     }
 
@@ -225,7 +226,7 @@ internal sealed class DuplexRelay : IDisposable
         var idleFor = _activity.IdleFor;
         if (idleFor >= _options.IdleTimeout)
         {
-            TimeOut(CloseReason.IdleTimeout);
+            TimeOut(CloseOutcome.IdleTimeout);
         }
         else
         {
@@ -233,7 +234,7 @@ internal sealed class DuplexRelay : IDisposable
         }
     }
 
-    private void TimeOut(CloseReason reason)
+    private void TimeOut(CloseOutcome reason)
     {
         if (Interlocked.CompareExchange(ref _timeoutReason, (int)reason, -1) == -1)
         {

@@ -202,7 +202,7 @@ internal sealed partial class ClientConnectionHandler
                 return;
             }
 
-            record.Closed(result.Reason.ToOutcome());
+            record.Closed(result.Reason);
             ConnectionLog.RelayError(_context.Logger, record.Tunnel, record.Id, result.Error);
         }
     }

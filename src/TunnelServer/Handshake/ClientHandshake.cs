@@ -10,7 +10,6 @@ using Tunnel.Logging;
 using Tunnel.Net;
 using Tunnel.Net.ProxyProtocol;
 using Tunnel.Relay;
-using Tunnel.Server.Admission;
 using Tunnel.Server.Options;
 using Tunnel.Server.Tls;
 using Tunnel.Tls;
@@ -125,13 +124,13 @@ internal sealed class ClientHandshake
             if (header.Source is not { } source)
             {
                 // LOCAL (a balancer's own health check) or UNKNOWN: the real endpoints stand.
-                AdmissionLog.ProxyHeaderWithoutAddress(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(),
+                ProxyHeaderLog.ProxyHeaderWithoutAddress(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(),
                     header.IsLocal ? "LOCAL: the balancer's own connection, such as a health check" : "no client address (UNKNOWN or a non-TCP family)");
                 return (direct with { BalancerOwn = header.IsLocal }, following);
             }
 
             record.Peer = source.ToString();
-            AdmissionLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(), record.Peer, header.Destination!.ToString());
+            ProxyHeaderLog.ProxyHeaderReceived(_logger, record.Tunnel, record.Id, version, direct.Source.ToString(), record.Peer, header.Destination!.ToString());
             return (new ClientAddresses(source, header.Destination, direct.Source), following);
         }
         catch (ProxyHeaderException ex)
@@ -139,12 +138,12 @@ internal sealed class ClientHandshake
             record.Metrics.Accepted(AcceptOutcome.BadProxyHeader).Increment();
             if (_badHeaderWarnings.ShouldLog(out var suppressed))
             {
-                AdmissionLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
+                ProxyHeaderLog.ProxyHeaderInvalid(_logger, record.Tunnel, record.Id, record.Peer, ex.Message, suppressed,
                     Durations.Format(_badHeaderWarnings.Interval));
             }
             else
             {
-                AdmissionLog.ProxyHeaderInvalidQuiet(_logger, record.Tunnel, record.Id, record.Peer, ex.Message);
+                ProxyHeaderLog.ProxyHeaderInvalidQuiet(_logger, record.Tunnel, record.Id, record.Peer, ex.Message);
             }
 
             record.Closed(CloseOutcome.BadProxyHeader, routine: true);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Tunnel.Common;
 using Tunnel.Logging;
@@ -14,13 +13,14 @@ internal sealed partial class HandshakeLog(ILogger logger, TimeProvider time)
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
-    private readonly ConcurrentDictionary<string, LogThrottle> _throttles = new(StringComparer.Ordinal);
+    private readonly LogThrottle _throttle = new(Interval, time);
 
+    /// <param name="problem">For a refused certificate, what is wrong with it: a fixed set of names (never peer input),
+    /// as the throttle's keys must be.</param>
     public void Failed(ConnectionRecord record, CloseOutcome outcome, string? problem, string detail)
     {
         var kind = problem is null ? outcome.Name() : outcome.Name() + "/" + problem;
-        var throttle = _throttles.GetOrAdd(kind, static (_, time) => new LogThrottle(Interval, time), time);
-        if (throttle.ShouldLog(out var suppressed))
+        if (_throttle.ShouldLog(kind, out var suppressed))
         {
             HandshakeFailed(logger, record.Tunnel, record.Id, record.Peer, detail, suppressed, Durations.Format(Interval));
         }

@@ -112,7 +112,7 @@ internal sealed class UpstreamForwarder(ServerTunnelOptions options, UpstreamCon
                 return;
             }
 
-            record.Closed(result.Reason.ToOutcome());
+            record.Closed(result.Reason);
             ConnectionLog.RelayError(_logger, record.Tunnel, record.Id, result.Error);
         }
     }

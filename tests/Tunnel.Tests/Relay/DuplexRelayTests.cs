@@ -1,4 +1,5 @@
 using System.Text;
+using Tunnel.Common;
 using Tunnel.Relay;
 using Tunnel.Tests.Support;
 
@@ -34,7 +35,7 @@ public sealed class DuplexRelayTests
 
         Assert.Equal("late answer", await ReadToEndAsync(_client.Peer));
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.Done, result.Reason);
+        Assert.Equal(CloseOutcome.Done, result.Reason);
         Assert.Equal(7, result.BytesUp);
         Assert.Equal(11, result.BytesDown);
         Assert.False(_client.Aborted || _upstream.Aborted);
@@ -47,7 +48,7 @@ public sealed class DuplexRelayTests
         _upstream.PeerResets();
 
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.UpstreamError, result.Reason);
+        Assert.Equal(CloseOutcome.UpstreamError, result.Reason);
         Assert.True(_client.Aborted);
         Assert.True(_upstream.Aborted);
         Assert.IsType<IOException>(result.Error);
@@ -60,7 +61,7 @@ public sealed class DuplexRelayTests
         _client.PeerResets();
 
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.ClientError, result.Reason);
+        Assert.Equal(CloseOutcome.ClientError, result.Reason);
         Assert.True(_upstream.Aborted);
     }
 
@@ -77,7 +78,7 @@ public sealed class DuplexRelayTests
 
         _time.Advance(TimeSpan.FromSeconds(11));
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.IdleTimeout, result.Reason);
+        Assert.Equal(CloseOutcome.IdleTimeout, result.Reason);
         Assert.True(_client.Aborted && _upstream.Aborted);
     }
 
@@ -99,7 +100,7 @@ public sealed class DuplexRelayTests
         _time.Advance(TimeSpan.FromSeconds(55)); // 605 s: past the lifetime, 55 s after the last byte
 
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.MaxLifetime, result.Reason);
+        Assert.Equal(CloseOutcome.MaxLifetime, result.Reason);
     }
 
     [Fact(Timeout = 10_000)]
@@ -114,7 +115,7 @@ public sealed class DuplexRelayTests
         _time.Advance(TimeSpan.FromSeconds(2));
 
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.CloseTimeout, result.Reason);
+        Assert.Equal(CloseOutcome.CloseTimeout, result.Reason);
         Assert.True(_client.Aborted && _upstream.Aborted);
     }
 
@@ -127,7 +128,7 @@ public sealed class DuplexRelayTests
         abort.Cancel();
 
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.Shutdown, result.Reason);
+        Assert.Equal(CloseOutcome.Shutdown, result.Reason);
         Assert.True(_client.Aborted && _upstream.Aborted);
     }
 
@@ -147,7 +148,7 @@ public sealed class DuplexRelayTests
         _client.PeerCompletes();                 // both peers answer the FIN with their own
         _upstream.PeerCompletes();
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.Drained, result.Reason);
+        Assert.Equal(CloseOutcome.Drained, result.Reason);
         Assert.False(_client.Aborted || _upstream.Aborted);
     }
 
@@ -172,7 +173,7 @@ public sealed class DuplexRelayTests
         _upstream.PeerCompletes();
         Assert.Equal("slow answer", await ReadToEndAsync(_client.Peer));
         var result = await relay.WaitAsync(Wait);
-        Assert.Equal(CloseReason.Done, result.Reason);
+        Assert.Equal(CloseOutcome.Done, result.Reason);
         Assert.False(_client.Aborted || _upstream.Aborted);
     }
 
@@ -192,7 +193,7 @@ public sealed class DuplexRelayTests
 
         _client.PeerCompletes();
         _upstream.PeerCompletes();
-        Assert.Equal(CloseReason.Done, (await relay.WaitAsync(Wait)).Reason);
+        Assert.Equal(CloseOutcome.Done, (await relay.WaitAsync(Wait)).Reason);
     }
 
     [Fact(Timeout = 10_000)]
@@ -202,7 +203,7 @@ public sealed class DuplexRelayTests
         _client.PeerCompletes();
         _upstream.PeerCompletes();
 
-        Assert.Equal(CloseReason.Done, (await relay.WaitAsync(Wait)).Reason);
+        Assert.Equal(CloseOutcome.Done, (await relay.WaitAsync(Wait)).Reason);
         Assert.Equal(0, _time.LiveTimers);
     }
 

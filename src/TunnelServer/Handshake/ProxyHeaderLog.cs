@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 
-namespace Tunnel.Server.Admission;
+namespace Tunnel.Server.Handshake;
 
 /// <summary>Log lines about PROXY headers at tunnel-server's edge (the limit lines are Tunnel.Admission.LimitLog).</summary>
-internal static partial class AdmissionLog
+internal static partial class ProxyHeaderLog
 {
     [LoggerMessage(EventId = 312, EventName = "ProxyHeaderInvalid", Level = LogLevel.Warning,
         Message = "tunnel {Tunnel} conn {ConnectionId}: closed {Peer}: {Reason}; {Suppressed} more since the last such warning (all counted in tunnel_accept_total as result bad-proxy-header; this warning repeats at most every {Interval})")]
