@@ -265,6 +265,7 @@ def main(out):
                      ("OpenSSL", "openssl"), ("stunnel", "stunnel"), (".NET", "dotnet"), ("nginx", "nginx"),
                      ("iperf3", "iperf3"), ("wrk", "wrk")]:
         md.append(f"| {label} | {meta.get(k, '')} |")
+    md.append(f"| Tunnel binaries | `{meta.get('publish', 'scripts/publish.sh')}` |")
     md.append(f"| open-file limit | {meta['fd_limit']} per process (`ulimit -n`), for every process of the run |")
     md.append(f"| load average | {meta.get('load_before', '?')} before, {meta.get('load_after', '?')} after "
               "(1, 5, 15 min; other work on the machine shows here) |")

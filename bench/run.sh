@@ -18,8 +18,9 @@
 #   --only   runs only the named sections (for tuning work); the report marks the rest "no number" and docs/
 #            is left alone.
 #
-# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_PUBLISH_ARGS="-p:TunnelAot=true" measures
-# the Native AOT build (docs/ left alone); BENCH_MUX_CLIENT_CONFIG=FILE runs the
+# Tuning knobs (environment): BENCH_RUNS, BENCH_MEM_NS (see below); BENCH_PUBLISH_FORM=--jit measures the
+# self-contained JIT build instead of the shipped Native AOT one, BENCH_PUBLISH_ARGS adds dotnet publish arguments
+# (docs/ left alone with either); BENCH_MUX_CLIENT_CONFIG=FILE runs the
 # tunnel-mux pair's client with FILE instead of bench/tunnel-client-mux.json (the report quotes FILE and docs/ is
 # left alone).
 #
@@ -104,17 +105,18 @@ ulimit -n "$FD_LIMIT"
 log "building (Release)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 PUB=$ROOT/artifacts/publish
-# BENCH_PUBLISH_ARGS: extra dotnet publish arguments for both daemons, e.g. "-p:TunnelAot=true" to measure the Native
-# AOT build (then its own folder, and docs/ is left alone).
+# The daemons are published by scripts/publish.sh, so the benchmark measures the shipped form (Native AOT).
+# BENCH_PUBLISH_FORM=--jit measures the self-contained JIT build instead; BENCH_PUBLISH_ARGS adds dotnet publish
+# arguments for both daemons. Either puts the binaries in their own folder and leaves docs/ alone.
+PUBLISH_FORM=${BENCH_PUBLISH_FORM:-}
 PUBLISH_ARGS=${BENCH_PUBLISH_ARGS:-}
-[ -z "$PUBLISH_ARGS" ] || PUB=$ROOT/artifacts/publish-bench-custom
+[ -z "$PUBLISH_FORM$PUBLISH_ARGS" ] || PUB=$ROOT/artifacts/publish-bench-custom
 BENCH_BIN=$ROOT/artifacts/bench
 # Chained with &&: set -e does not apply inside a subshell whose status is tested (the || below), and a failed
-# publish must not leave an older binary in artifacts/ to be measured.
+# publish must not leave an older binary in artifacts/ to be measured (scripts/publish.sh empties the folder first).
 (
   cd "$ROOT" &&
-  dotnet publish src/TunnelServer/TunnelServer.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
-  dotnet publish src/TunnelClient/TunnelClient.csproj -c Release -o "$PUB" -warnaserror $PUBLISH_ARGS &&
+  scripts/publish.sh $PUBLISH_FORM "$PUB" -warnaserror $PUBLISH_ARGS &&
   dotnet publish bench/Tunnel.Bench/Tunnel.Bench.csproj -c Release -o "$BENCH_BIN" -warnaserror
 ) >"$OUT/logs/build.log" 2>&1 || { tail -30 "$OUT/logs/build.log" >&2; log "build failed"; exit 1; }
 TOOL=$BENCH_BIN/tunnel-bench
@@ -153,6 +155,7 @@ meta = {
   "tunnel_commit": "$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src bench || echo '+uncommitted')",
   "fd_limit": $FD_LIMIT,
   "publish_args": "$PUBLISH_ARGS",
+  "publish": "$(echo "scripts/publish.sh $PUBLISH_FORM OUTDIR $PUBLISH_ARGS" | tr -s ' ' | sed 's/ $//')$([ -z "$PUBLISH_FORM" ] && echo ' (Native AOT, the shipped form)' || echo ' (self-contained JIT)')",
   "load_before": "$(cut -d' ' -f1-3 /proc/loadavg)",
   "delay_ms": $DELAY_MS,
   "impls": "${IMPLS[*]}",
@@ -636,7 +639,7 @@ EOF
 log "writing the report"
 status=0
 "$PY" "$BENCH/report.py" "$OUT" || { status=$?; log "the report flagged a problem (see above and report.md)"; }
-if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory,startup ] && [ "$MUX_OVERRIDE" = False ] && [ -z "$PUBLISH_ARGS" ] && [ -f "$OUT/report.md" ]; then
+if [ "$MODE" != smoke ] && [ "$ONLY" = bulk,http,ttfb,memory,startup ] && [ "$MUX_OVERRIDE" = False ] && [ -z "$PUBLISH_FORM$PUBLISH_ARGS" ] && [ -f "$OUT/report.md" ]; then
   cp "$OUT/report.md" "$ROOT/docs/benchmarks.md"
   cp "$OUT/ratios.png" "$ROOT/docs/benchmarks.png"
   log "copied to docs/benchmarks.md and docs/benchmarks.png"

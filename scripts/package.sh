@@ -70,7 +70,7 @@ Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6, libssl3 | libssl1.1, ca-certifi
 Description: TLS tunnel relay pair for proxied traffic through strict firewalls
  tunnel-client (next to Squid, as its cache_peer parent) and tunnel-server (in front of the upstream proxy)
  carry each connection in TLS 1.3 with mutual authentication. 'tunnel-server certs' runs the private CA.
- Self-contained: no .NET runtime needed.
+ Native AOT binaries: no .NET runtime needed.
 CONTROL
 printf '/etc/tunnel/client.json.example\n/etc/tunnel/server.json.example\n' >"$root/DEBIAN/conffiles"
 cat >"$root/DEBIAN/postinst" <<'POSTINST'

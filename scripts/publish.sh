@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
 # Publishes tunnel-server and tunnel-client into one folder: the one place that decides what form the shipped
-# binaries take. scripts/package.sh (Debian package, tarball) and deploy/container/Containerfile (its SDK stage) both
-# call it, so switching the form is a change here only. Every other setting comes from the csproj files and
-# src/Daemon.props.
+# binaries take. test.sh (the end-to-end tests), bench/run.sh, scripts/package.sh (Debian package, tarball, image) and
+# deploy/container/Containerfile (its SDK stage) all call it, so what is tested and measured is what ships, and
+# switching the form is a change here only. Every other setting comes from the csproj files and src/Daemon.props.
 #
-#   scripts/publish.sh OUTDIR [dotnet publish args]        self-contained linux-x64 (the shipped form): no .NET
-#                                                          runtime needed on the target, both daemons sharing one copy
-#   scripts/publish.sh --aot OUTDIR [dotnet publish args]  Native AOT, linux-x64 (opt-in, -p:TunnelAot=true; needs gcc
-#                                                          to link): about half the memory, a quarter of the start-up
-#                                                          (docs/operations.md, "Footprint")
+#   scripts/publish.sh OUTDIR [dotnet publish args]       Native AOT, linux-x64 (the shipped form; -p:TunnelAot=true,
+#                                                         needs gcc or clang to link): one native file per daemon, no
+#                                                         .NET runtime on the target, half the memory and a quarter
+#                                                         of the start-up of the JIT build (docs/operations.md,
+#                                                         "Footprint")
+#   scripts/publish.sh --jit OUTDIR [dotnet publish args] self-contained JIT build, linux-x64, both daemons sharing one
+#                                                         copy of the runtime (the form shipped before 0.2; kept for
+#                                                         comparison and for platforms without a native linker)
 #
 # Every form still loads the system's libssl.so.3/libcrypto.so.3 at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-form=(--self-contained true)
-label="self-contained"
-if [ "${1:-}" = --aot ]; then form=(-p:TunnelAot=true); label="Native AOT"; shift; fi
-out=${1:?usage: scripts/publish.sh [--aot] OUTDIR [dotnet publish args]}
+form=(-p:TunnelAot=true)
+label="Native AOT"
+case "${1:-}" in
+  --jit) form=(--self-contained true); label="self-contained JIT"; shift ;;
+  --aot) shift ;;  # the default; accepted for scripts written before it was
+esac
+out=${1:?usage: scripts/publish.sh [--jit] OUTDIR [dotnet publish args]}
 shift
 rid=${TUNNEL_RID:-linux-x64}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1

@@ -18,7 +18,7 @@ if (args is ["certs", ..])
 return await CommandLineApp.RunAsync(ProgramName, args,
     [typeof(ClientRunOptions), typeof(DiagnoseOptions), typeof(VersionOptions), typeof(CertsVerbOptions), typeof(ImportStunnelOptions)], verb => verb switch
 {
-    ClientRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ClientOptionsReader.Read, o => o.Process, ClientApp.Create),
+    ClientRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ClientOptionsReader.Read, ClientApp.Create),
     DiagnoseOptions diagnose => DiagnoseCommand.RunAsync(diagnose, Console.Out, TimeProvider.System),
     VersionOptions => Task.FromResult(PrintVersion()),
     ImportStunnelOptions import => ImportStunnelCommand.RunAsync(import, Tunnel.Config.Stunnel.StunnelRole.Client, ClientOptionsReader.Read, Console.Out, Console.Error),

@@ -16,7 +16,7 @@ if (args is ["certs", ..])
 
 return await CommandLineApp.RunAsync(ProgramName, args, [typeof(ServerRunOptions), typeof(VersionOptions), typeof(CertsVerbOptions), typeof(ImportStunnelOptions)], verb => verb switch
 {
-    ServerRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ServerOptionsReader.Read, o => o.Process, ServerApp.Create),
+    ServerRunOptions run => DaemonProgram.RunAsync(ProgramName, run, ServerOptionsReader.Read, ServerApp.Create),
     VersionOptions => Task.FromResult(PrintVersion()),
     ImportStunnelOptions import => ImportStunnelCommand.RunAsync(import, Tunnel.Config.Stunnel.StunnelRole.Server, ServerOptionsReader.Read, Console.Out, Console.Error),
     _ => Task.FromResult(ExitCodes.Usage),

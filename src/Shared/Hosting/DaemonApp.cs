@@ -21,6 +21,10 @@ internal interface IDaemonOptions<out TTunnelOptions>
 internal interface ITunnelOptions
 {
     string Name { get; }
+
+    /// <summary>True when the tunnel verifies its peer against the system certificate store, not a CA file of its own
+    /// (<see cref="SystemTrustStore"/>).</summary>
+    bool UsesSystemTrust => false;
 }
 
 /// <summary>A tunnel that takes a re-read configuration while it runs.</summary>
@@ -91,6 +95,14 @@ internal sealed class DaemonApp<TOptions, TTunnelOptions, TTunnel> : IDaemonApp<
     public bool Reload(TOptions options)
     {
         ProcessReload.ReportRestartOnly(_logger, _options.Process, options.Process, Tunnels.Select(t => t.Name), options.Tunnels.Select(t => t.Name));
+        if (SystemTrustStore.Skipped)
+        {
+            foreach (var tunnel in options.Tunnels.Where(t => t.UsesSystemTrust))
+            {
+                ReloadLog.NeedsRestart(_logger, $"tunnel {tunnel.Name} now verifies its server against the system certificate store (no ca), which this process did not load at start; until then its handshakes fail");
+            }
+        }
+
         var ok = true;
         foreach (var tunnel in Tunnels)
         {

@@ -112,6 +112,7 @@ internal sealed partial class DaemonHost : IDisposable
 
         _bound.TrySetResult();
         OpenSslPolicy.LogStatus(_logger);
+        SystemTrustStore.LogStatus(_logger);
         if (OpenSslBuffers.Unavailable is { } why)
         {
             LogTlsBuffersKept(_logger, why);

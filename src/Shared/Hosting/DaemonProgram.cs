@@ -15,10 +15,9 @@ internal static class DaemonProgram
         string program,
         CommonRunOptions flags,
         Func<ConfigDocument, List<ConfigError>, TOptions?> read,
-        Func<TOptions, ProcessOptions> process,
         Func<TOptions, ILoggerFactory, TimeProvider, IDaemonApp<TOptions>> build,
         TextWriter? stderr = null)
-        where TOptions : class
+        where TOptions : class, IDaemonOptions<ITunnelOptions>
     {
         Runtime.SocketCompletions.InlineUnlessConfigured();
         stderr ??= Console.Error;
@@ -30,7 +29,8 @@ internal static class DaemonProgram
             return ExitCodes.Config;
         }
 
-        using var logging = LoggingSetup.Create(process(options).Log);
+        SystemTrustStore.SkipUnlessNeeded(options.Tunnels.Any(t => t.UsesSystemTrust));
+        using var logging = LoggingSetup.Create(options.Process.Log);
         var logger = logging.Factory.CreateLogger(program);
         foreach (var warning in warnings)
         {

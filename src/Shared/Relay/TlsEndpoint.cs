@@ -13,6 +13,7 @@ namespace Tunnel.Relay;
 internal sealed class TlsEndpoint : IRelayEndpoint
 {
     private readonly CloseNotifyGate _gate = new();
+    private readonly TlsReceiveBuffer _received;
     private readonly TlsSendBuffer _sent;
     private int _writesCompleted;
 
@@ -21,10 +22,10 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     public TlsEndpoint(Socket socket, Stream transport)
     {
         Socket = socket;
-        var received = new TlsReceiveBuffer(transport);
-        _sent = new TlsSendBuffer(received);
+        _received = new TlsReceiveBuffer(transport);
+        _sent = new TlsSendBuffer(_received);
         Tls = new SslStream(_gate.Transport(_sent), leaveInnerStreamOpen: false);
-        Stream = new ApplicationStream(_gate.Reads(Tls), received, _sent);
+        Stream = new ApplicationStream(_gate.Reads(Tls), _received, _sent);
     }
 
     public Socket Socket { get; }
@@ -35,15 +36,33 @@ internal sealed class TlsEndpoint : IRelayEndpoint
     /// <summary>The client's handshake; then OpenSSL frees the connection's record buffers whenever it is idle.</summary>
     public async Task AuthenticateAsClientAsync(SslClientAuthenticationOptions options, CancellationToken cancellationToken)
     {
-        await Tls.AuthenticateAsClientAsync(options, cancellationToken);
+        await OffTheEventThreadAsync(() => Tls.AuthenticateAsClientAsync(options, cancellationToken));
         OpenSslBuffers.ReleaseWhenIdle(Tls);
     }
 
     /// <summary>The server's handshake; then OpenSSL frees the connection's record buffers whenever it is idle.</summary>
     public async Task AuthenticateAsServerAsync(SslServerAuthenticationOptions options, CancellationToken cancellationToken)
     {
-        await Tls.AuthenticateAsServerAsync(options, cancellationToken);
+        await OffTheEventThreadAsync(() => Tls.AuthenticateAsServerAsync(options, cancellationToken));
         OpenSslBuffers.ReleaseWhenIdle(Tls);
+    }
+
+    /// <summary>Runs a handshake on thread-pool threads only. Socket completions run inline on the socket engine's
+    /// event thread (Tunnel.Runtime.SocketCompletions), which serves every other connection's reads: a
+    /// handshake's key exchange, signature and chain check (about a millisecond of CPU) run there would hold all of
+    /// them up, which is what put tunnel-client's fresh-connection p99 above stunnel's (docs/benchmarks.md).</summary>
+    private async Task OffTheEventThreadAsync(Func<Task> handshake)
+    {
+        _received.ReturnOnThreadPool = true;
+        try
+        {
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+            await handshake();
+        }
+        finally
+        {
+            _received.ReturnOnThreadPool = false;
+        }
     }
 
     public Stream Stream { get; }

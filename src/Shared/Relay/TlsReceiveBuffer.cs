@@ -46,6 +46,10 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
 
     private int Buffered => _end - _start;
 
+    /// <summary>While true, a read that waited for the socket returns on a thread-pool thread, never on the socket
+    /// engine's event thread that completed it: set during the TLS handshake (<see cref="TlsEndpoint"/>).</summary>
+    public bool ReturnOnThreadPool { get; set; }
+
     /// <summary>True when the rest of the record SslStream is working on, or the whole of the next record, is here
     /// and long enough to be data: SslStream's next read then decrypts it without waiting for the network.</summary>
     public bool MoreIsHere
@@ -88,6 +92,10 @@ internal sealed class TlsReceiveBuffer(Stream transport) : ReadWrappingStream(tr
             try
             {
                 received = await Inner.ReadAsync(_buffer.AsMemory(0, offered), cancellationToken);
+                if (ReturnOnThreadPool)
+                {
+                    await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                }
             }
             catch
             {

@@ -52,6 +52,8 @@ internal sealed record ClientTunnelOptions(
     /// <see cref="AdmissionLimits.MaxPerSource"/> applies on the client.</summary>
     public AdmissionLimits Limits { get; init; } = AdmissionLimits.Off;
 
+    public bool UsesSystemTrust => CaPath is null;
+
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles => CaPath is null ? Identity.Files : Identity.Files.Append(CaPath);
 }
