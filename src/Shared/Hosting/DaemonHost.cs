@@ -111,8 +111,8 @@ internal sealed partial class DaemonHost : IDisposable
         }
 
         _bound.TrySetResult();
-        OpenSslPolicy.LogStatus(_logger);
         SystemTrustStore.LogStatus(_logger);
+        OpenSslPolicy.LogStatus(_logger);
         if (OpenSslBuffers.Unavailable is { } why)
         {
             LogTlsBuffersKept(_logger, why);
