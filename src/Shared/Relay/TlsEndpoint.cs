@@ -49,8 +49,8 @@ internal sealed class TlsEndpoint : IRelayEndpoint
 
     /// <summary>Runs a handshake on thread-pool threads only. Socket completions run inline on the socket engine's
     /// event thread (Tunnel.Runtime.SocketCompletions), which serves every other connection's reads: a
-    /// handshake's key exchange, signature and chain check (about a millisecond of CPU) run there would hold all of
-    /// them up, which is what put tunnel-client's fresh-connection p99 above stunnel's (docs/benchmarks.md).</summary>
+    /// handshake's key exchange, signature and chain check (about a millisecond of CPU) run there held all of them up
+    /// (the trace in docs/operations.md, "Footprint").</summary>
     private async Task OffTheEventThreadAsync(Func<Task> handshake)
     {
         _received.ReturnOnThreadPool = true;
