@@ -25,6 +25,11 @@ esac
 out=${1:?usage: scripts/publish.sh [--jit] OUTDIR [dotnet publish args]}
 shift
 rid=${TUNNEL_RID:-linux-x64}
+# Native AOT links with the system's C toolchain (gcc, or clang when installed) against zlib: on Debian, installed
+# here when missing (root), so a fresh machine with only the .NET SDK can publish.
+if [ "$label" = "Native AOT" ] && command -v dpkg-query >/dev/null 2>&1; then
+  scripts/ensure-packages.sh gcc libc6-dev zlib1g-dev >&2
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 rm -rf "$out"
 mkdir -p "$out"
