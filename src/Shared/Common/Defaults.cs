@@ -28,4 +28,9 @@ internal static class Defaults
     public const int MultiplexConnections = 2;
     public const int MultiplexStreams = 1024;
     public const int ServerMultiplexStreams = 4096;
+
+    /// <summary>Resumable sessions tunnel-server keeps, and for how long (stunnel's defaults).</summary>
+    public const int SessionCacheSize = 1000;
+
+    public const string SessionCacheTimeout = "300s";
 }

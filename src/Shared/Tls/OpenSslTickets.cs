@@ -9,12 +9,22 @@ namespace Tunnel.Tls;
 /// refuses (a prober, the decoy's visitors) gets no ticket.</summary>
 /// <remarks>SslStream validates the client certificate after OpenSSL has finished the handshake, and OpenSSL issues its
 /// default tickets (two) at that point, before the validation callback could stop them: hence none by default and one
-/// on acceptance. Same conditions as <see cref="OpenSslBuffers"/> (Linux, .NET 10's SslStream field, OpenSSL 3 alone);
-/// elsewhere it does nothing.</remarks>
+/// on acceptance. With a <see cref="TlsSessionCache"/> the ticket is a session ID into the server's own cache (a
+/// stateful ticket) rather than the whole session encrypted. Same conditions as <see cref="OpenSslBuffers"/> (Linux,
+/// .NET 10's SslStream field, OpenSSL 3 alone); elsewhere it does nothing.</remarks>
 internal static class OpenSslTickets
 {
-    /// <summary>True when a ticket will go out with the next write.</summary>
-    public static bool Issue(SslStream tls)
+    private const ulong NoTicket = 1UL << 14; // SSL_OP_NO_TICKET: TLS 1.3 tickets are IDs into the server's cache
+    private const int SetCacheSize = 42; // SSL_CTRL_SET_SESS_CACHE_SIZE
+    private const int GetCacheSize = 43; // SSL_CTRL_GET_SESS_CACHE_SIZE
+    private const int SetCacheMode = 44; // SSL_CTRL_SET_SESS_CACHE_MODE
+    private const int GetCacheMode = 45; // SSL_CTRL_GET_SESS_CACHE_MODE
+    private const long CacheServer = 0x2; // SSL_SESS_CACHE_SERVER
+
+    /// <summary>True when a ticket will go out with the next write. With <paramref name="cache"/> on, the ticket is
+    /// stateful and the connection's SSL_CTX is set to <paramref name="cache"/>'s size and timeout first (once per
+    /// SSL_CTX: SslStream keeps one per server certificate, so a reload that changes them reaches the next context).</summary>
+    public static bool Issue(SslStream tls, TlsSessionCache cache)
     {
         var resolution = OpenSslBuffers.Resolved(); // cached once OpenSSL is loaded: no /proc read per handshake
         if (resolution.Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
@@ -26,7 +36,13 @@ internal static class OpenSslTickets
         try
         {
             ssl.DangerousAddRef(ref added);
-            return NewSessionTicket(ssl.DangerousGetHandle()) == 1;
+            var handle = ssl.DangerousGetHandle();
+            if (cache.Enabled)
+            {
+                UseCache(handle, cache);
+            }
+
+            return NewSessionTicket(handle) == 1;
         }
         catch (ObjectDisposedException)
         {
@@ -41,7 +57,63 @@ internal static class OpenSslTickets
         }
     }
 
+    private static void UseCache(IntPtr ssl, TlsSessionCache cache)
+    {
+        // This connection's own ticket: its options were copied from the SSL_CTX when it was made.
+        _ = SetOptions(ssl, NoTicket);
+        var ctx = GetSslCtx(ssl);
+        var seconds = (long)cache.Timeout.TotalSeconds;
+        // Reads first, so the SSL_CTX is written once, not on every handshake that shares it.
+        if ((CtxGetOptions(ctx) & NoTicket) == 0)
+        {
+            _ = CtxSetOptions(ctx, NoTicket);
+        }
+
+        if (CtxCtrl(ctx, GetCacheSize, 0, IntPtr.Zero) != cache.Size)
+        {
+            _ = CtxCtrl(ctx, SetCacheSize, cache.Size, IntPtr.Zero);
+        }
+
+        if (CtxGetTimeout(ctx) != seconds)
+        {
+            _ = CtxSetTimeout(ctx, seconds);
+        }
+
+        if (CtxCtrl(ctx, GetCacheMode, 0, IntPtr.Zero) is var mode && (mode & CacheServer) == 0)
+        {
+            _ = CtxCtrl(ctx, SetCacheMode, mode | CacheServer, IntPtr.Zero);
+        }
+    }
+
     [DllImport("libssl.so.3", EntryPoint = "SSL_new_session_ticket")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int NewSessionTicket(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_set_options")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern ulong SetOptions(IntPtr ssl, ulong options);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_SSL_CTX")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetSslCtx(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_options")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern ulong CtxGetOptions(IntPtr ctx);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_set_options")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern ulong CtxSetOptions(IntPtr ctx, ulong options);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_ctrl")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long CtxCtrl(IntPtr ctx, int command, long argument, IntPtr pointer);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_timeout")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long CtxGetTimeout(IntPtr ctx);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_set_timeout")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long CtxSetTimeout(IntPtr ctx, long seconds);
 }

@@ -15,11 +15,14 @@ internal static class ServerOptionsReader
         "upstreams", "upstreamDial", "crl", "allow", "allowFile",
         "upstreamStrategy", "upstreamRetries", "upstreamBreakDuration", "upstreamHealthCheckInterval",
         "proxyProtocol", "upstreamProxyProtocol", "maxConnectionsPerSource", "maxConnectionsPerIdentity", "handshakeRate", "handshakeBurst",
-        "decoy", "alpn", "multiplex", "multiplexStreams",
+        "decoy", "alpn", "multiplex", "multiplexStreams", "sessionCacheSize", "sessionCacheTimeout",
     ];
 
     /// <summary>Upper bound for the per-source and per-identity limits (the process-wide cap is lower in practice).</summary>
     private const int MaxLimit = 10_000_000;
+
+    /// <summary>Upper bound for <c>sessionCacheSize</c>: about 5 GiB of sessions at 5 KiB each.</summary>
+    private const int MaxSessionCache = 1_000_000;
 
     private static readonly Dictionary<string, ProxyProtocolMode> ProxyProtocolModes = new()
     {
@@ -84,6 +87,8 @@ internal static class ServerOptionsReader
         var balancing = CommonSettings.ReadBalancing(tunnel, timeouts, prefix: "upstream", hedge: false);
         var edge = ReadEdge(tunnel, upstreams);
         var alpn = ReadAlpn(tunnel);
+        var sessionCache = new TlsSessionCache(tunnel.Int("sessionCacheSize", Defaults.SessionCacheSize, 0, MaxSessionCache),
+            tunnel.Duration("sessionCacheTimeout", Defaults.SessionCacheTimeout, allowDisabled: false));
 
         if (tunnel.Errors.Count > before || listener is null || ca is null)
         {
@@ -98,6 +103,7 @@ internal static class ServerOptionsReader
             edge, alpn)
         {
             Multiplex = multiplex,
+            SessionCache = sessionCache,
         };
     }
 

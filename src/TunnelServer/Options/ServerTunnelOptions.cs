@@ -44,6 +44,9 @@ internal sealed record ServerTunnelOptions(
     /// <summary>Whether clients may multiplex, and how many streams one connection may carry.</summary>
     public ServerMultiplexOptions Multiplex { get; init; } = new(true, Defaults.ServerMultiplexStreams);
 
+    /// <summary>Resumable TLS sessions kept in memory (reloadable; reaches new connections).</summary>
+    public TlsSessionCache SessionCache { get; init; } = TlsSessionCache.Default;
+
     /// <summary>Files whose change triggers a reload.</summary>
     public IEnumerable<string> PolicyFiles =>
         Identity.Files.Append(ClientCaPath).Concat(new[] { CrlPath, AllowFile }.Where(p => p is not null).Select(p => p!));

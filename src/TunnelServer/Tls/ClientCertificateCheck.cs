@@ -59,7 +59,7 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         if (verdict.Ok && sender is SslStream tls)
         {
             // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client only.
-            OpenSslTickets.Issue(tls);
+            OpenSslTickets.Issue(tls, state.SessionCache);
         }
 
         return verdict.Ok || completeRefusedHandshakes;

@@ -13,7 +13,7 @@ internal sealed class ServerTlsState
     private readonly List<SslApplicationProtocol>? _alpn;
 
     private ServerTlsState(TlsIdentity identity, TrustBundle clientCa, RevocationChecker? revocation, PeerAllowList allowList, SslProtocols protocols,
-        IReadOnlyList<string> alpn)
+        IReadOnlyList<string> alpn, TlsSessionCache sessionCache)
     {
         _alpn = alpn.Count == 0 ? null : alpn.Select(p => new SslApplicationProtocol(p)).ToList();
         Identity = identity;
@@ -21,6 +21,7 @@ internal sealed class ServerTlsState
         Revocation = revocation;
         AllowList = allowList;
         Protocols = protocols;
+        SessionCache = sessionCache;
         ChainPolicy = clientCa.CreatePolicy(KeyUsages.ClientAuth);
     }
 
@@ -34,6 +35,9 @@ internal sealed class ServerTlsState
 
     public SslProtocols Protocols { get; }
 
+    /// <summary>Where an accepted client's session ticket points (OpenSslTickets).</summary>
+    public TlsSessionCache SessionCache { get; }
+
     /// <summary>Shared by every handshake on this snapshot; SslStream clones it per validation.</summary>
     public X509ChainPolicy ChainPolicy { get; }
 
@@ -45,7 +49,8 @@ internal sealed class ServerTlsState
         var identity = IdentityLoader.Load(options.Identity, time);
         var clientCa = TrustBundle.Load(options.ClientCaPath);
         var revocation = options.CrlPath is null ? null : RevocationChecker.Load(options.CrlPath, clientCa, time.GetUtcNow());
-        return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols(), options.Alpn);
+        return new ServerTlsState(identity, clientCa, revocation, LoadAllowList(options), options.MinVersion.ToProtocols(), options.Alpn,
+            options.SessionCache);
     }
 
     private static PeerAllowList LoadAllowList(ServerTunnelOptions options)

@@ -7,15 +7,15 @@ namespace Tunnel.EndToEnd.Lifecycle;
 
 /// <summary>Decommissioning a site with the certs CLI and a SIGHUP, as an operator would: the revoked client's next
 /// handshake fails (a resumed TLS session included), while another site's established connection carries on. Run
-/// twice: with OpenSSL's defaults (the session travels in the ticket) and with the shipped
-/// <c>deploy/openssl/tunnel-server.cnf</c> (the server keeps sessions, the ticket is a 32-byte ID).</summary>
+/// twice: with the server's session cache (the default: the server keeps sessions, the ticket is a 32-byte ID) and
+/// with <c>sessionCacheSize: 0</c> (the session, client certificate included, travels in the ticket).</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
 {
     [Theory(Timeout = 150_000)]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task A_client_revoked_with_certs_is_refused_after_sighup_even_resuming_while_others_carry_on(bool statefulResumption)
+    public async Task A_client_revoked_with_certs_is_refused_after_sighup_even_resuming_while_others_carry_on(bool sessionCache)
     {
         // Guards the revocation path end to end: certs revoke + certs crl producing a CRL tunnel-server enforces,
         // SIGHUP swapping it in without a restart, a TLS session ticket not letting a revoked client back in, and
@@ -54,8 +54,9 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         await using var server = await TunnelProcess.StartAsync(binaries, "tunnel-server",
             ["--listen", "127.0.0.1:0", "--upstream", upstream.Address,
                 "--cert", Path.Combine(pki, "issued", $"{ProxyChain.ServerName}.pem"), "--key", Path.Combine(pki, "private", $"{ProxyChain.ServerName}.key"),
-                "--ca", Path.Combine(pki, "ca-bundle.pem"), "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0"],
-            output, deadline.Token, environment: statefulResumption ? ShippedOpenSslConfig : null);
+                "--ca", Path.Combine(pki, "ca-bundle.pem"), "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0",
+                .. sessionCache ? Array.Empty<string>() : ["--config", sandbox.WriteText("no-cache.json", """{ "sessionCacheSize": 0 }""")]],
+            output, deadline.Token);
 
         // site-a: a tunnel-client with a connection that stays open across the reload.
         await using var siteA = await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
@@ -70,7 +71,7 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         var before = await SClientAsync(server, pki, "site-b", ["-sess_out", session], deadline.Token);
         Assert.Contains("pong", before);
         var ticket = await TicketLengthAsync(session, deadline.Token);
-        if (statefulResumption)
+        if (sessionCache)
         {
             Assert.Equal(32, ticket); // a session ID: the session stays in the server's cache
         }
@@ -99,9 +100,6 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         Assert.Equal("pong\n", await PingAsync(established, deadline.Token));
         Assert.Contains("pong", await SClientAsync(server, pki, "site-a", [], deadline.Token));
     }
-
-    private static IReadOnlyDictionary<string, string> ShippedOpenSslConfig { get; } =
-        new Dictionary<string, string> { ["OPENSSL_CONF"] = Path.Combine(RepositoryRoot.Path, "deploy", "openssl", "tunnel-server.cnf") };
 
     /// <summary>The length in bytes of the TLS session ticket kept in an s_client session file, from the hex dump of
     /// <c>openssl sess_id -text</c> ("0000 - d7 42 a9 31 ...-e0 ea ...   .B.1...": up to 16 bytes a line).</summary>

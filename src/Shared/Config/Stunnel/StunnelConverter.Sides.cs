@@ -235,6 +235,8 @@ internal sealed partial class StunnelConverter
             draft.Set("upstreamStrategy", Strategy(failover), failover);
         }
 
+        ConvertSessionCache(service, draft);
+
         if (service.Last("CRLfile") is { } crl)
         {
             draft.Set("crl", ResolvePath(crl, crl.Value.Trim()), crl);
@@ -389,5 +391,39 @@ internal sealed partial class StunnelConverter
             "their keys are pinned (a renewed certificate with the same key still passes), and the chain is verified against CAfile too" +
             (verifyChain ? "" : " (stunnel did not: a self-signed certificate listed there passes; one issued by a CA missing from CAfile would be refused, so add that CA)"));
         return pins;
+    }
+
+    /// <summary>stunnel's server session cache maps one to one (same defaults: 1000 sessions, 300 s), except its
+    /// "0 = no limit", which Tunnel does not offer.</summary>
+    private void ConvertSessionCache(Service service, Draft draft)
+    {
+        if (service.Last("sessionCacheSize") is { } size)
+        {
+            if (!int.TryParse(size.Value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var sessions))
+            {
+                Error(size, $"'{size.Value}' is not a number of sessions");
+            }
+            else if (sessions == 0)
+            {
+                Warn(size, "stunnel's 0 (no limit) has no Tunnel equivalent: sessionCacheSize stays 1000 (about 5 MiB); raise it if more clients should resume");
+            }
+            else
+            {
+                draft.Set("sessionCacheSize", sessions, size);
+            }
+        }
+
+        // "session" is the older name of sessionCacheTimeout.
+        if ((service.Last("sessionCacheTimeout") ?? service.Last("session")) is { } timeout)
+        {
+            if (!int.TryParse(timeout.Value.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) || seconds == 0)
+            {
+                Error(timeout, $"'{timeout.Value}' is not a positive number of seconds");
+            }
+            else
+            {
+                draft.Set("sessionCacheTimeout", Seconds(seconds), timeout);
+            }
+        }
     }
 }

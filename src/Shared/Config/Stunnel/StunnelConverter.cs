@@ -213,6 +213,9 @@ internal sealed partial class StunnelConverter
             case "ocspaia" when IsYes(value):
                 Error(line, "OCSP checks are not supported; remove it and revoke with a CRL (CRLfile; `certs revoke` and `certs crl` make one). A client checks the server's chain and name; pin its key with serverPins if you need more");
                 break;
+            case "sessioncachesize" or "sessioncachetimeout" or "session" when _role == StunnelRole.Client:
+                Warn(line, "no effect on tunnel-client: it keeps the latest session of each server and resumes it; the server's cache (sessionCacheSize, sessionCacheTimeout) decides how long it stays resumable");
+                break;
             case "sessionresume" when !IsYes(value):
                 Warn(line, "no effect: Tunnel lets TLS sessions resume");
                 break;

@@ -272,6 +272,26 @@ public sealed class StunnelConverterTests : IDisposable
     }
 
     [Fact(Timeout = 20_000)]
+    public async Task A_servers_session_cache_settings_carry_over_and_stunnels_unlimited_size_is_a_warning()
+    {
+        var cert = _pki.IssueServer().Cert;
+        var sized = Write("cache.conf", $"[https]\naccept = 443\nconnect = 80\ncert = {cert}\nCAfile = {_pki.CaPath}\nsessionCacheSize = 500\nsessionCacheTimeout = 600\n");
+        var unlimited = Write("unlimited.conf", $"[https]\naccept = 443\nconnect = 80\ncert = {cert}\nCAfile = {_pki.CaPath}\nsessionCacheSize = 0\nsession = 90\n");
+
+        var converted = await Task.Run(() => StunnelConverter.Convert(sized, StunnelRole.Server));
+        var warned = await Task.Run(() => StunnelConverter.Convert(unlimited, StunnelRole.Server));
+
+        Assert.True(converted.Succeeded);
+        var https = converted.Document!["tunnels"]!["https"]!;
+        Assert.Equal(500, (int)https["sessionCacheSize"]!);
+        Assert.Equal("10m", (string?)https["sessionCacheTimeout"]);
+        Assert.True(warned.Succeeded);
+        Assert.Null(warned.Document!["tunnels"]!["https"]!["sessionCacheSize"]);
+        Assert.Equal("90s", (string?)warned.Document!["tunnels"]!["https"]!["sessionCacheTimeout"]);
+        Assert.Contains(warned.Warnings, w => w.Option == "sessionCacheSize" && w.Message.Contains("no Tunnel equivalent", StringComparison.Ordinal));
+    }
+
+    [Fact(Timeout = 20_000)]
     public async Task A_server_that_verified_nothing_is_refused_without_a_ca_and_warned_about_with_one()
     {
         var cert = _pki.IssueServer().Cert;
