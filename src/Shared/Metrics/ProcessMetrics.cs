@@ -16,6 +16,9 @@ internal static class ProcessMetrics
         var cpu = registry.SampledCounter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.").WithLabels();
         var start = registry.Gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.").WithLabels();
         var gcHeap = registry.Gauge("dotnet_gc_heap_bytes", "Bytes in the managed heap after the last collection.").WithLabels();
+        var collections = registry.SampledCounter("dotnet_gc_collections_total",
+            "Garbage collections by the oldest generation collected (gen0, gen1, gen2), induced ones included.", "generation");
+        var byGeneration = Enumerable.Range(0, GC.MaxGeneration + 1).Select(g => (g, collections.WithLabels($"gen{g}"))).ToArray();
         var pooled = registry.Gauge("tunnel_buffer_pool_bytes", "Bytes of relay buffers kept for reuse, not in use.").WithLabels();
         var released = registry.SampledCounter("tunnel_tls_idle_buffer_release_total",
             "TLS connections set to free OpenSSL's record buffers while idle (SSL_MODE_RELEASE_BUFFERS).").WithLabels();
@@ -30,6 +33,12 @@ internal static class ProcessMetrics
             resident.Set(self.WorkingSet64);
             cpu.Set(self.TotalProcessorTime.TotalSeconds);
             gcHeap.Set(GC.GetGCMemoryInfo().HeapSizeBytes);
+            foreach (var (generation, counter) in byGeneration)
+            {
+                // CollectionCount(g) counts every collection of g or older: the difference is those that stopped at g.
+                counter.Set(GC.CollectionCount(generation) - (generation < GC.MaxGeneration ? GC.CollectionCount(generation + 1) : 0));
+            }
+
             pooled.Set(BufferPool.Shared.RetainedBytes);
             released.Set(OpenSslBuffers.Released);
             try

@@ -25,6 +25,8 @@ internal sealed class TunnelMetrics
             "Times a tunnel's accept loop found the process at maxConnections and stopped accepting until a connection closed (new connections wait in the kernel backlog meanwhile).",
             "tunnel");
         Handshake = Registry.Histogram("tunnel_handshake_duration_seconds", "TLS handshake duration, successful handshakes only.", Histogram.LatencyBounds, "tunnel");
+        Resumed = Registry.Counter("tunnel_tls_resumed_total",
+            "Successful TLS handshakes that resumed a session (a share of tunnel_handshake_duration_seconds_count).", "tunnel");
         Duration = Registry.Histogram("tunnel_connection_duration_seconds", "Connection lifetime from accept to close.", Histogram.DurationBounds, "tunnel");
         Bytes = Registry.Counter("tunnel_bytes_total", "Bytes relayed; up is from the accepted side toward the dialled side.", "tunnel", "direction");
         Closed = Registry.Counter("tunnel_connections_closed_total", "Closed connections by close reason (see docs/operations.md).", "tunnel", "reason");
@@ -58,6 +60,7 @@ internal sealed class TunnelMetrics
 
     private MetricFamily<Counter>? _poolTakes;
     private MetricFamily<Gauge>? _poolIdle;
+    private MetricFamily<Gauge>? _poolTarget;
 
     /// <summary>Warm-pool takes by result (hit: a pooled connection was used; miss: the pool was empty; stale: a
     /// pooled connection had been closed or aged out), registered on first use (client only).</summary>
@@ -74,6 +77,17 @@ internal sealed class TunnelMetrics
         lock (_backendUp)
         {
             return _poolIdle ??= Registry.Gauge("tunnel_pool_idle_connections", "Verified TLS connections waiting in the warm pool.", "tunnel");
+        }
+    }
+
+    /// <summary>Connections the warm pool keeps ready: poolSize, grown by misses up to four times that.</summary>
+    public MetricFamily<Gauge> PoolTarget()
+    {
+        lock (_backendUp)
+        {
+            return _poolTarget ??= Registry.Gauge("tunnel_pool_target_connections",
+                "Connections the warm pool keeps ready: poolSize, grown by one for each take that found it empty (up to four times poolSize), shrunk by one for each that aged out unused.",
+                "tunnel");
         }
     }
 
@@ -107,6 +121,8 @@ internal sealed class TunnelMetrics
     public MetricFamily<Counter> MaxConnectionsReached { get; }
 
     public MetricFamily<Histogram> Handshake { get; }
+
+    public MetricFamily<Counter> Resumed { get; }
 
     public MetricFamily<Histogram> Duration { get; }
 

@@ -18,6 +18,7 @@ internal sealed class TunnelSeries
         _tunnel = tunnel;
         Open = metrics.ConnectionsOpen.WithLabels(tunnel);
         Handshake = metrics.Handshake.WithLabels(tunnel);
+        Resumed = metrics.Resumed.WithLabels(tunnel);
         Duration = metrics.Duration.WithLabels(tunnel);
         BytesUp = metrics.Bytes.WithLabels(tunnel, "up");
         BytesDown = metrics.Bytes.WithLabels(tunnel, "down");
@@ -31,6 +32,9 @@ internal sealed class TunnelSeries
     public Gauge Open { get; }
 
     public Histogram Handshake { get; }
+
+    /// <summary>Successful handshakes that resumed a TLS session.</summary>
+    public Counter Resumed { get; }
 
     public Histogram Duration { get; }
 

@@ -67,6 +67,9 @@ internal sealed class TlsEndpoint : IRelayEndpoint
 
     public Stream Stream { get; }
 
+    /// <summary>Whether the handshake resumed a TLS session (false where OpenSSL cannot be asked).</summary>
+    public bool Resumed => OpenSslTickets.Resumed(Tls);
+
     /// <summary>OpenSSL keeps this connection's record buffers for its whole life (a busy connection): undoes what the
     /// handshake methods set. Call while nothing reads or writes.</summary>
     public void KeepBuffers() => OpenSslBuffers.Keep(Tls);

@@ -22,31 +22,43 @@ internal static class OpenSslTickets
     private const long CacheServer = 0x2; // SSL_SESS_CACHE_SERVER
 
     /// <summary>True when a ticket will go out with the next write. With <paramref name="cache"/> on, the ticket is
-    /// stateful and the connection's SSL_CTX is set to <paramref name="cache"/>'s size and timeout first (once per
-    /// SSL_CTX: SslStream keeps one per server certificate, so a reload that changes them reaches the next context).</summary>
-    public static bool Issue(SslStream tls, TlsSessionCache cache)
+    /// stateful, and the connection's SSL_CTX (SslStream keeps one per server certificate) gets the cache's size and
+    /// timeout first: written only where they differ, so once per SSL_CTX, and a reload's new values apply from the
+    /// next accepted client on.</summary>
+    public static bool Issue(SslStream tls, TlsSessionCache cache) =>
+        WithSsl(tls, false, ssl =>
+        {
+            if (cache.Enabled)
+            {
+                UseCache(ssl, cache);
+            }
+
+            return NewSessionTicket(ssl) == 1;
+        });
+
+    /// <summary>Whether <paramref name="tls"/>'s handshake resumed a session (<c>SSL_session_reused</c>); false where
+    /// that cannot be read.</summary>
+    public static bool Resumed(SslStream tls) => WithSsl(tls, false, static ssl => SessionReused(ssl) == 1);
+
+    /// <summary>Runs <paramref name="use"/> on the connection's SSL handle, held for the call; <paramref name="unavailable"/>
+    /// where there is none (not OpenSSL, not authenticated, disposed).</summary>
+    private static T WithSsl<T>(SslStream tls, T unavailable, Func<IntPtr, T> use)
     {
         var resolution = OpenSslBuffers.Resolved(); // cached once OpenSSL is loaded: no /proc read per handshake
         if (resolution.Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
         {
-            return false;
+            return unavailable;
         }
 
         var added = false;
         try
         {
             ssl.DangerousAddRef(ref added);
-            var handle = ssl.DangerousGetHandle();
-            if (cache.Enabled)
-            {
-                UseCache(handle, cache);
-            }
-
-            return NewSessionTicket(handle) == 1;
+            return use(ssl.DangerousGetHandle());
         }
         catch (ObjectDisposedException)
         {
-            return false;
+            return unavailable;
         }
         finally
         {
@@ -88,6 +100,10 @@ internal static class OpenSslTickets
     [DllImport("libssl.so.3", EntryPoint = "SSL_new_session_ticket")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int NewSessionTicket(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_session_reused")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int SessionReused(IntPtr ssl);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_set_options")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

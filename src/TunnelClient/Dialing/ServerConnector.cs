@@ -140,6 +140,10 @@ internal sealed class ServerConnector : IAsyncDisposable
         {
             await endpoint.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
             _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            if (endpoint.Resumed)
+            {
+                _metrics.Resumed.Increment();
+            }
             return new ServerConnection(endpoint, server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)

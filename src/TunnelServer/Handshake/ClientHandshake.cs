@@ -177,6 +177,10 @@ internal sealed class ClientHandshake
             var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
             record.PeerIdentity = verdict.PeerName;
             record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
+            if (client.Resumed)
+            {
+                record.Metrics.Resumed.Increment();
+            }
             if (!verdict.Ok && !_completeRefused)
             {
                 Failed(record, handshake, new AuthenticationException(verdict.Reason), "", verdict, balancerCheck);

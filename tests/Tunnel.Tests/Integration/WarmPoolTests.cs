@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Tunnel.Client.Dialing;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
 
@@ -64,6 +65,40 @@ public sealed class WarmPoolTests(ITestOutputHelper output) : IDisposable
         // The pool keeps replacing its connection: the server sees them come and go without data.
         await _logs.WaitForAsync(l => l.Category == "tunnel-server" && l.Message.Contains("conn 3 closed") && l.Message.Contains("reason=no-data"), Wait);
         Assert.Equal(0, upstream.Accepted);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_burst_grows_the_pool_and_it_shrinks_back_once_its_connections_age_unused()
+    {
+        await using var upstream = new TcpTestServer(DataIntegrityTests.EchoAsync);
+        await using var tunnel = await TunnelHarness.StartAsync(_pki, _logs, upstream.Address, client: c =>
+        {
+            c["poolSize"] = "1";
+            c["poolMaxAge"] = "1s";
+        });
+        var warm = tunnel.Client!.Tunnels[0].Connector.Warm!;
+        await Poll.UntilAsync(() => Task.FromResult((warm.Idle == 1, warm.Idle)), Wait, "one pooled connection");
+
+        // Six connections at once against one pooled: the first takes it, the others find the pool empty.
+        var sockets = await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => tunnel.ConnectClientAsync()));
+        await Task.WhenAll(sockets.Select(s => s.SendAsync("ping"u8.ToArray(), SocketFlags.None)));
+        foreach (var socket in sockets)
+        {
+            Assert.Equal(4, await socket.ReceiveAsync(new byte[4].AsMemory(), SocketFlags.None).AsTask().WaitAsync(Wait));
+        }
+
+        var grown = warm.Target;
+        Assert.InRange(grown, 2, WarmPool.GrowthFactor);
+        await Poll.UntilAsync(() => Task.FromResult((warm.Idle == grown, warm.Idle)), Wait, $"the grown pool filled to {grown}");
+
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+
+        // Nobody takes them: each ages out (1 s) and the pool shrinks back to its size.
+        await Poll.UntilAsync(() => Task.FromResult((warm.Target == 1, warm.Target)), Wait, "the pool shrank back to poolSize");
+        Assert.Contains("tunnel_pool_target_connections{tunnel=\"default\"} 1", tunnel.Client.Metrics.Registry.Render());
     }
 
     public void Dispose() => _pki.Dispose();
