@@ -7,9 +7,10 @@ namespace Tunnel.Client.Dialing;
 /// <summary>Keeps at least <see cref="PoolOptions.Size"/> verified TLS connections ready, refilling in the background
 /// through the balancer. A take that finds the pool empty grows it by one, up to <see cref="GrowthFactor"/> times its
 /// size, and each connection that reaches its age unused shrinks it back by one: the pool follows the rate of new
-/// connections, and an idle tunnel keeps only <see cref="PoolOptions.Size"/>. Each idle connection keeps a zero-byte read pending, so one the server closes leaves the pool at
-/// once; one older than <see cref="PoolOptions.MaxAge"/> is replaced. The server dials its upstream only on the
-/// first byte, so idle pooled connections cost the upstream proxy nothing.</summary>
+/// connections, and an idle tunnel keeps only <see cref="PoolOptions.Size"/>. Each idle connection keeps a zero-byte
+/// read pending, so one the server closes leaves the pool at once; one older than <see cref="PoolOptions.MaxAge"/> is
+/// replaced. The server dials its upstream only on the first byte, so idle pooled connections cost the upstream proxy
+/// nothing.</summary>
 internal sealed partial class WarmPool : IAsyncDisposable
 {
     /// <summary>How far a busy pool may grow over its configured size.</summary>
