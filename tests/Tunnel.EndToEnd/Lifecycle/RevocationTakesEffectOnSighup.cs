@@ -54,9 +54,8 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         await using var server = await TunnelProcess.StartAsync(binaries, "tunnel-server",
             ["--listen", "127.0.0.1:0", "--upstream", upstream.Address,
                 "--cert", Path.Combine(pki, "issued", $"{ProxyChain.ServerName}.pem"), "--key", Path.Combine(pki, "private", $"{ProxyChain.ServerName}.key"),
-                "--ca", Path.Combine(pki, "ca-bundle.pem"), "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0",
-                .. sessionCache ? Array.Empty<string>() : ["--config", sandbox.WriteText("no-cache.json", """{ "sessionCacheSize": 0 }""")]],
-            output, deadline.Token);
+                "--ca", Path.Combine(pki, "ca-bundle.pem"), "--crl", Path.Combine(pki, "crl.pem"), "--watch-interval", "0"],
+            output, deadline.Token, environment: sessionCache ? null : NoSessionCache);
 
         // site-a: a tunnel-client with a connection that stays open across the reload.
         await using var siteA = await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
@@ -100,6 +99,9 @@ public sealed class RevocationTakesEffectOnSighup(ITestOutputHelper output)
         Assert.Equal("pong\n", await PingAsync(established, deadline.Token));
         Assert.Contains("pong", await SClientAsync(server, pki, "site-a", [], deadline.Token));
     }
+
+    private static IReadOnlyDictionary<string, string> NoSessionCache { get; } =
+        new Dictionary<string, string> { ["TUNNEL_SESSIONCACHESIZE"] = "0" };
 
     /// <summary>The length in bytes of the TLS session ticket kept in an s_client session file, from the hex dump of
     /// <c>openssl sess_id -text</c> ("0000 - d7 42 a9 31 ...-e0 ea ...   .B.1...": up to 16 bytes a line).</summary>
