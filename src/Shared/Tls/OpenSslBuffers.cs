@@ -54,24 +54,31 @@ internal static class OpenSslBuffers
     /// log (the daemons have loaded OpenSSL with their certificates by then).</summary>
     public static string? Unavailable => Resolved().Unavailable;
 
-    private static long? Control(SslStream tls, int command, nint modes)
-    {
+    private static long? Control(SslStream tls, int command, nint modes) =>
         // Authenticated: OpenSSL is loaded (which library it is is part of the check) and the connection exists.
-        if (!tls.IsAuthenticated || Resolved().Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
+        tls.IsAuthenticated
+            ? WithSsl(tls, (command, modes), (long?)null, static (ssl, c) => SslCtrl(ssl, c.command, c.modes, IntPtr.Zero))
+            : null;
+
+    /// <summary>Runs <paramref name="use"/> on <paramref name="tls"/>'s OpenSSL connection (the <c>SSL*</c>), held for
+    /// the call so that a dispose at the same moment cannot free it; <paramref name="unavailable"/> where there is none
+    /// (this runtime does not allow it, not yet made, disposed). Shared with <see cref="OpenSslTickets"/>.</summary>
+    internal static T WithSsl<TState, T>(SslStream tls, TState state, T unavailable, Func<IntPtr, TState, T> use)
+    {
+        if (Resolved().Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
         {
-            return null;
+            return unavailable;
         }
 
         var added = false;
         try
         {
-            // Keeps the handle from being freed under the call if the stream is disposed at the same moment.
             ssl.DangerousAddRef(ref added);
-            return SslCtrl(ssl.DangerousGetHandle(), command, modes, IntPtr.Zero);
+            return use(ssl.DangerousGetHandle(), state);
         }
         catch (ObjectDisposedException)
         {
-            return null;
+            return unavailable;
         }
         finally
         {

@@ -8,7 +8,7 @@ namespace Tunnel.Tls;
 /// at least 128-bit strength (X25519, P-256, X448, P-384, P-521); OpenSSL 3's default list also has the finite-field
 /// groups ffdhe2048 (112-bit) to ffdhe8192, which a client (or a prober) can pick and which make the server do a costly
 /// modular exponentiation per handshake. Session tickets: none issued by the handshake itself (<c>NumTickets = 0</c>);
-/// tunnel-server issues one with <see cref="OpenSslTickets.Issue"/> once it has accepted the client's certificate, so a
+/// tunnel-server issues one with <see cref="OpenSslTickets.Settle"/> once it has accepted the client's certificate, so a
 /// client it refuses gets none.</summary>
 /// <remarks>SslStream has no handle to its SSL_CTX, so this sets them where OpenSSL reads them for every SSL_CTX it
 /// creates: the <c>system_default</c> section of its configuration (what <c>Groups =</c> and <c>NumTickets =</c> in an

@@ -21,53 +21,34 @@ internal static class OpenSslTickets
     private const int GetCacheMode = 45; // SSL_CTRL_GET_SESS_CACHE_MODE
     private const long CacheServer = 0x2; // SSL_SESS_CACHE_SERVER
 
-    /// <summary>True when a ticket will go out with the next write. With <paramref name="cache"/> on, the ticket is
+    /// <summary>Settles the tickets of a server connection whose client certificate was just judged, in one look-up of
+    /// its SSL handle: reads whether the handshake resumed a session and, for an <paramref name="accepted"/> client,
+    /// issues one ticket (sent ahead of the next bytes written). With <paramref name="cache"/> on, the ticket is
     /// stateful, and the connection's SSL_CTX (SslStream keeps one per server certificate) gets the cache's size and
     /// timeout first: written only where they differ, so once per SSL_CTX, and a reload's new values apply from the
     /// next accepted client on.</summary>
-    public static bool Issue(SslStream tls, TlsSessionCache cache) =>
-        WithSsl(tls, false, ssl =>
+    /// <returns>Whether the handshake resumed a session, and whether a ticket will go out; both false where the handle
+    /// cannot be reached.</returns>
+    public static (bool Resumed, bool Issued) Settle(SslStream tls, TlsSessionCache cache, bool accepted) =>
+        OpenSslBuffers.WithSsl(tls, (cache, accepted), (false, false), static (ssl, s) =>
         {
-            if (cache.Enabled)
+            var resumed = SessionReused(ssl) == 1;
+            if (!s.accepted)
             {
-                UseCache(ssl, cache);
+                return (resumed, false);
             }
 
-            return NewSessionTicket(ssl) == 1;
+            if (s.cache.Enabled)
+            {
+                UseCache(ssl, s.cache);
+            }
+
+            return (resumed, NewSessionTicket(ssl) == 1);
         });
 
     /// <summary>Whether <paramref name="tls"/>'s handshake resumed a session (<c>SSL_session_reused</c>); false where
     /// that cannot be read.</summary>
-    public static bool Resumed(SslStream tls) => WithSsl(tls, false, static ssl => SessionReused(ssl) == 1);
-
-    /// <summary>Runs <paramref name="use"/> on the connection's SSL handle, held for the call; <paramref name="unavailable"/>
-    /// where there is none (not OpenSSL, not authenticated, disposed).</summary>
-    private static T WithSsl<T>(SslStream tls, T unavailable, Func<IntPtr, T> use)
-    {
-        var resolution = OpenSslBuffers.Resolved(); // cached once OpenSSL is loaded: no /proc read per handshake
-        if (resolution.Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
-        {
-            return unavailable;
-        }
-
-        var added = false;
-        try
-        {
-            ssl.DangerousAddRef(ref added);
-            return use(ssl.DangerousGetHandle());
-        }
-        catch (ObjectDisposedException)
-        {
-            return unavailable;
-        }
-        finally
-        {
-            if (added)
-            {
-                ssl.DangerousRelease();
-            }
-        }
-    }
+    public static bool Resumed(SslStream tls) => OpenSslBuffers.WithSsl(tls, 0, false, static (ssl, _) => SessionReused(ssl) == 1);
 
     private static void UseCache(IntPtr ssl, TlsSessionCache cache)
     {

@@ -177,7 +177,7 @@ internal sealed class ClientHandshake
             var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
             record.PeerIdentity = verdict.PeerName;
             record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            if (client.Resumed)
+            if (check.Resumed)
             {
                 record.Metrics.Resumed.Increment();
             }

@@ -15,6 +15,9 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
 {
     public PeerVerdict? Verdict { get; private set; }
 
+    /// <summary>Whether the judged handshake resumed a TLS session (read with the ticket, in one look-up).</summary>
+    public bool Resumed { get; private set; }
+
     /// <summary>The CA certificates between the client's certificate and the trusted root, as the handshake built
     /// them (copies), so that the certificate can be judged again under a reloaded policy.</summary>
     public IReadOnlyList<X509Certificate2> Intermediates { get; private set; } = [];
@@ -56,10 +59,10 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         }
 
         Verdict = verdict;
-        if (verdict.Ok && sender is SslStream tls)
+        if (sender is SslStream tls)
         {
             // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client only.
-            OpenSslTickets.Issue(tls, state.SessionCache);
+            Resumed = OpenSslTickets.Settle(tls, state.SessionCache, accepted: verdict.Ok).Resumed;
         }
 
         return verdict.Ok || completeRefusedHandshakes;

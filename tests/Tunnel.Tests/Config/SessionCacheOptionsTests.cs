@@ -37,27 +37,10 @@ public sealed class SessionCacheOptionsTests : IDisposable
         Assert.Contains(errors, e => e.Key == "sessionCacheTimeout" && e.Message.Contains("not a positive duration"));
     }
 
-    private ServerOptions Read(Dictionary<string, string> values) =>
-        TryRead(values) is { Options: { } options } ? options : throw new InvalidOperationException(string.Join("; ", TryRead(values).Errors));
+    private ServerOptions Read(Dictionary<string, string> values) => TestOptions.ReadServer(_pki, values);
 
-    private (ServerOptions? Options, List<Tunnel.Config.ConfigError> Errors) TryRead(Dictionary<string, string> values)
-    {
-        var server = _pki.IssueServer();
-        var all = new Dictionary<string, string>
-        {
-            ["listen"] = "127.0.0.1:0",
-            ["upstreams"] = "127.0.0.1:3128",
-            ["cert"] = server.Cert,
-            ["key"] = server.Key,
-            ["ca"] = _pki.CaPath,
-        };
-        foreach (var (key, value) in values)
-        {
-            all[key] = value;
-        }
-
-        return TestOptions.TryRead(all, ServerOptionsReader.Read);
-    }
+    private (Server.Options.ServerOptions? Options, List<Tunnel.Config.ConfigError> Errors) TryRead(Dictionary<string, string> values) =>
+        TestOptions.TryReadServer(_pki, values);
 
     public void Dispose() => _pki.Dispose();
 }

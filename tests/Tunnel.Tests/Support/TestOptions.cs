@@ -13,6 +13,32 @@ internal static class TestOptions
     public static ClientOptions Client(IReadOnlyDictionary<string, string> values) =>
         Read(values, ClientOptionsReader.Read);
 
+    /// <summary>tunnel-server options from <paramref name="values"/> over a minimal valid server (listen, upstream,
+    /// a certificate of <paramref name="pki"/>): for tests of one key's reading.</summary>
+    public static (ServerOptions? Options, List<ConfigError> Errors) TryReadServer(TestPki pki, IReadOnlyDictionary<string, string> values)
+    {
+        var server = pki.IssueServer();
+        var all = new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["upstreams"] = "127.0.0.1:3128",
+            ["cert"] = server.Cert,
+            ["key"] = server.Key,
+            ["ca"] = pki.CaPath,
+        };
+        foreach (var (key, value) in values)
+        {
+            all[key] = value;
+        }
+
+        return TryRead(all, ServerOptionsReader.Read);
+    }
+
+    /// <summary><see cref="TryReadServer"/> that must succeed.</summary>
+    public static ServerOptions ReadServer(TestPki pki, IReadOnlyDictionary<string, string> values) =>
+        TryReadServer(pki, values) is { Options: { } options } ? options
+            : throw new InvalidOperationException("invalid test options: " + string.Join("; ", TryReadServer(pki, values).Errors));
+
     public static T Read<T>(IReadOnlyDictionary<string, string> values, Func<ConfigDocument, List<ConfigError>, T?> read, string? file = null)
         where T : class
     {
