@@ -8,9 +8,9 @@ internal static class FileDescriptorLimit
     /// 10), then listeners, log files, health checks and certificate reloads.</summary>
     public const int Reserve = 80;
 
-    /// <summary>The admin endpoint (Kestrel) loads about 50 more assemblies once it has served /readyz and /metrics:
-    /// about 100 descriptors, measured.</summary>
-    public const int AdminReserve = 128;
+    /// <summary>The admin endpoint: its listener and connections (at most 16, Tunnel.Admin.AdminServer.MaxConnections;
+    /// a test keeps the two in step), and the few assemblies a JIT build loads to serve /readyz and /metrics.</summary>
+    public const int AdminReserve = 32;
 
     /// <summary>Descriptors the listeners hold open on /dev/null for the runtime's own needs when the process runs
     /// out (Tunnel.Net.DescriptorReserve); counted in the default connection limit.</summary>
