@@ -2,7 +2,8 @@
 # Footprint of the daemons' build forms and runtime settings, side by side (issue 17; docs/operations.md "Footprint").
 # Publishes each build form into its own folder, then for each candidate (a build form plus DOTNET_ runtime
 # settings), RUNS times in turn: starts tunnel-server and tunnel-client on loopback (bench/startup.py times exec to
-# the port accepting a TCP connect), warms the pair up with 20 echoed connections through it, waits SETTLE s and reads
+# the port accepting a TCP connect), warms the pair up with 20 echoed connections through it, waits SETTLE s (idle: 5
+# by default; Tunnel gives memory back after 2-4 s with no connection opened or closed) and reads
 # each process's VmRSS; then times `tunnel-server certs init-ca` in a fresh folder. stunnel runs the same steps with
 # bench/stunnel-*.conf.in. Prints a table of medians (min-max) and writes raw.tsv.
 #
@@ -13,7 +14,7 @@
 # aot (Native AOT, -p:TunnelAot=true); aot-knobs. --reuse keeps publish folders from an earlier run in DIR.
 # Every process started here listens on 127.0.0.1 and is stopped by PID.
 set -euo pipefail
-RUNS=5 OUT= REUSE=0 SETTLE=${SETTLE:-2}
+RUNS=5 OUT= REUSE=0 SETTLE=${SETTLE:-5}
 CANDS=()
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -55,7 +55,7 @@ def figures(mem_ns):
             (f"mem.{n}.server_after_mb", g, "server RSS above idle baseline after all closed", "MiB", "lower", None),
             (f"mem.{n}.retained_pct", g, "pair: share of the growth still held after close", "%", "lower", ("tunnel<=", 25)),
         ]
-    g = "Idle process (after a warm-up of 20 connections, before the load)"
+    g = "Idle process (after a warm-up of 20 connections and 5 s quiet, before the load)"
     f += [
         ("mem.idle.client_mb", g, "client-side RSS", "MiB", "lower", ("ratio<=", 1.5)),
         ("mem.idle.server_mb", g, "server-side RSS", "MiB", "lower", ("ratio<=", 1.5)),
@@ -421,8 +421,9 @@ def main(out):
   each and waits for the echo from `tunnel-bench echo` (the upstream), so every tunnel is established end to end;
   it holds them while VmRSS is read from `/proc/PID/status`, then echoes once more on each (dropped during the
   hold = lost) and closes all. Per-connection RSS = (RSS loaded − RSS idle) / established, for each process; the
-  idle baseline is taken after a warm-up of 20 connections, once each side holds only its standing connections
-  (the Tunnel client's warm pool, `poolSize`; for Tunnel mux its `multiplexConnections` TLS connections, so under
+  idle baseline is taken after a warm-up of 20 connections, once each side holds only its standing connections and
+  5 s more have passed with no connection opened or closed (Tunnel gives memory back after 2–4 s quiet) (the Tunnel
+  client's warm pool, `poolSize`; for Tunnel mux its `multiplexConnections` TLS connections, so under
   load its client holds those plus one accepted connection per tunneled connection and its server those plus one
   upstream connection each). "Refused or dropped" counts connections that were
   refused, closed or never answered (stunnel accepts and closes connections over `max_clients` = 125/256 of the fd

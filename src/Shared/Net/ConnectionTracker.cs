@@ -5,16 +5,22 @@ internal sealed class ConnectionTracker
 {
     private readonly Lock _lock = new();
     private int _active;
+    private long _entered;
     private TaskCompletionSource? _drained;
     private List<(int Count, TaskCompletionSource Done)>? _reached;
 
     public int Active => Volatile.Read(ref _active);
+
+    /// <summary>Connections entered since the process started: with <see cref="Active"/>, tells a quiet spell (neither
+    /// moved) from churn at a steady count.</summary>
+    public long Entered => Interlocked.Read(ref _entered);
 
     public void Enter()
     {
         lock (_lock)
         {
             _active++;
+            _entered++;
             _reached?.RemoveAll(w => w.Count <= _active && w.Done.TrySetResult());
         }
     }

@@ -4,13 +4,18 @@ using Tunnel.Relay;
 
 namespace Tunnel.Runtime;
 
-/// <summary>Gives memory back after a burst of connections has gone: when the number of open connections has fallen
-/// to half of its recent peak (by at least <see cref="MinimumDrop"/>), or to zero, and stayed there for a check
-/// period, it empties the relay's buffer pool, runs a compacting collection and trims the native heaps. Busy processes
-/// are left alone.</summary>
+/// <summary>Gives memory back when a process stops being busy: when the number of open connections has fallen to half
+/// of its recent peak (by at least <see cref="MinimumDrop"/>), or to zero, and stayed there for a check period; or when
+/// it has gone quiet (no connection opened or closed for a check period since some were, or since start) with at most
+/// <see cref="QuietMaximum"/> open. It then empties the relay's buffer pool, runs a compacting collection and trims the
+/// native heaps. Busy processes are left alone, and a quiet one is trimmed once per quiet spell.</summary>
 internal sealed partial class MemoryTrimmer : IDisposable
 {
     private const int MinimumDrop = 64;
+
+    /// <summary>Open connections up to which a quiet process is trimmed: a small heap, so the compacting collection
+    /// is short (a process holding thousands of idle connections is left alone, as before).</summary>
+    private const int QuietMaximum = 64;
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
     private readonly ConnectionTracker _tracker;
@@ -19,6 +24,8 @@ internal sealed partial class MemoryTrimmer : IDisposable
     private readonly ITimer _timer;
     private int _peak;
     private int _lastSeen;
+    private long _lastEntered;
+    private bool _trimmedSinceActivity;
 
     public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time, BufferPool? buffers = null)
     {
@@ -32,11 +39,17 @@ internal sealed partial class MemoryTrimmer : IDisposable
     public bool Check()
     {
         var active = _tracker.Active;
+        var entered = _tracker.Entered;
         var settled = active == _lastSeen;
+        var quiet = settled && entered == _lastEntered;
         _lastSeen = active;
+        _lastEntered = entered;
+        _trimmedSinceActivity &= quiet;
         _peak = Math.Max(_peak, active);
         var dropped = _peak - active;
-        if (!settled || dropped < MinimumDrop && !(active == 0 && _peak > 0) || active > _peak / 2)
+        var fell = settled && (dropped >= MinimumDrop || active == 0 && _peak > 0) && active <= _peak / 2;
+        var wentQuiet = quiet && !_trimmedSinceActivity && active <= QuietMaximum;
+        if (!fell && !wentQuiet)
         {
             return false;
         }
@@ -46,8 +59,18 @@ internal sealed partial class MemoryTrimmer : IDisposable
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         NativeMemory.Trim();
-        LogTrimmed(_logger, _peak, active, (before - Environment.WorkingSet) / (1024 * 1024));
+        var freed = (before - Environment.WorkingSet) / (1024 * 1024);
+        if (fell)
+        {
+            LogTrimmed(_logger, _peak, active, freed);
+        }
+        else
+        {
+            LogTrimmedQuiet(_logger, active, freed);
+        }
+
         _peak = active;
+        _trimmedSinceActivity = true;
         return true;
     }
 
@@ -56,4 +79,8 @@ internal sealed partial class MemoryTrimmer : IDisposable
     [LoggerMessage(EventId = 40, EventName = "MemoryTrimmed", Level = LogLevel.Debug,
         Message = "connections fell from {Peak} to {Active}: returned {FreedMiB} MiB to the system")]
     private static partial void LogTrimmed(ILogger logger, int peak, int active, long freedMiB);
+
+    [LoggerMessage(EventId = 41, EventName = "MemoryTrimmedQuiet", Level = LogLevel.Debug,
+        Message = "quiet with {Active} connections open: returned {FreedMiB} MiB to the system")]
+    private static partial void LogTrimmedQuiet(ILogger logger, int active, long freedMiB);
 }

@@ -39,6 +39,38 @@ public sealed class RuntimeTuningTests
     }
 
     [Fact]
+    public void The_trimmer_runs_once_per_quiet_spell_and_not_for_a_process_holding_many_connections()
+    {
+        var tracker = new ConnectionTracker();
+        var buffers = new BufferPool(arraysPerSize: 4);
+        using var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new FakeTimeProvider(), buffers);
+
+        Assert.True(trimmer.Check()); // just started, nothing happened: what start-up left is given back
+        Assert.False(trimmer.Check()); // once per quiet spell
+
+        tracker.Enter();
+        buffers.Return(buffers.Rent(StreamPump.MaxBufferSize));
+        Assert.False(trimmer.Check()); // a connection opened: not quiet
+        Assert.True(trimmer.Check()); // quiet again with one open
+        Assert.Equal(0, buffers.RetainedBytes);
+        Assert.False(trimmer.Check());
+
+        tracker.Exit();
+        tracker.Enter();
+        Assert.False(trimmer.Check()); // churn at a steady count is activity too
+        Assert.True(trimmer.Check());
+
+        for (var i = 0; i < 100; i++)
+        {
+            tracker.Enter();
+        }
+
+        Assert.False(trimmer.Check());
+        Assert.False(trimmer.Check()); // quiet, but 101 open: a big heap is left alone
+        Assert.False(trimmer.Check());
+    }
+
+    [Fact]
     public void Sockets_get_tcp_user_timeout_keepalive_and_no_delay()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
