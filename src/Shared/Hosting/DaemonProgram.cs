@@ -49,8 +49,13 @@ internal static class DaemonProgram
         }
 
         await using (app)
-        using (new SignalHandlers(app.Host.RequestStop, () => Reload(app, flags, read, logger), logging.ReopenFiles))
+        using (var signals = new SignalHandlers(app.Host.RequestStop, () => Reload(app, flags, read, logger), logging.ReopenFiles))
         {
+            if (signals.TakenBack.Count > 0)
+            {
+                ReloadLog.SignalsTakenBack(logger, string.Join(", ", signals.TakenBack));
+            }
+
             return await app.Host.RunAsync();
         }
     }

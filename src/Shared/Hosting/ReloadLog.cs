@@ -19,6 +19,10 @@ internal static partial class ReloadLog
     [LoggerMessage(EventId = 25, EventName = "ConfigWarning", Level = LogLevel.Warning, Message = "configuration: {Warning}")]
     public static partial void ConfigWarning(ILogger logger, string warning);
 
+    [LoggerMessage(EventId = 26, EventName = "SignalsTakenBack", Level = LogLevel.Information,
+        Message = "{Signals} ignored when the process started (nohup, or a shell's background job): handled anyway (SIGHUP reloads, SIGUSR1 reopens logs, SIGTERM/SIGINT/SIGQUIT drain and stop)")]
+    public static partial void SignalsTakenBack(ILogger logger, string signals);
+
     [LoggerMessage(EventId = 23, EventName = "ReloadDone", Level = LogLevel.Information, Message = "reload complete")]
     public static partial void Done(ILogger logger);
 

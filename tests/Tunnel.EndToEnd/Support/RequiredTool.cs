@@ -33,6 +33,8 @@ internal static class RequiredTool
 
     public static string Prlimit => Command("prlimit", "util-linux");
 
+    public static string Nohup => Command("nohup", "coreutils");
+
     public static string Testssl => Command("testssl", "testssl.sh");
 
     /// <summary>Fails at once if a tool the Squid chain needs is missing, before anything is started.</summary>

@@ -43,15 +43,21 @@ internal sealed class TunnelProcess : IAsyncDisposable
     /// <summary>Starts <paramref name="program"/> with <paramref name="arguments"/> (which must include --listen) in
     /// <paramref name="ns"/>, the test's own network namespace by default. <paramref name="openFileLimit"/> runs it
     /// under that RLIMIT_NOFILE (soft and hard), through <c>prlimit</c>, which execs it: the PID is still the daemon's.
-    /// <paramref name="environment"/> adds variables (e.g. OPENSSL_CONF).</summary>
+    /// <paramref name="environment"/> adds variables (e.g. OPENSSL_CONF). <paramref name="underNohup"/> starts it
+    /// through <c>nohup</c> (SIGHUP ignored, as an operator's shell would leave it), which also execs it.</summary>
     public static async Task<TunnelProcess> StartAsync(PublishedBinaries binaries, string program, IEnumerable<string> arguments,
         ITestOutputHelper output, CancellationToken deadline, NetworkNamespace? ns = null, int? openFileLimit = null,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null, bool underNohup = false)
     {
         string[] command = [binaries.Of(program), .. arguments, "--log-format", "json"];
         if (openFileLimit is { } limit)
         {
             command = [RequiredTool.Prlimit, $"--nofile={limit}:{limit}", "--", .. command];
+        }
+
+        if (underNohup)
+        {
+            command = [RequiredTool.Nohup, .. command];
         }
 
         var variables = environment is null
