@@ -23,6 +23,7 @@ try
         "hold" => await IdleHolder.RunAsync(options, cts.Token),
         "delay" => await DelayRelay.RunAsync(options, cts.Token),
         "ttfb" => await TtfbProbe.RunAsync(options, cts.Token),
+        "chain" => await ChainBuildCost.RunAsync(options),
         _ => throw new ArgumentException($"unknown command '{args[0]}'"),
     };
     return code;
