@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using System.Text;
+using Tunnel.Admin;
 using Tunnel.Common;
 using Tunnel.Http;
 using Tunnel.Mux;
@@ -31,6 +32,7 @@ internal static class FuzzTargets
         ["identity"] = Identity,
         ["duration"] = Duration,
         ["host-port"] = HostPortText,
+        ["admin-request"] = AdminRequestHead,
     };
 
     /// <summary>PROXY protocol v1 and v2 (<see cref="ProxyHeaderParser.TryParse"/>, in each mode): never throws;
@@ -350,6 +352,38 @@ internal static class FuzzTargets
         }
 
         _ = value.Value.TryGetBindAddress(out _);
+    }
+
+    /// <summary>The admin endpoint's request heads (<see cref="AdminRequest.HeadLength"/>, <see cref="AdminRequest.Parse"/>):
+    /// never throw; a head length within the input, ending with its line feed; a head that can be served has a method
+    /// with no space and a path that starts with '/' and carries no query, fragment or space; otherwise 400 or 505.</summary>
+    public static void AdminRequestHead(byte[] data)
+    {
+        var length = AdminRequest.HeadLength(data);
+        if (length < -1 || length == 0 || length > data.Length || (length > 0 && data[length - 1] != '\n'))
+        {
+            throw new FuzzFindingException($"head length {length} for {data.Length} bytes");
+        }
+
+        foreach (var head in length > 0 ? new[] { data.AsSpan(0, length).ToArray(), data } : [data])
+        {
+            var request = AdminRequest.Parse(head);
+            switch (request.Error)
+            {
+                case 0:
+                    if (request.Method.Length == 0 || request.Method.Contains(' ', StringComparison.Ordinal) || !request.Path.StartsWith('/')
+                        || request.Path.IndexOfAny(['?', '#', ' ']) >= 0)
+                    {
+                        throw new FuzzFindingException($"served '{request.Method}' '{request.Path}'");
+                    }
+
+                    break;
+                case 400 or 505:
+                    break;
+                default:
+                    throw new FuzzFindingException($"status {request.Error}");
+            }
+        }
     }
 
     private static async Task DrainAsync(Stream stream, CancellationToken cancellationToken)

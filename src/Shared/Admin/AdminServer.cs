@@ -12,7 +12,7 @@ namespace Tunnel.Admin;
 /// valid certificate and a backend that answered recently; 503 otherwise, and while draining), <c>/metrics</c>
 /// (Prometheus text format), over plain HTTP/1.1 for probes and scrapers on a private network.</summary>
 /// <remarks>A server of its own rather than Kestrel: three read-only resources need GET, HEAD, keep-alive and a bounded
-/// request head, and Kestrel with its hosting stack made each Native AOT daemon 4.5 MB larger and 4-5 MiB bigger in
+/// request head, and Kestrel with its hosting stack made each Native AOT daemon 4.4 MB larger and 4-5 MiB bigger in
 /// memory even when the endpoint was off (docs/operations.md, "Footprint"). At most <see cref="MaxConnections"/>
 /// connections at once (more are answered 503 and closed), each given <see cref="AdminServerLimits.RequestTimeout"/>
 /// for every request head, the first and each kept-alive one; these connections do not count against

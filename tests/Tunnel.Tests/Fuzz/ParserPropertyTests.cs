@@ -98,7 +98,7 @@ public sealed class ParserPropertyTests
     public void Mutations_of_the_corpus_give_a_verdict_never_an_exception(int seed)
     {
         var mutator = new Mutator(seed);
-        foreach (var target in new[] { "proxy-header", "http-sniff", "duration", "host-port", "crl" })
+        foreach (var target in new[] { "proxy-header", "http-sniff", "duration", "host-port", "crl", "admin-request" })
         {
             var corpus = Directory.GetFiles(Path.Combine(Root, "fuzz", "corpus", target));
             var input = mutator.Mutate(File.ReadAllBytes(corpus[mutator.Next(corpus.Length)]), File.ReadAllBytes(corpus[mutator.Next(corpus.Length)]));
