@@ -56,30 +56,7 @@ internal sealed partial class AdminServer : IAsyncDisposable
         MetricsRegistry metrics, ILoggerFactory loggers, TimeProvider time, CancellationToken cancellationToken, AdminServerLimits? limits = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (!listen.TryGetBindAddress(out var address))
-        {
-            throw new StartupException($"admin endpoint: cannot listen on {listen}: use an IP address, 'localhost' or '*'");
-        }
-
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            socket.Bind(new IPEndPoint(address, listen.Port));
-            socket.Listen(64);
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
-            var hint = ex.SocketErrorCode == SocketError.AddressAlreadyInUse ? " (pick another port for admin.listen, or stop the process using it)" : "";
-            throw new StartupException($"admin endpoint: cannot listen on {listen}: {SocketErrors.Describe(ex)}{hint}", ex);
-        }
-
+        var socket = ListeningSocket.Open("admin endpoint", listen, backlog: 64);
         var logger = loggers.CreateLogger("admin");
         var server = new AdminServer(socket, stopping, tunnels, metrics, logger, time, limits ?? AdminServerLimits.Default);
         LogListening(logger, server.EndPoint.ToString());

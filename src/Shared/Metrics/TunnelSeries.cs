@@ -36,6 +36,16 @@ internal sealed class TunnelSeries
     /// <summary>Successful handshakes that resumed a TLS session.</summary>
     public Counter Resumed { get; }
 
+    /// <summary>A successful TLS handshake: its duration, and whether it resumed a session.</summary>
+    public void Handshaked(TimeSpan duration, bool resumed)
+    {
+        Handshake.Observe(duration.TotalSeconds);
+        if (resumed)
+        {
+            Resumed.Increment();
+        }
+    }
+
     public Histogram Duration { get; }
 
     public Counter BytesUp { get; }

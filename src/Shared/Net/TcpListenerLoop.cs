@@ -54,41 +54,7 @@ internal sealed partial class TcpListenerLoop : IDisposable
     /// <summary>Binds and listens. Throws <see cref="StartupException"/> with an operator-facing message.</summary>
     public void Bind()
     {
-        if (!_options.Address.TryGetBindAddress(out var address))
-        {
-            throw new StartupException($"tunnel '{_name}': cannot listen on {_options.Address}: a listen address must be an IP address, 'localhost' or '*'");
-        }
-
-        var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
-
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-            if (_options.ReusePort)
-            {
-                SocketOptions.SetReusePort(socket);
-            }
-
-            socket.Bind(new IPEndPoint(address, _options.Address.Port));
-            socket.Listen(_options.Backlog);
-        }
-        catch (SocketException ex)
-        {
-            socket.Dispose();
-            var hint = ex.SocketErrorCode switch
-            {
-                SocketError.AddressAlreadyInUse => " (another process or another tunnel uses it; pick another port or stop that process)",
-                SocketError.AccessDenied => " (ports below 1024 need root or CAP_NET_BIND_SERVICE)",
-                SocketError.AddressNotAvailable => " (that address is not configured on this host)",
-                _ => "",
-            };
-            throw new StartupException($"tunnel '{_name}': cannot listen on {_options.Address}: {SocketErrors.Describe(ex)}{hint}", ex);
-        }
-
+        var socket = ListeningSocket.Open($"tunnel '{_name}'", _options.Address, _options.Backlog, _options.ReusePort);
         _socket = socket;
         _localEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         _listening = true;

@@ -27,23 +27,22 @@ internal static class OpenSslTickets
     /// stateful, and the connection's SSL_CTX (SslStream keeps one per server certificate) gets the cache's size and
     /// timeout first: written only where they differ, so once per SSL_CTX, and a reload's new values apply from the
     /// next accepted client on.</summary>
-    /// <returns>Whether the handshake resumed a session, and whether a ticket will go out; both false where the handle
-    /// cannot be reached.</returns>
-    public static (bool Resumed, bool Issued) Settle(SslStream tls, TlsSessionCache cache, bool accepted) =>
-        OpenSslBuffers.WithSsl(tls, (cache, accepted), (false, false), static (ssl, s) =>
+    /// <returns>Whether the handshake resumed a session; false where the handle cannot be reached (nothing is issued
+    /// then either).</returns>
+    public static bool Settle(SslStream tls, TlsSessionCache cache, bool accepted) =>
+        OpenSslBuffers.WithSsl(tls, (cache, accepted), false, static (ssl, s) =>
         {
-            var resumed = SessionReused(ssl) == 1;
-            if (!s.accepted)
+            if (s.accepted)
             {
-                return (resumed, false);
+                if (s.cache.Enabled)
+                {
+                    UseCache(ssl, s.cache);
+                }
+
+                _ = NewSessionTicket(ssl);
             }
 
-            if (s.cache.Enabled)
-            {
-                UseCache(ssl, s.cache);
-            }
-
-            return (resumed, NewSessionTicket(ssl) == 1);
+            return SessionReused(ssl) == 1;
         });
 
     /// <summary>Whether <paramref name="tls"/>'s handshake resumed a session (<c>SSL_session_reused</c>); false where

@@ -139,11 +139,7 @@ internal sealed class ServerConnector : IAsyncDisposable
         try
         {
             await endpoint.AuthenticateAsClientAsync(state.CreateOptions(check), scope.Token);
-            _metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            if (endpoint.Resumed)
-            {
-                _metrics.Resumed.Increment();
-            }
+            _metrics.Handshaked(_time.GetElapsedTime(started), endpoint.Resumed);
             return new ServerConnection(endpoint, server, check.Verdict?.PeerName ?? "-");
         }
         catch (Exception ex)

@@ -32,7 +32,6 @@ internal sealed partial class WarmPool : IAsyncDisposable
     private readonly Counter _stale;
     private readonly HashSet<Task> _attempts = [];
     private readonly Task _filler;
-    private int _establishing;
     private int _target;
     private TimeSpan _backoff;
     private long _retryAt;
@@ -138,9 +137,8 @@ internal sealed partial class WarmPool : IAsyncDisposable
                 }
 
                 // An attempt can fail before it yields (no server to try): its backoff stops the loop.
-                while (Idle + Volatile.Read(ref _establishing) < Target && RetryIn() is null && !_stop.IsCancellationRequested)
+                while (Idle + Attempts < Target && RetryIn() is null && !_stop.IsCancellationRequested)
                 {
-                    Interlocked.Increment(ref _establishing);
                     Track(EstablishAsync());
                 }
 
@@ -187,18 +185,6 @@ internal sealed partial class WarmPool : IAsyncDisposable
 
             LogRefillFailed(_logger, _tunnel, Net.SocketErrors.Describe(ex), backoff.TotalSeconds);
         }
-        finally
-        {
-            Interlocked.Decrement(ref _establishing);
-            try
-            {
-                _refill.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-                // The pool is shutting down.
-            }
-        }
     }
 
     /// <summary>How long to wait before the next attempt after failures, or null to go ahead.</summary>
@@ -211,6 +197,20 @@ internal sealed partial class WarmPool : IAsyncDisposable
         }
     }
 
+    /// <summary>Attempts in flight, counted until they have added their connection (or failed).</summary>
+    private int Attempts
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _attempts.Count;
+            }
+        }
+    }
+
+    /// <summary>Counts <paramref name="attempt"/> in <see cref="Attempts"/> until it ends, then wakes the filler. One that
+    /// ended before it gets here (failed before it yielded) is counted and let go at once.</summary>
     private void Track(Task attempt)
     {
         lock (_lock)
@@ -225,6 +225,15 @@ internal sealed partial class WarmPool : IAsyncDisposable
                 lock (pool._lock)
                 {
                     pool._attempts.Remove(task);
+                }
+
+                try
+                {
+                    pool._refill.Release();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The pool is shutting down.
                 }
             },
             this,

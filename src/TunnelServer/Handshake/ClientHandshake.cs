@@ -176,11 +176,7 @@ internal sealed class ClientHandshake
             // authenticated one.
             var verdict = check.Verdict ?? new PeerVerdict(PeerProblem.NoCertificate, "the client presented no certificate");
             record.PeerIdentity = verdict.PeerName;
-            record.Metrics.Handshake.Observe(_time.GetElapsedTime(started).TotalSeconds);
-            if (check.Resumed)
-            {
-                record.Metrics.Resumed.Increment();
-            }
+            record.Metrics.Handshaked(_time.GetElapsedTime(started), check.Resumed);
             if (!verdict.Ok && !_completeRefused)
             {
                 Failed(record, handshake, new AuthenticationException(verdict.Reason), "", verdict, balancerCheck);

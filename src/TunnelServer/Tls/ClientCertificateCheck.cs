@@ -62,7 +62,7 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         if (sender is SslStream tls)
         {
             // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client only.
-            Resumed = OpenSslTickets.Settle(tls, state.SessionCache, accepted: verdict.Ok).Resumed;
+            Resumed = OpenSslTickets.Settle(tls, state.SessionCache, accepted: verdict.Ok);
         }
 
         return verdict.Ok || completeRefusedHandshakes;
