@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 
 namespace Tunnel.EndToEnd.Support;
 
-/// <summary>What /proc says about a process the test started: open file descriptors and CPU time used.</summary>
+/// <summary>What /proc says about a process the test started: open file descriptors, CPU time used, mapped code.</summary>
 internal static class ProcessStats
 {
     private const int ScClkTck = 2;
@@ -21,6 +21,31 @@ internal static class ProcessStats
         var stat = File.ReadAllText($"/proc/{pid}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The executable mappings of FILE in the process (/proc/PID/smaps): their size and how much of them is
+    /// resident, in KiB.</summary>
+    public static (long SizeKib, long ResidentKib) MappedCode(int pid, string file)
+    {
+        long size = 0, resident = 0;
+        var inCode = false;
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 0 && fields[0].Contains('-', StringComparison.Ordinal) && !fields[0].EndsWith(':'))
+            {
+                // "start-end perms offset dev inode [path]": a new mapping
+                inCode = fields.Length >= 6 && fields[1].Contains('x', StringComparison.Ordinal) && fields[5] == file;
+                continue;
+            }
+            if (!inCode || fields.Length < 2)
+                continue;
+            if (fields[0] == "Size:")
+                size += long.Parse(fields[1], CultureInfo.InvariantCulture);
+            else if (fields[0] == "Rss:")
+                resident += long.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        return (size, resident);
     }
 
     [DllImport("libc", EntryPoint = "sysconf")]
