@@ -2,20 +2,21 @@
 # Writes src/hot-methods.txt: the managed methods both daemons run in ordinary operation, which the Native AOT build
 # places together at the start of their code (src/Daemon.props, IlcOrderFile; docs/operations.md, "Footprint").
 # Code a process runs is mapped 64 KiB at a time, so methods that run, scattered among 7 MB of code that does not,
-# kept 5.6 of each daemon's 7.3 MB of code resident; together they fit in about 1.2 MB.
+# kept 5.6-6.3 MB of each daemon's 7.4 MB of code resident; together they fit in about 1.2 MB.
 #
 #   scripts/layout-profile.sh [OUT]     (Linux x64 with gcc, which Native AOT needs anyway; about 2 minutes; OUT
 #                                        defaults to src/hot-methods.txt)
 #
 # What counts as ordinary operation, on loopback (configuration files with the settings operators typically set,
-# below): start; 20 tunneled connections one after another and 4 x 10 at once through tunnel-client and tunnel-server; the
-# admin endpoints (/healthz, /readyz, /metrics) of both; a SIGHUP reload of both and the same traffic again; all that
-# through a multiplexed tunnel-client set by flags alone that logs JSON; the quiet-period trim. Each daemon runs with
-# scripts/layout-trace.c preloaded, which puts a breakpoint on the entry of every method and marks each method whose
-# breakpoint fires once (then puts the code back). The methods that ran, server's then client's, in the compiler's
-# order (which keeps a type's methods together), are the file. Methods not listed keep the compiler's order after
-# them, so a stale list costs memory, never correctness: run this again after changing what runs at start or per
-# connection, and see the effect with bench/footprint.sh (and the end-to-end PublishedFormKeepsRunningCodeTogether).
+# below): start; 20 tunneled connections one after another, 4 x 10 at once and 5 reset by the client, through
+# tunnel-client and tunnel-server; the admin endpoints (/healthz, /readyz, /metrics) of both; a SIGHUP reload of both
+# and the same traffic again; all that through a multiplexed tunnel-client set by flags alone that logs JSON; the
+# quiet-period trim. Each daemon runs with scripts/layout-trace.c preloaded, which puts a breakpoint on the entry of
+# every method and marks each method whose breakpoint fires (once: then it puts the code back). The methods that ran,
+# server's then client's, in the compiler's order (which keeps a type's methods together), are the file. Methods not
+# listed keep the compiler's order after them, so a stale list costs memory, never correctness: run this again after
+# changing what runs at start or per connection, and see the effect with bench/footprint.sh and the end-to-end test
+# PublishedFormKeepsRunningCodeTogether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
