@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Tunnel.EndToEnd.Support;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
@@ -34,11 +31,7 @@ public sealed class PublishedFormKeepsRunningCodeTogether(ITestOutputHelper outp
 
         for (var i = 0; i < 10; i++)
         {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, client.Port), deadline.Token);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"REQ r{i}\n"), deadline.Token);
-            Assert.Equal("layout", await MarkedClient.ReadNodeAsync(stream, $"r{i}", deadline.Token));
+            Assert.Equal("layout", await MarkedClient.AskAsync(client.Port, $"r{i}", deadline.Token));
         }
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var daemon in new[] { server, client })

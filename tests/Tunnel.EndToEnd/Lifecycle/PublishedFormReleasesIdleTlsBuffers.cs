@@ -1,7 +1,4 @@
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Tunnel.EndToEnd.Support;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
@@ -31,13 +28,7 @@ public sealed class PublishedFormReleasesIdleTlsBuffers(ITestOutputHelper output
         var client = parts.Add(await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
             pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--pool-size", "0", "--admin-listen", "127.0.0.1:0"));
 
-        using (var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
-        {
-            await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, client.Port), deadline.Token);
-            await using var stream = new NetworkStream(socket, ownsSocket: false);
-            await stream.WriteAsync(Encoding.ASCII.GetBytes("REQ one\n"), deadline.Token);
-            Assert.Equal("release", await MarkedClient.ReadNodeAsync(stream, "one", deadline.Token));
-        }
+        Assert.Equal("release", await MarkedClient.AskAsync(client.Port, "one", deadline.Token));
 
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         foreach (var (name, daemon) in new[] { ("tunnel-server", server), ("tunnel-client", client) })

@@ -29,6 +29,17 @@ internal static class MarkedClient
         }
     }
 
+    /// <summary>REQ over loopback from this process (no namespace): one request with <paramref name="id"/> to
+    /// 127.0.0.1:<paramref name="port"/>; returns the node that answered.</summary>
+    public static async Task<string> AskAsync(int port, string id, CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+        await using var stream = new NetworkStream(socket, ownsSocket: false);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes($"REQ {id}\n"), cancellationToken);
+        return await ReadNodeAsync(stream, id, cancellationToken);
+    }
+
     /// <summary>Reads "NODE name id" and returns the name; anything else is a failure.</summary>
     public static async Task<string> ReadNodeAsync(Stream stream, string id, CancellationToken cancellationToken)
     {
