@@ -8,10 +8,10 @@
 #                                        defaults to src/hot-methods.txt)
 #
 # What counts as ordinary operation, on loopback (configuration files with the settings operators typically set,
-# below): start; 20 tunneled connections one after another, 4 x 10 at once and 5 reset by the client, through
-# tunnel-client and tunnel-server; the admin endpoints (/healthz, /readyz, /metrics) of both; a SIGHUP reload of both
-# and the same traffic again; all that through a multiplexed tunnel-client set by flags alone that logs JSON; the
-# quiet-period trim. Each daemon runs with scripts/layout-trace.c preloaded, which puts a breakpoint on the entry of
+# below): start; 20 tunneled connections one after another, 4 x 10 at once, 20 held open together and 5 reset by the
+# client, through tunnel-client and tunnel-server; the admin endpoints (/healthz, /readyz, /metrics) of both; a SIGHUP
+# reload of both and the same traffic again; all that through a multiplexed tunnel-client set by flags alone that logs
+# JSON; the quiet-period trim and the warm pool ageing out its connections. Each daemon runs with scripts/layout-trace.c preloaded, which puts a breakpoint on the entry of
 # every method and marks each method whose breakpoint fires (once: then it puts the code back). The methods that ran,
 # server's then client's, in the compiler's order (which keeps a type's methods together), are the file. Methods not
 # listed keep the compiler's order after them, so a stale list costs memory, never correctness: run this again after
@@ -37,14 +37,23 @@ traced() { # traced BINARY FLAGS: the environment that runs BINARY under the tra
 
 bench/make-certs.sh "$WORK/certs" layout.tunnel.test >/dev/null
 C=$WORK/certs
-traffic() { # traffic PORT: 20 connections one after another, then 4 x 10 at once, each echoing 16 bytes; then 5
-  # that the client resets (RST) after its 16 bytes went out, as a browser or Squid that gives up does
+traffic() { # traffic PORT: 20 connections one after another, then 4 x 10 at once, each echoing 16 bytes; then 20 held
+  # open together (more than the warm pool holds: misses, direct dials, the pool growing), then 5 that the client resets
+  # (RST) after its 16 bytes went out, as a browser or Squid that gives up does
   local port=$1 pids=() p
   "$PY" bench/startup.py warm "$port" 20 >/dev/null
   for _ in 1 2 3 4; do "$PY" bench/startup.py warm "$port" 10 >/dev/null & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p"; done
   "$PY" - "$port" <<'PYEOF'
 import socket, struct, sys
+held = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) for _ in range(20)]
+for s in held:
+    s.sendall(b"y" * 16)
+for s in held:
+    got = b""
+    while len(got) < 16 and (chunk := s.recv(16 - len(got))):
+        got += chunk
+    s.close()
 for _ in range(5):
     s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
     s.sendall(b"x" * 16)
@@ -86,6 +95,9 @@ cat >"$D/client.json" <<EOF
   "admin": { "listen": "$A_CLI" },
   "log": { "level": "information" },
   "poolSize": 2,
+  // shorter than the default 30 s so that the pool ages out and replaces its connections (and shrinks back after
+  // the held burst grew it) within the quiet period below, as it does every 30 s in service
+  "poolMaxAge": "4s",
   "connectTimeout": "5s",
   "shutdownTimeout": "2s",
   "idleTimeout": "10m"
@@ -116,8 +128,8 @@ traffic "$P_CLI"
 client "$P_MUX" "$D/mux.log" "$D/mux.flags" --admin-listen "$A_MUX" --multiplex on --log-format json; MUX=$LAST_PID
 traffic "$P_MUX"
 scrape "$A_MUX"
-log "quiet period (the trim runs after 2-4 s without connections)"
-sleep 6
+log "quiet period (the trim runs after 2-4 s without connections; the pool ages out its connections after 4 s)"
+sleep 10
 
 { "$PY" "$METHODS" ran "$BIN/tunnel-server" "$D/server.flags"
   "$PY" "$METHODS" ran "$BIN/tunnel-client" "$D/client.flags" "$D/mux.flags"; } | awk '!seen[$0]++' >"$WORK/hot.txt"

@@ -111,6 +111,7 @@ internal sealed partial class DaemonHost : IDisposable
         }
 
         _bound.TrySetResult();
+        LogStartupTypeData(StartupTypeData.Release());
         SystemTrustStore.LogStatus(_logger);
         OpenSslPolicy.LogStatus(_logger);
         if (OpenSslBuffers.Unavailable is { } why)
@@ -209,6 +210,26 @@ internal sealed partial class DaemonHost : IDisposable
     [LoggerMessage(EventId = 16, EventName = "ForcedBySignal", Level = LogLevel.Warning,
         Message = "second stop signal: resetting {Active} connections now")]
     private static partial void LogForcedBySignal(ILogger logger, int active);
+
+    private void LogStartupTypeData(StartupTypeData.Outcome outcome)
+    {
+        if (outcome.Skipped is { } why)
+        {
+            LogStartupTypeDataKept(_logger, why);
+        }
+        else
+        {
+            LogStartupTypeDataReleased(_logger, outcome.Length / 1024, $"{outcome.Start:x}");
+        }
+    }
+
+    [LoggerMessage(EventId = 18, EventName = "StartupTypeDataReleased", Level = LogLevel.Debug,
+        Message = "released the {KiB} KiB of compressed type data the runtime unpacked at start (at 0x{Address})")]
+    private static partial void LogStartupTypeDataReleased(ILogger logger, long kiB, string address);
+
+    [LoggerMessage(EventId = 19, EventName = "StartupTypeDataKept", Level = LogLevel.Debug,
+        Message = "the compressed type data the runtime unpacked at start stays mapped: {Reason}")]
+    private static partial void LogStartupTypeDataKept(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 17, EventName = "TlsBuffersKept", Level = LogLevel.Information,
         Message = "idle TLS connections keep OpenSSL's record buffers (about 17 KiB each) in this process: {Reason}")]

@@ -8,7 +8,9 @@ namespace Tunnel.Runtime;
 /// of its recent peak (by at least <see cref="MinimumDrop"/>), or to zero, and stayed there for a check period; or when
 /// it has gone quiet (no connection opened or closed for a check period since some were, or since start) with at most
 /// <see cref="QuietMaximum"/> open. It then empties the relay's buffer pool, runs a compacting collection and trims the
-/// native heaps. Busy processes are left alone, and a quiet one is trimmed once per quiet spell.</summary>
+/// native heaps. Busy processes are left alone, and a quiet one is trimmed once per quiet spell, and again only if its
+/// resident memory grows by <see cref="Regrowth"/> while it stays quiet: work that is not a tunneled connection (the
+/// client's warm pool growing and shrinking, reloads, scrapes) leaves garbage and freed native memory too.</summary>
 internal sealed partial class MemoryTrimmer : IDisposable
 {
     private const int MinimumDrop = 64;
@@ -16,22 +18,27 @@ internal sealed partial class MemoryTrimmer : IDisposable
     /// <summary>Open connections up to which a quiet process is trimmed: a small heap, so the compacting collection
     /// is short (a process holding thousands of idle connections is left alone, as before).</summary>
     private const int QuietMaximum = 64;
+    /// <summary>Resident growth, since the last trim, after which a quiet process is trimmed again.</summary>
+    private const long Regrowth = 1024 * 1024;
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
     private readonly ConnectionTracker _tracker;
     private readonly ILogger _logger;
     private readonly BufferPool _buffers;
     private readonly ITimer _timer;
+    private readonly Func<long> _resident;
+    private long _residentAfterTrim;
     private int _peak;
     private int _lastSeen;
     private long _lastEntered;
     private bool _trimmedSinceActivity;
 
-    public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time, BufferPool? buffers = null)
+    public MemoryTrimmer(ConnectionTracker tracker, ILogger logger, TimeProvider time, BufferPool? buffers = null, Func<long>? residentBytes = null)
     {
         _tracker = tracker;
         _logger = logger;
         _buffers = buffers ?? BufferPool.Shared;
+        _resident = residentBytes ?? ResidentMemory.Bytes;
         _timer = time.CreateTimer(static s => ((MemoryTrimmer)s!).Check(), this, Period, Period);
     }
 
@@ -49,20 +56,26 @@ internal sealed partial class MemoryTrimmer : IDisposable
         var dropped = _peak - active;
         var fell = settled && (dropped >= MinimumDrop || active == 0 && _peak > 0) && active <= _peak / 2;
         var wentQuiet = quiet && !_trimmedSinceActivity && active <= QuietMaximum;
-        if (!fell && !wentQuiet)
+        var regrew = quiet && _trimmedSinceActivity && active <= QuietMaximum && _resident() - _residentAfterTrim >= Regrowth;
+        if (!fell && !wentQuiet && !regrew)
         {
             return false;
         }
 
-        var before = Environment.WorkingSet;
+        var before = _resident();
         _buffers.Trim();
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         GC.WaitForPendingFinalizers();
         NativeMemory.Trim();
-        var freed = (before - Environment.WorkingSet) / (1024 * 1024);
+        _residentAfterTrim = _resident();
+        var freed = (before - _residentAfterTrim) / (1024 * 1024);
         if (fell)
         {
             LogTrimmed(_logger, _peak, active, freed);
+        }
+        else if (regrew)
+        {
+            LogTrimmedRegrown(_logger, active, freed);
         }
         else
         {
@@ -83,4 +96,8 @@ internal sealed partial class MemoryTrimmer : IDisposable
     [LoggerMessage(EventId = 41, EventName = "MemoryTrimmedQuiet", Level = LogLevel.Debug,
         Message = "quiet with {Active} connections open: returned {FreedMiB} MiB to the system")]
     private static partial void LogTrimmedQuiet(ILogger logger, int active, long freedMiB);
+
+    [LoggerMessage(EventId = 42, EventName = "MemoryTrimmedRegrown", Level = LogLevel.Debug,
+        Message = "quiet with {Active} connections open, but resident memory grew: returned {FreedMiB} MiB to the system")]
+    private static partial void LogTrimmedRegrown(ILogger logger, int active, long freedMiB);
 }

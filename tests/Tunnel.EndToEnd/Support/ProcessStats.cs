@@ -48,6 +48,37 @@ internal static class ProcessStats
         return (size, resident);
     }
 
+    /// <summary>How many pages of [start, start + length) are resident in the process (/proc/PID/pagemap: bit 63 of
+    /// each page's 8-byte entry).</summary>
+    public static int ResidentPages(int pid, long start, long length)
+    {
+        var page = Environment.SystemPageSize;
+        using var pagemap = File.OpenHandle($"/proc/{pid}/pagemap");
+        var entries = new byte[checked((int)(length / page * 8))];
+        RandomAccess.Read(pagemap, entries, start / page * 8);
+        var resident = 0;
+        for (var at = 0; at < entries.Length; at += 8)
+        {
+            if ((BitConverter.ToUInt64(entries, at) & (1UL << 63)) != 0)
+                resident++;
+        }
+        return resident;
+    }
+
+    /// <summary>The mapping of /proc/PID/maps that holds ADDRESS: its permissions and path.</summary>
+    public static (string Permissions, string Path)? MappingAt(int pid, long address)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid}/maps"))
+        {
+            var fields = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            var range = fields[0].Split('-');
+            if (long.Parse(range[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture) <= address
+                && address < long.Parse(range[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture))
+                return (fields[1], fields.Length == 6 ? fields[5].Trim() : "");
+        }
+        return null;
+    }
+
     [DllImport("libc", EntryPoint = "sysconf")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern long SysConf(int name);

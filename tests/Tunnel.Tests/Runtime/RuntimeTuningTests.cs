@@ -71,6 +71,28 @@ public sealed class RuntimeTuningTests
     }
 
     [Fact]
+    public void A_quiet_process_is_trimmed_again_only_when_its_resident_memory_grows_by_a_mebibyte()
+    {
+        var tracker = new ConnectionTracker();
+        var buffers = new BufferPool(arraysPerSize: 4);
+        long resident = 20 << 20;
+        using var trimmer = new MemoryTrimmer(tracker, NullLogger.Instance, new FakeTimeProvider(), buffers, () => resident);
+
+        Assert.True(trimmer.Check()); // quiet from the start: trimmed once
+        resident += 512 << 10;
+        Assert.False(trimmer.Check()); // grew, but by less than 1 MiB
+        resident += 512 << 10;
+        buffers.Return(buffers.Rent(StreamPump.MaxBufferSize));
+        Assert.True(trimmer.Check()); // 1 MiB more with no tunneled connection opened or closed (e.g. the warm pool shrank)
+        Assert.Equal(0, buffers.RetainedBytes);
+        Assert.False(trimmer.Check()); // measured again after the trim: that is the new baseline
+        resident += 4 << 20;
+        tracker.Enter();
+        Assert.False(trimmer.Check()); // not quiet: a connection opened
+        Assert.True(trimmer.Check()); // quiet again: the ordinary quiet trim
+    }
+
+    [Fact]
     public void Sockets_get_tcp_user_timeout_keepalive_and_no_delay()
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
