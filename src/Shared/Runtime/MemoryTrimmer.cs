@@ -9,8 +9,8 @@ namespace Tunnel.Runtime;
 /// it has gone quiet (no connection opened or closed for a check period since some were, or since start) with at most
 /// <see cref="QuietMaximum"/> open. It then empties the relay's buffer pool, runs a compacting collection and trims the
 /// native heaps. Busy processes are left alone, and a quiet one is trimmed once per quiet spell, and again only if its
-/// resident memory grows by <see cref="Regrowth"/> while it stays quiet: work that is not a tunneled connection (the
-/// client's warm pool growing and shrinking, reloads, scrapes) leaves garbage and freed native memory too.</summary>
+/// anonymous memory (heaps, not pages of files) grows by <see cref="Regrowth"/> while it stays quiet: work that is not a
+/// tunneled connection (reloads, the client's warm pool replacing its connections, scrapes) leaves garbage too.</summary>
 internal sealed partial class MemoryTrimmer : IDisposable
 {
     private const int MinimumDrop = 64;
@@ -18,7 +18,8 @@ internal sealed partial class MemoryTrimmer : IDisposable
     /// <summary>Open connections up to which a quiet process is trimmed: a small heap, so the compacting collection
     /// is short (a process holding thousands of idle connections is left alone, as before).</summary>
     private const int QuietMaximum = 64;
-    /// <summary>Resident growth, since the last trim, after which a quiet process is trimmed again.</summary>
+    /// <summary>Growth of anonymous resident memory, since the last trim, after which a quiet process is trimmed
+    /// again.</summary>
     private const long Regrowth = 1024 * 1024;
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
@@ -38,7 +39,7 @@ internal sealed partial class MemoryTrimmer : IDisposable
         _tracker = tracker;
         _logger = logger;
         _buffers = buffers ?? BufferPool.Shared;
-        _resident = residentBytes ?? ResidentMemory.Bytes;
+        _resident = residentBytes ?? ResidentMemory.AnonymousBytes;
         _timer = time.CreateTimer(static s => ((MemoryTrimmer)s!).Check(), this, Period, Period);
     }
 
@@ -98,6 +99,6 @@ internal sealed partial class MemoryTrimmer : IDisposable
     private static partial void LogTrimmedQuiet(ILogger logger, int active, long freedMiB);
 
     [LoggerMessage(EventId = 42, EventName = "MemoryTrimmedRegrown", Level = LogLevel.Debug,
-        Message = "quiet with {Active} connections open, but resident memory grew: returned {FreedMiB} MiB to the system")]
+        Message = "quiet with {Active} connections open, but its heaps grew: returned {FreedMiB} MiB to the system")]
     private static partial void LogTrimmedRegrown(ILogger logger, int active, long freedMiB);
 }

@@ -83,13 +83,29 @@ public sealed class RuntimeTuningTests
         Assert.False(trimmer.Check()); // grew, but by less than 1 MiB
         resident += 512 << 10;
         buffers.Return(buffers.Rent(StreamPump.MaxBufferSize));
-        Assert.True(trimmer.Check()); // 1 MiB more with no tunneled connection opened or closed (e.g. the warm pool shrank)
+        Assert.True(trimmer.Check()); // 1 MiB more with no tunneled connection opened or closed (e.g. after a reload)
         Assert.Equal(0, buffers.RetainedBytes);
         Assert.False(trimmer.Check()); // measured again after the trim: that is the new baseline
         resident += 4 << 20;
         tracker.Enter();
         Assert.False(trimmer.Check()); // not quiet: a connection opened
         Assert.True(trimmer.Check()); // quiet again: the ordinary quiet trim
+    }
+
+    [Fact]
+    public void Anonymous_resident_memory_is_read_from_statm_and_is_part_of_the_working_set()
+    {
+        var anonymous = ResidentMemory.AnonymousBytes();
+        var (resident, shared) = ReadStatmPages();
+        Assert.InRange(anonymous, 1 << 20, Environment.WorkingSet);
+        // Read again just after: within 4 MiB of what the test reads itself (the process keeps allocating meanwhile).
+        Assert.InRange(anonymous, (resident - shared) * Environment.SystemPageSize - (4 << 20), (resident - shared) * Environment.SystemPageSize + (4 << 20));
+
+        static (long Resident, long Shared) ReadStatmPages()
+        {
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            return (long.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture), long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture));
+        }
     }
 
     [Fact]
