@@ -84,7 +84,8 @@ internal static class StartupTypeData
             }
             return Outcome.Skip($"no module header of version {KnownMajorVersion} with compressed type data");
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or DllNotFoundException or EntryPointNotFoundException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or OverflowException or ArgumentException
+            or DllNotFoundException or EntryPointNotFoundException)
         {
             return Outcome.Skip(ex.Message);
         }
