@@ -29,18 +29,7 @@ public sealed class PublishedFormKeepsRunningCodeTogether(ITestOutputHelper outp
         var client = parts.Add(await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName,
             pki.IssueClient(ProxyChain.ClientName), pki.CaPath, output, deadline.Token, "--admin-listen", "127.0.0.1:0"));
 
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.Equal("layout", await MarkedClient.AskAsync(client.Port, $"r{i}", deadline.Token));
-        }
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        foreach (var daemon in new[] { server, client })
-        {
-            var port = await daemon.AdminPortAsync(deadline.Token);
-            Assert.Contains("tunnel_", await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), deadline.Token), StringComparison.Ordinal);
-            daemon.Process.Reload();
-            await daemon.WaitForEventAsync(e => e.EventName == "ReloadDone", "reload complete", deadline.Token);
-        }
+        await OrdinaryUse.RunAsync(server, client, "layout", deadline.Token);
 
         foreach (var (name, daemon) in new[] { ("tunnel-server", server), ("tunnel-client", client) })
         {

@@ -53,18 +53,7 @@ public sealed class PublishedFormReleasesStartupTypeData(ITestOutputHelper outpu
             released.Add((name, daemon, start, length));
         }
 
-        for (var i = 0; i < 10; i++)
-        {
-            Assert.Equal("typedata", await MarkedClient.AskAsync(client.Port, $"r{i}", deadline.Token));
-        }
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-        foreach (var daemon in new[] { server, client })
-        {
-            var port = await daemon.AdminPortAsync(deadline.Token);
-            Assert.Contains("tunnel_", await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), deadline.Token), StringComparison.Ordinal);
-            daemon.Process.Reload();
-            await daemon.WaitForEventAsync(e => e.EventName == "ReloadDone", "reload complete", deadline.Token);
-        }
+        await OrdinaryUse.RunAsync(server, client, "typedata", deadline.Token);
         Assert.Equal("typedata", await MarkedClient.AskAsync(client.Port, "after-reload", deadline.Token));
 
         foreach (var (name, daemon, start, length) in released)
