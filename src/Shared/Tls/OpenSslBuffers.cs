@@ -25,6 +25,9 @@ internal static class OpenSslBuffers
     private static Resolution? _resolved;
     private static long _released;
 
+    // The handle's type, once seen: its name is read by reflection, which allocates, and this runs on every connection.
+    private static Type? _sslHandleType;
+
     /// <summary>Connections of this process set to free their buffers while idle, so far (for the metric
     /// <c>tunnel_tls_idle_buffer_release_total</c>: a build or runtime where this silently stops working shows 0).</summary>
     public static long Released => Interlocked.Read(ref _released);
@@ -65,7 +68,7 @@ internal static class OpenSslBuffers
     /// (this runtime does not allow it, not yet made, disposed). Shared with <see cref="OpenSslTickets"/>.</summary>
     internal static T WithSsl<TState, T>(SslStream tls, TState state, T unavailable, Func<IntPtr, TState, T> use)
     {
-        if (Resolved().Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || ssl.GetType().Name != "SafeSslHandle")
+        if (Resolved().Field?.GetValue(tls) is not SafeHandle { IsInvalid: false } ssl || !IsSslHandle(ssl.GetType()))
         {
             return unavailable;
         }
@@ -87,6 +90,22 @@ internal static class OpenSslBuffers
                 ssl.DangerousRelease();
             }
         }
+    }
+
+    private static bool IsSslHandle(Type type)
+    {
+        if (type == Volatile.Read(ref _sslHandleType))
+        {
+            return true;
+        }
+
+        if (type.Name != "SafeSslHandle")
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _sslHandleType, type);
+        return true;
     }
 
     /// <summary>The answer for this process, kept once OpenSSL is loaded (before that, asked again each time).</summary>

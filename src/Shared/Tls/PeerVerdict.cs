@@ -13,8 +13,11 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
     public static PeerVerdict Trusted(X509Certificate2 certificate) => new(PeerProblem.None, "trusted", CertificateInfo.ShortName(certificate));
 
     /// <summary>Turns the chain .NET built under our policy into a verdict. <paramref name="role"/> is "server" or
-    /// "client", for the wording.</summary>
-    public static PeerVerdict FromChain(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string role, DateTimeOffset now)
+    /// "client", for the wording. With <paramref name="memo"/>, a certificate whose chain is fine is judged on its own
+    /// bytes (<see cref="UsageProblem"/>, its name) once per distinct certificate; the memo must be used with one role
+    /// only.</summary>
+    public static PeerVerdict FromChain(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string role, DateTimeOffset now,
+        CertificateMemo<PeerVerdict>? memo = null)
     {
         if (certificate is null || (errors & SslPolicyErrors.RemoteCertificateNotAvailable) != 0)
         {
@@ -23,7 +26,7 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
 
         if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) == 0)
         {
-            return UsageProblem(certificate, role) ?? Trusted(certificate);
+            return memo is null ? FromOwnBytes(certificate, role) : memo.GetOrAdd(certificate, role, FromOwnBytes);
         }
 
         var flags = X509ChainStatusFlags.NoError;
@@ -75,6 +78,8 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
         var detail = chain is null ? "chain errors" : string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
         return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", name);
     }
+
+    private static PeerVerdict FromOwnBytes(X509Certificate2 certificate, string role) => UsageProblem(certificate, role) ?? Trusted(certificate);
 
     /// <summary>What the chain check leaves to us. The key usage must allow digitalSignature when the extension is
     /// there: TLS 1.3 (and ECDHE in TLS 1.2) authenticates a peer by a signature made with its certificate's key

@@ -41,6 +41,12 @@ internal sealed class ClientTlsState
 
     public X509ChainPolicy ChainPolicy { get; }
 
+    /// <summary>What each server certificate seen on this snapshot says of itself (usage, name), once per certificate.</summary>
+    public CertificateMemo<PeerVerdict> Judged { get; } = new();
+
+    /// <summary>Whether each server certificate seen on this snapshot is for <see cref="ExpectedName"/>, once per certificate.</summary>
+    public CertificateMemo<bool> NamedAsExpected { get; } = new();
+
     public static ClientTlsState Load(ClientTunnelOptions options, TimeProvider time)
     {
         OpenSslPolicy.EnsureApplied(); // once per process, before the first handshake

@@ -34,10 +34,10 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
             Presented = presented;
         }
 
-        var verdict = PeerVerdict.FromChain(leaf, chain, errors & ~SslPolicyErrors.RemoteCertificateNameMismatch, "server", time.GetUtcNow());
-        if (verdict.Ok && !leaf!.MatchesHostname(state.ExpectedName, allowWildcards: true, allowCommonName: false))
+        var verdict = PeerVerdict.FromChain(leaf, chain, errors & ~SslPolicyErrors.RemoteCertificateNameMismatch, "server", time.GetUtcNow(), state.Judged);
+        if (verdict.Ok && !state.NamedAsExpected.GetOrAdd(leaf!, state.ExpectedName, static (c, name) => c.MatchesHostname(name, allowWildcards: true, allowCommonName: false)))
         {
-            var names = CertificateInfo.SubjectAlternativeNames(leaf);
+            var names = CertificateInfo.SubjectAlternativeNames(leaf!);
             verdict = new PeerVerdict(PeerProblem.NameMismatch,
                 $"the server certificate {CertificateInfo.ShortName(leaf)} is for [{string.Join(", ", names)}], not '{state.ExpectedName}' " +
                 "(set serverName to a name in the certificate, or reissue it)", CertificateInfo.ShortName(leaf));

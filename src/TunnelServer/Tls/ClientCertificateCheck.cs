@@ -44,7 +44,7 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
         }
 
         var leaf = certificate as X509Certificate2;
-        var verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", time.GetUtcNow());
+        var verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", time.GetUtcNow(), state.Judged);
         if (verdict.Ok && state.Revocation is { } revocation && chain is not null && revocation.Check(chain) is { } revoked)
         {
             verdict = new PeerVerdict(PeerProblem.Revoked, $"the client certificate {verdict.PeerName} is refused: {revoked}", verdict.PeerName);

@@ -41,6 +41,9 @@ internal sealed class ServerTlsState
     /// <summary>Shared by every handshake on this snapshot; SslStream clones it per validation.</summary>
     public X509ChainPolicy ChainPolicy { get; }
 
+    /// <summary>What each client certificate seen on this snapshot says of itself (usage, name), once per certificate.</summary>
+    public CertificateMemo<PeerVerdict> Judged { get; } = new();
+
     /// <summary>Loads every file the policy names. Throws <see cref="CertificateLoadException"/> saying which file
     /// is unusable and why.</summary>
     public static ServerTlsState Load(ServerTunnelOptions options, TimeProvider time)
