@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
+using Tunnel.Common;
 
 namespace Tunnel.Tls;
 
@@ -13,7 +14,7 @@ namespace Tunnel.Tls;
 /// Bounded: once it holds <c>capacity</c> certificates it starts again from empty.</remarks>
 internal sealed class CertificateMemo<T>(int capacity = CertificateMemo.DefaultCapacity)
 {
-    private readonly ConcurrentDictionary<byte[], T> _known = new(DerComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], T> _known = new(BytesComparer.Instance);
 
     public int Count => _known.Count;
 
@@ -35,27 +36,6 @@ internal sealed class CertificateMemo<T>(int capacity = CertificateMemo.DefaultC
 
         _known[der.ToArray()] = value;
         return value;
-    }
-
-    private sealed class DerComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<byte>, byte[]>
-    {
-        public static DerComparer Instance { get; } = new();
-
-        public bool Equals(byte[]? x, byte[]? y) => x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(byte[] obj) => GetHashCode(obj.AsSpan());
-
-        public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
-
-        // HashCode is seeded per process, so which certificates share a bucket cannot be chosen from outside.
-        public int GetHashCode(ReadOnlySpan<byte> alternate)
-        {
-            var hash = default(HashCode);
-            hash.AddBytes(alternate);
-            return hash.ToHashCode();
-        }
-
-        public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
     }
 }
 

@@ -9,34 +9,34 @@ namespace Tunnel.Tls;
 /// refuses (a prober, the decoy's visitors) gets no ticket.</summary>
 /// <remarks>SslStream validates the client certificate after OpenSSL has finished the handshake, and OpenSSL issues its
 /// default tickets (two) at that point, before the validation callback could stop them: hence none by default and one
-/// on acceptance. With a <see cref="TlsSessionCache"/> the ticket is a session ID into the server's own cache (a
+/// on acceptance. With a <see cref="TlsSessionCache"/> the ticket is a session ID into <see cref="VerifiedSessions"/> (a
 /// stateful ticket) rather than the whole session encrypted. Same conditions as <see cref="OpenSslBuffers"/> (Linux,
 /// .NET 10's SslStream field, OpenSSL 3 alone); elsewhere it does nothing.</remarks>
 internal static class OpenSslTickets
 {
     private const ulong NoTicket = 1UL << 14; // SSL_OP_NO_TICKET: TLS 1.3 tickets are IDs into the server's cache
-    private const int SetCacheSize = 42; // SSL_CTRL_SET_SESS_CACHE_SIZE
-    private const int GetCacheSize = 43; // SSL_CTRL_GET_SESS_CACHE_SIZE
-    private const int SetCacheMode = 44; // SSL_CTRL_SET_SESS_CACHE_MODE
-    private const int GetCacheMode = 45; // SSL_CTRL_GET_SESS_CACHE_MODE
-    private const long CacheServer = 0x2; // SSL_SESS_CACHE_SERVER
 
     /// <summary>Settles the tickets of a server connection whose client certificate was just judged, in one look-up of
     /// its SSL handle: reads whether the handshake resumed a session and, for an <paramref name="accepted"/> client,
-    /// issues one ticket (sent ahead of the next bytes written). With <paramref name="cache"/> on, the ticket is
-    /// stateful, and the connection's SSL_CTX (SslStream keeps one per server certificate) gets the cache's size and
-    /// timeout first: written only where they differ, so once per SSL_CTX, and a reload's new values apply from the
-    /// next accepted client on.</summary>
+    /// issues one ticket (sent ahead of the next bytes written). With <paramref name="cache"/> on, the ticket is stateful,
+    /// its session kept by <see cref="VerifiedSessions"/> with <paramref name="verified"/> (the chain the handshake
+    /// verified, so that resuming it does not verify it again), and the connection's SSL_CTX (SslStream keeps one per
+    /// server certificate) gets the cache's timeout first: written only where it differs, so once per SSL_CTX, and a
+    /// reload's new values apply from the next accepted client on.</summary>
     /// <returns>Whether the handshake resumed a session; false where the handle cannot be reached (nothing is issued
     /// then either).</returns>
-    public static bool Settle(SslStream tls, TlsSessionCache cache, bool accepted) =>
-        OpenSslBuffers.WithSsl(tls, (cache, accepted), false, static (ssl, s) =>
+    public static bool Settle(SslStream tls, TlsSessionCache cache, bool accepted, VerifiedChain? verified = null) =>
+        OpenSslBuffers.WithSsl(tls, (cache, accepted, verified), false, static (ssl, s) =>
         {
             if (s.accepted)
             {
                 if (s.cache.Enabled)
                 {
                     UseCache(ssl, s.cache);
+                    if (s.verified is { } chain)
+                    {
+                        VerifiedSessions.Attach(ssl, chain);
+                    }
                 }
 
                 _ = NewSessionTicket(ssl);
@@ -61,20 +61,12 @@ internal static class OpenSslTickets
             _ = CtxSetOptions(ctx, NoTicket);
         }
 
-        if (CtxCtrl(ctx, GetCacheSize, 0, IntPtr.Zero) != cache.Size)
-        {
-            _ = CtxCtrl(ctx, SetCacheSize, cache.Size, IntPtr.Zero);
-        }
-
         if (CtxGetTimeout(ctx) != seconds)
         {
             _ = CtxSetTimeout(ctx, seconds);
         }
 
-        if (CtxCtrl(ctx, GetCacheMode, 0, IntPtr.Zero) is var mode && (mode & CacheServer) == 0)
-        {
-            _ = CtxCtrl(ctx, SetCacheMode, mode | CacheServer, IntPtr.Zero);
-        }
+        VerifiedSessions.Install(ssl, cache.Size);
     }
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_new_session_ticket")]
@@ -83,7 +75,7 @@ internal static class OpenSslTickets
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_session_reused")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int SessionReused(IntPtr ssl);
+    internal static extern int SessionReused(IntPtr ssl);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_set_options")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
@@ -100,10 +92,6 @@ internal static class OpenSslTickets
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_set_options")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern ulong CtxSetOptions(IntPtr ctx, ulong options);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_ctrl")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern long CtxCtrl(IntPtr ctx, int command, long argument, IntPtr pointer);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_timeout")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

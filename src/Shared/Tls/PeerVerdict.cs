@@ -39,24 +39,14 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
         }
 
         var name = CertificateInfo.ShortName(certificate);
-        var issuer = certificate.Issuer;
         if ((flags & X509ChainStatusFlags.NotTimeValid) != 0)
         {
-            var expired = now.UtcDateTime > certificate.NotAfter.ToUniversalTime();
-            var leafTimeValid = now.UtcDateTime >= certificate.NotBefore.ToUniversalTime() && !expired;
-            if (!leafTimeValid)
-            {
-                return expired
-                    ? new PeerVerdict(PeerProblem.Expired, $"the {role} certificate {name} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC", name)
-                    : new PeerVerdict(PeerProblem.NotYetValid, $"the {role} certificate {name} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (check the clocks)", name);
-            }
-
-            return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", name);
+            return OutOfDate(certificate, role, now, name);
         }
 
         if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
         {
-            return new PeerVerdict(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{issuer}', which does not chain to the configured CA", name);
+            return UnknownIssuer(certificate, role, name);
         }
 
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
@@ -78,6 +68,46 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
         var detail = chain is null ? "chain errors" : string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Distinct());
         return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", name);
     }
+
+    /// <summary>Judges again a chain an earlier full handshake verified (a resumed session's): what can have changed
+    /// since is whether its root is still trusted (<paramref name="rootTrusted"/>, after a reload) and the dates;
+    /// the signatures and the certificates' contents cannot. Same reasons, in the same words, as <see cref="FromChain"/>.</summary>
+    public static PeerVerdict FromVerifiedChain(VerifiedChain chain, bool rootTrusted, string role, DateTimeOffset now, CertificateMemo<PeerVerdict>? memo = null)
+    {
+        var leaf = chain.Leaf;
+        if (!rootTrusted)
+        {
+            return UnknownIssuer(leaf, role, CertificateInfo.ShortName(leaf));
+        }
+
+        foreach (var certificate in chain.Certificates)
+        {
+            if (now.UtcDateTime < certificate.NotBefore.ToUniversalTime() || now.UtcDateTime > certificate.NotAfter.ToUniversalTime())
+            {
+                return OutOfDate(leaf, role, now, CertificateInfo.ShortName(leaf));
+            }
+        }
+
+        return memo is null ? FromOwnBytes(leaf, role) : memo.GetOrAdd(leaf, role, FromOwnBytes);
+    }
+
+    /// <summary>The leaf or a CA certificate of its chain is outside its validity dates.</summary>
+    private static PeerVerdict OutOfDate(X509Certificate2 certificate, string role, DateTimeOffset now, string name)
+    {
+        var expired = now.UtcDateTime > certificate.NotAfter.ToUniversalTime();
+        var leafTimeValid = now.UtcDateTime >= certificate.NotBefore.ToUniversalTime() && !expired;
+        if (!leafTimeValid)
+        {
+            return expired
+                ? new PeerVerdict(PeerProblem.Expired, $"the {role} certificate {name} expired on {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm} UTC", name)
+                : new PeerVerdict(PeerProblem.NotYetValid, $"the {role} certificate {name} is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm} UTC (check the clocks)", name);
+        }
+
+        return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", name);
+    }
+
+    private static PeerVerdict UnknownIssuer(X509Certificate2 certificate, string role, string name) =>
+        new(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{certificate.Issuer}', which does not chain to the configured CA", name);
 
     private static PeerVerdict FromOwnBytes(X509Certificate2 certificate, string role) => UsageProblem(certificate, role) ?? Trusted(certificate);
 

@@ -134,12 +134,14 @@ internal sealed class RevocationChecker
     }
 
     /// <summary>Null when no certificate in the chain is revoked; otherwise the reason to refuse it.</summary>
-    public string? Check(X509Chain chain)
+    public string? Check(X509Chain chain) => Check([.. chain.ChainElements.Select(e => e.Certificate)]);
+
+    /// <summary>The same for a chain given as its certificates, leaf first, root last.</summary>
+    public string? Check(IReadOnlyList<X509Certificate2> chain)
     {
-        var elements = chain.ChainElements;
-        for (var i = 0; i < elements.Count - 1; i++)
+        for (var i = 0; i < chain.Count - 1; i++)
         {
-            var certificate = elements[i].Certificate;
+            var certificate = chain[i];
             var covering = _byIssuer.TryGetValue(Key(certificate.IssuerName), out var lists)
                 ? lists.Where(l => l.Complete.Scope.Covers(certificate)).ToList()
                 : [];

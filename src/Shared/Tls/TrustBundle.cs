@@ -39,6 +39,20 @@ internal sealed record TrustBundle(X509Certificate2Collection Roots, X509Certifi
         return new TrustBundle(roots, intermediates, path);
     }
 
+    /// <summary>The root of this bundle with the same encoding as <paramref name="certificate"/>, or null.</summary>
+    public X509Certificate2? FindRoot(X509Certificate2 certificate)
+    {
+        foreach (var root in Roots)
+        {
+            if (root.RawDataMemory.Span.SequenceEqual(certificate.RawDataMemory.Span))
+            {
+                return root;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>A chain policy that trusts only this bundle, never fetches anything over the network, and requires
     /// the given extended key usage (serverAuth or clientAuth) on the peer's certificate.</summary>
     public X509ChainPolicy CreatePolicy(Oid requiredUsage)

@@ -92,7 +92,7 @@ internal sealed class ServerConnectionHandler
 
         if (first is not null && _options.Multiplex.Enabled && MuxProtocol.StartsWithPreamble(first.Data.Span))
         {
-            await _multiplexed.ServeAsync(client, first, handshake.Addresses, record, handshake.Intermediates);
+            await _multiplexed.ServeAsync(client, first, handshake.Addresses, record, handshake.Verified!);
             return;
         }
 

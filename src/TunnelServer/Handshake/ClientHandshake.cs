@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Tunnel.Admission;
 using Tunnel.Common;
@@ -19,7 +18,7 @@ namespace Tunnel.Server.Handshake;
 /// <summary>A connection whose TLS handshake completed: who it really comes from, and what the client certificate
 /// is worth. <see cref="Verdict"/> is a refusal only when a decoy takes such clients; without one the handshake
 /// itself fails.</summary>
-internal sealed record CompletedHandshake(TlsEndpoint Client, ClientAddresses Addresses, PeerVerdict Verdict, IReadOnlyList<X509Certificate2> Intermediates);
+internal sealed record CompletedHandshake(TlsEndpoint Client, ClientAddresses Addresses, PeerVerdict Verdict, VerifiedChain? Verified);
 
 /// <summary>Takes an accepted socket to an authenticated client: the PROXY header when a load balancer must send
 /// one, the per-source and handshake-rate limits, then the TLS handshake with the client certificate judged, all under
@@ -93,7 +92,7 @@ internal sealed class ClientHandshake
                 return null;
             }
 
-            var completed = new CompletedHandshake(client, addresses, judged.Verdict, judged.Intermediates);
+            var completed = new CompletedHandshake(client, addresses, judged.Verdict, judged.Verified);
             client = null;
             return completed;
         }
@@ -162,7 +161,7 @@ internal sealed class ClientHandshake
     /// <param name="record">Its record.</param>
     /// <param name="handshake">The deadline shared with the PROXY header.</param>
     /// <param name="balancerCheck">A balancer's health check: one that closes without a handshake is routine.</param>
-    private async Task<(PeerVerdict Verdict, IReadOnlyList<X509Certificate2> Intermediates)?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record,
+    private async Task<(PeerVerdict Verdict, VerifiedChain? Verified)?> HandshakeAsync(TlsEndpoint client, ConnectionRecord record,
         TimeoutScope handshake, bool balancerCheck)
     {
         var state = _tls.Current;
@@ -183,7 +182,7 @@ internal sealed class ClientHandshake
                 return null;
             }
 
-            return (verdict, check.Intermediates);
+            return (verdict, check.Verified);
         }
         catch (Exception ex)
         {

@@ -34,13 +34,13 @@ internal sealed class MultiplexedClient(
     private readonly CancellationToken _abort = context.Abort;
 
     public async Task ServeAsync(TlsEndpoint client, FirstChunk first, ClientAddresses addresses, ConnectionRecord record,
-        IReadOnlyList<X509Certificate2> intermediates)
+        VerifiedChain verified)
     {
         record.Upstream = "(multiplexed)";
         record.Opened(TlsVersions.Name(client.Tls.SslProtocol), client.Tls.NegotiatedCipherSuite.ToString());
         var identity = record.PeerIdentity;
         var peer = record.Peer;
-        var policy = new SessionPolicy(tls, (X509Certificate2)client.Tls.RemoteCertificate!, intermediates, _time);
+        var policy = new SessionPolicy(tls, verified.Leaf, verified.Intermediates, _time);
         MuxSession? session = null;
         session = MuxSession.Accept(client, first.Data[MuxProtocol.Preamble.Length..], options.Multiplex.MaxStreams,
             stream => ServeStreamAsync(stream, session!, policy, client.Tls, addresses, identity, peer), _time);

@@ -15,12 +15,12 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
 {
     public PeerVerdict? Verdict { get; private set; }
 
-    /// <summary>Whether the judged handshake resumed a TLS session (read with the ticket, in one look-up).</summary>
+    /// <summary>Whether the judged handshake resumed a session (read with the ticket, in one look-up).</summary>
     public bool Resumed { get; private set; }
 
-    /// <summary>The CA certificates between the client's certificate and the trusted root, as the handshake built
-    /// them (copies), so that the certificate can be judged again under a reloaded policy.</summary>
-    public IReadOnlyList<X509Certificate2> Intermediates { get; private set; } = [];
+    /// <summary>The accepted client's chain, as its full handshake verified it (copies), so that the certificate can be
+    /// judged again under a reloaded policy; null when the client was refused.</summary>
+    public VerifiedChain? Verified { get; private set; }
 
     /// <summary>Judges a certificate accepted earlier (a multiplexed connection's) under <paramref name="current"/>:
     /// a reloaded CRL or allow-list, or the certificate's own expiry since.</summary>
@@ -38,31 +38,49 @@ internal sealed class ClientCertificateCheck(ServerTlsState state, TimeProvider 
 
     public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {
-        if (chain is not null && chain.ChainElements.Count > 2)
+        var tls = sender as SslStream;
+        var now = time.GetUtcNow();
+        PeerVerdict verdict;
+        VerifiedChain? verified;
+        if (certificate is null && tls is not null && VerifiedSessions.TakeVerifiedChain(tls) is { } resumed)
         {
-            Intermediates = [.. chain.ChainElements.Skip(1).SkipLast(1).Select(e => X509CertificateLoader.LoadCertificate(e.Certificate.RawData))];
+            // A session resumed without its certificate: its full handshake verified this chain; judged again here
+            // under the current policy, signatures not checked again (VerifiedSessions).
+            verified = resumed;
+            verdict = PeerVerdict.FromVerifiedChain(resumed, state.ClientCa.FindRoot(resumed.Root) is not null, "client", now, state.Judged);
+        }
+        else
+        {
+            var leaf = certificate as X509Certificate2;
+            verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", now, state.Judged);
+            verified = verdict.Ok && VerifiedChain.IsTrusted(chain, errors) ? VerifiedChain.From(chain!, state.ClientCa) : null;
         }
 
-        var leaf = certificate as X509Certificate2;
-        var verdict = PeerVerdict.FromChain(leaf, chain, errors, "client", time.GetUtcNow(), state.Judged);
-        if (verdict.Ok && state.Revocation is { } revocation && chain is not null && revocation.Check(chain) is { } revoked)
+        if (verdict.Ok && verified is null)
+        {
+            verdict = new PeerVerdict(PeerProblem.Invalid, $"the client certificate {verdict.PeerName} came without the chain it was verified with", verdict.PeerName);
+        }
+
+        if (verdict.Ok && state.Revocation is { } revocation && revocation.Check(verified!.Certificates) is { } revoked)
         {
             verdict = new PeerVerdict(PeerProblem.Revoked, $"the client certificate {verdict.PeerName} is refused: {revoked}", verdict.PeerName);
         }
 
-        if (verdict.Ok && !state.AllowList.Allows(leaf!))
+        if (verdict.Ok && !state.AllowList.Allows(verified!.Leaf))
         {
+            var leaf = verified.Leaf;
             verdict = new PeerVerdict(PeerProblem.NotAllowed,
                 $"the client certificate {verdict.PeerName} is valid but not in the allow-list " +
-                $"(its identities: {string.Join(", ", CertificateInfo.SubjectAlternativeNames(leaf!).Prepend(verdict.PeerName))}; spki:{CertificateInfo.SpkiPin(leaf!)})",
+                $"(its identities: {string.Join(", ", CertificateInfo.SubjectAlternativeNames(leaf).Prepend(verdict.PeerName))}; spki:{CertificateInfo.SpkiPin(leaf)})",
                 verdict.PeerName);
         }
 
         Verdict = verdict;
-        if (sender is SslStream tls)
+        Verified = verdict.Ok ? verified : null;
+        if (tls is not null)
         {
-            // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client only.
-            Resumed = OpenSslTickets.Settle(tls, state.SessionCache, accepted: verdict.Ok);
+            // The handshake issued no session ticket (OpenSslPolicy): one for an accepted client's full handshake only.
+            Resumed = OpenSslTickets.Settle(tls, state.SessionCache, accepted: verdict.Ok, Verified);
         }
 
         return verdict.Ok || completeRefusedHandshakes;

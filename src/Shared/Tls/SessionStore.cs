@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using Tunnel.Common;
+
+namespace Tunnel.Tls;
+
+/// <summary>Encoded TLS sessions by session ID, each with the chain its full handshake verified (<see cref="VerifiedSessions"/>).
+/// Bounded: a session leaves when it expires, when removed, and oldest first when the store is full.</summary>
+internal sealed class SessionStore
+{
+    private readonly ConcurrentDictionary<byte[], Entry> _entries = new(BytesComparer.Instance);
+
+    public int Count => _entries.Count;
+
+    /// <summary>Stores <paramref name="entry"/>; when <paramref name="capacity"/> sessions are already stored, first
+    /// drops the expired ones and, if that is not enough, the oldest, down to nine tenths of it: one sort per tenth of
+    /// a full store's worth of new sessions, not one per session.</summary>
+    public void Add(byte[] id, Entry entry, int capacity, long now)
+    {
+        if (_entries.Count >= capacity)
+        {
+            Trim(capacity, now);
+        }
+
+        _entries[id] = entry;
+    }
+
+    /// <summary>The session stored under <paramref name="id"/> and not expired at <paramref name="now"/>, or null (an
+    /// expired one is dropped).</summary>
+    public Entry? Find(ReadOnlySpan<byte> id, long now)
+    {
+        var lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+        if (!lookup.TryGetValue(id, out var entry))
+        {
+            return null;
+        }
+
+        if (entry.Expires <= now)
+        {
+            lookup.TryRemove(id, out _);
+            return null;
+        }
+
+        return entry;
+    }
+
+    public void Remove(ReadOnlySpan<byte> id) => _entries.GetAlternateLookup<ReadOnlySpan<byte>>().TryRemove(id, out _);
+
+    private void Trim(int capacity, long now)
+    {
+        foreach (var (key, old) in _entries)
+        {
+            if (old.Expires <= now)
+            {
+                _entries.TryRemove(key, out _);
+            }
+        }
+
+        var excess = _entries.Count - (capacity - (capacity / 10) - 1);
+        if (excess > 0)
+        {
+            foreach (var (key, _) in _entries.OrderBy(e => e.Value.Expires).Take(excess).ToList())
+            {
+                _entries.TryRemove(key, out _);
+            }
+        }
+    }
+
+    /// <summary>One stored session: its encoding (without the peer's certificate when <paramref name="Chain"/> is set),
+    /// the chain its full handshake verified, and when it expires (Unix seconds, OpenSSL's own time and timeout).</summary>
+    internal sealed record Entry(byte[] Session, VerifiedChain? Chain, long Expires);
+}

@@ -1,0 +1,311 @@
+using System.Formats.Asn1;
+using System.Net.Security;
+using System.Runtime.InteropServices;
+using Tunnel.Common;
+
+namespace Tunnel.Tls;
+
+/// <summary>tunnel-server's cache of resumable TLS sessions (<see cref="TlsSessionCache"/>), kept here rather than in
+/// OpenSSL's own cache so that resuming a session does not verify the client's chain again. SslStream verifies the
+/// peer's chain after every handshake, resumed or not, where OpenSSL, stunnel and Go verify it on the full handshake
+/// only: at one new connection at a time that was two ECDSA signature checks per connection on the server (the client
+/// certificate's, and its CA's self-signature, which .NET always checks), about 7 % of a default pair's CPU.</summary>
+/// <remarks>
+/// <para>A session made by a full handshake whose client certificate was accepted is stored without the certificate
+/// (the <c>peer</c> field taken out of its encoding) and with the chain that handshake verified
+/// (<see cref="VerifiedChain"/>). Resumed, it gives SslStream no certificate to verify, and
+/// <see cref="TakeVerifiedChain"/> hands the validation callback the stored chain instead, which tunnel-server judges
+/// again under its current policy: trust in the root, validity dates, CRL and allow-list (signatures and the
+/// certificate's contents cannot have changed).</para>
+/// <para>A session stored with no verified chain (TLS 1.2, where OpenSSL caches the session before SslStream has judged
+/// it) keeps its certificate, and SslStream verifies it in full when it is resumed, as before. Installed on an
+/// SSL_CTX by <see cref="OpenSslTickets.Settle"/>; same conditions as <see cref="OpenSslBuffers"/>.</para>
+/// <para>A resumed connection gets a new ticket, whose session carries the same chain on. Sessions leave when they
+/// expire (<c>sessionCacheTimeout</c>), when OpenSSL drops one (its connection ended in a fatal alert), and oldest
+/// first when the cache is full (<c>sessionCacheSize</c>).</para>
+/// </remarks>
+internal static class VerifiedSessions
+{
+    private const long CacheServerOnly = 0x0002 | 0x0100 | 0x0200; // SSL_SESS_CACHE_SERVER | NO_INTERNAL_LOOKUP | NO_INTERNAL_STORE
+    private const int SetCacheMode = 44;                            // SSL_CTRL_SET_SESS_CACHE_MODE
+    private const int ExIndexSsl = 0;                               // CRYPTO_EX_INDEX_SSL
+    private const int PeerTag = 3;                                  // SSL_SESSION_ASN1: peer [3] EXPLICIT Certificate OPTIONAL
+
+    private static readonly SessionStore Store = new();
+
+    // OpenSSL keeps pointers to these: the delegates must live as long as the process.
+    private static readonly NewSessionCallback OnNew = Stored;
+    private static readonly GetSessionCallback OnGet = Looked;
+    private static readonly RemoveSessionCallback OnRemove = Removed;
+    private static readonly FreeCallback OnFree = Freed;
+    private static readonly IntPtr NewPointer = Marshal.GetFunctionPointerForDelegate(OnNew);
+    private static readonly Lazy<int> ChainSlot = new(() => NewExIndex(ExIndexSsl, 0, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, Marshal.GetFunctionPointerForDelegate(OnFree)));
+    private static int _capacity = Defaults.SessionCacheSize;
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate int NewSessionCallback(IntPtr ssl, IntPtr session);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate IntPtr GetSessionCallback(IntPtr ssl, IntPtr id, int length, IntPtr copy);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void RemoveSessionCallback(IntPtr context, IntPtr session);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void FreeCallback(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp);
+
+    /// <summary>Sessions stored now (for tests and the debug log).</summary>
+    public static int Count => Store.Count;
+
+    /// <summary>Makes <paramref name="ssl"/>'s SSL_CTX keep its sessions here (once per SSL_CTX) with at most
+    /// <paramref name="capacity"/> sessions in the process.</summary>
+    internal static void Install(IntPtr ssl, int capacity)
+    {
+        Volatile.Write(ref _capacity, capacity);
+        var context = GetSslCtx(ssl);
+        if (GetNewCallback(context) == NewPointer)
+        {
+            return;
+        }
+
+        SetNewCallback(context, NewPointer);
+        SetGetCallback(context, Marshal.GetFunctionPointerForDelegate(OnGet));
+        SetRemoveCallback(context, Marshal.GetFunctionPointerForDelegate(OnRemove));
+        _ = CtxCtrl(context, SetCacheMode, CacheServerOnly, IntPtr.Zero);
+    }
+
+    /// <summary>Gives <paramref name="ssl"/> the chain its handshake verified, for the session it is about to be sent
+    /// a ticket for (or, from a lookup, the chain of the session it resumes).</summary>
+    internal static void Attach(IntPtr ssl, VerifiedChain chain)
+    {
+        Release(ssl);
+        if (SetExData(ssl, ChainSlot.Value, GCHandle.ToIntPtr(GCHandle.Alloc(chain))) != 1)
+        {
+            Release(ssl);
+        }
+    }
+
+    /// <summary>The chain verified by the full handshake of the session <paramref name="tls"/> resumed, when it resumed
+    /// one stored here without its certificate; null otherwise.</summary>
+    public static VerifiedChain? TakeVerifiedChain(SslStream tls) =>
+        OpenSslBuffers.WithSsl(tls, 0, (VerifiedChain?)null, static (ssl, _) => OpenSslTickets.SessionReused(ssl) == 1 ? Detach(ssl) : null);
+
+    /// <summary>A session's encoding without its peer certificate: every field of the outer SEQUENCE but <c>[3]</c>.</summary>
+    internal static byte[] WithoutPeer(byte[] session)
+    {
+        var reader = new AsnReader(session, AsnEncodingRules.DER);
+        var fields = reader.ReadSequence();
+        reader.ThrowIfNotEmpty();
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            while (fields.HasData)
+            {
+                var tag = fields.PeekTag();
+                var field = fields.ReadEncodedValue();
+                if (tag is not { TagClass: TagClass.ContextSpecific, TagValue: PeerTag })
+                {
+                    writer.WriteEncodedValue(field.Span);
+                }
+            }
+        }
+
+        return writer.Encode();
+    }
+
+    /// <summary><c>i2d_SSL_SESSION</c>.</summary>
+    internal static byte[] Encode(IntPtr session)
+    {
+        var length = EncodeSession(session, IntPtr.Zero);
+        if (length <= 0)
+        {
+            throw new InvalidOperationException("i2d_SSL_SESSION failed");
+        }
+
+        var native = Marshal.AllocHGlobal(length);
+        try
+        {
+            var cursor = native;
+            _ = EncodeSession(session, ref cursor);
+            var bytes = new byte[length];
+            Marshal.Copy(native, bytes, 0, length);
+            return bytes;
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(native);
+        }
+    }
+
+    /// <summary><c>d2i_SSL_SESSION</c>: a new SSL_SESSION the caller owns, or zero.</summary>
+    internal static IntPtr Decode(byte[] session)
+    {
+        var native = Marshal.AllocHGlobal(session.Length);
+        try
+        {
+            Marshal.Copy(session, 0, native, session.Length);
+            var cursor = native;
+            return DecodeSession(IntPtr.Zero, ref cursor, session.Length);
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(native);
+        }
+    }
+
+    private static byte[] Id(IntPtr session)
+    {
+        var pointer = GetSessionId(session, out var length);
+        var id = new byte[length];
+        Marshal.Copy(pointer, id, 0, (int)length);
+        return id;
+    }
+
+    private static VerifiedChain? Detach(IntPtr ssl)
+    {
+        var slot = GetExData(ssl, ChainSlot.Value);
+        if (slot == IntPtr.Zero)
+        {
+            return null;
+        }
+
+        _ = SetExData(ssl, ChainSlot.Value, IntPtr.Zero);
+        var handle = GCHandle.FromIntPtr(slot);
+        var chain = handle.Target as VerifiedChain;
+        handle.Free();
+        return chain;
+    }
+
+    private static void Release(IntPtr ssl) => _ = Detach(ssl);
+
+    // new_session_cb: OpenSSL made a session (a ticket is being sent, or a TLS 1.2 handshake ended). Returns 0: the
+    // session is copied, not kept. Exceptions must not reach OpenSSL: a session that cannot be stored is not resumable.
+    private static int Stored(IntPtr ssl, IntPtr session)
+    {
+        try
+        {
+            var chain = Detach(ssl);
+            var encoded = Encode(session);
+            var expires = GetTime(session) + GetTimeout(session);
+            Store.Add(Id(session), new SessionStore.Entry(chain is null ? encoded : WithoutPeer(encoded), chain, expires), Volatile.Read(ref _capacity),
+                DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        }
+        catch (Exception)
+        {
+            // Not stored: the session is not resumable, the client makes a full handshake next time.
+        }
+
+        return 0;
+    }
+
+    // get_session_cb: a client offers a session ID (a TLS 1.3 stateful ticket, or a TLS 1.2 session ID). *copy = 0:
+    // the returned session belongs to OpenSSL. OpenSSL then checks its expiry, context and binder itself.
+    private static IntPtr Looked(IntPtr ssl, IntPtr id, int length, IntPtr copy)
+    {
+        Marshal.WriteInt32(copy, 0);
+        try
+        {
+            var key = new byte[length];
+            Marshal.Copy(id, key, 0, length);
+            if (Store.Find(key, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is not { } entry)
+            {
+                return IntPtr.Zero;
+            }
+
+            var session = Decode(entry.Session);
+            if (session != IntPtr.Zero && entry.Chain is { } chain)
+            {
+                Attach(ssl, chain);
+            }
+
+            return session;
+        }
+        catch (Exception)
+        {
+            return IntPtr.Zero; // not found: a full handshake
+        }
+    }
+
+    // remove_session_cb: OpenSSL drops a session (expired, or its connection failed).
+    private static void Removed(IntPtr context, IntPtr session)
+    {
+        try
+        {
+            Store.Remove(Id(session));
+        }
+        catch (Exception)
+        {
+            // Left to expire.
+        }
+    }
+
+    // The SSL's slot, freed with the SSL: a chain attached for a ticket that was never sent, or for a resumption that
+    // did not complete.
+    private static void Freed(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp)
+    {
+        if (pointer != IntPtr.Zero)
+        {
+            GCHandle.FromIntPtr(pointer).Free();
+        }
+    }
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_SSL_CTX")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetSslCtx(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_ctrl")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long CtxCtrl(IntPtr ctx, int command, long argument, IntPtr pointer);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_new_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void SetNewCallback(IntPtr ctx, IntPtr callback);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_get_new_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetNewCallback(IntPtr ctx);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_get_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void SetGetCallback(IntPtr ctx, IntPtr callback);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_remove_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void SetRemoveCallback(IntPtr ctx, IntPtr callback);
+
+    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int EncodeSession(IntPtr session, IntPtr none);
+
+    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int EncodeSession(IntPtr session, ref IntPtr cursor);
+
+    [DllImport("libssl.so.3", EntryPoint = "d2i_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr DecodeSession(IntPtr reuse, ref IntPtr cursor, long length);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_id")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetSessionId(IntPtr session, out uint length);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_time")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long GetTime(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_timeout")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long GetTimeout(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_set_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int SetExData(IntPtr ssl, int index, IntPtr data);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetExData(IntPtr ssl, int index);
+
+    [DllImport("libcrypto.so.3", EntryPoint = "CRYPTO_get_ex_new_index")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int NewExIndex(int classIndex, long argl, IntPtr argp, IntPtr newCallback, IntPtr dupCallback, IntPtr freeCallback);
+}
