@@ -11,11 +11,15 @@ internal sealed class SessionStore
 
     public int Count => _entries.Count;
 
-    /// <summary>Stores <paramref name="entry"/>; when <paramref name="capacity"/> sessions are already stored, first
-    /// drops the expired ones and, if that is not enough, the oldest, down to nine tenths of it: one sort per tenth of
-    /// a full store's worth of new sessions, not one per session.</summary>
-    public void Add(byte[] id, Entry entry, int capacity, long now)
+    /// <summary>Sessions kept (<c>sessionCacheSize</c>).</summary>
+    public int Capacity { get; set; } = Defaults.SessionCacheSize;
+
+    /// <summary>Stores <paramref name="entry"/>; when <see cref="Capacity"/> sessions are already stored, first drops the
+    /// expired ones and, if that is not enough, the oldest, down to nine tenths of it: one sort per tenth of a full
+    /// store's worth of new sessions, not one per session.</summary>
+    public void Add(byte[] id, Entry entry, long now)
     {
+        var capacity = Capacity;
         if (_entries.Count >= capacity)
         {
             Trim(capacity, now);
@@ -45,7 +49,8 @@ internal sealed class SessionStore
 
     public void Remove(ReadOnlySpan<byte> id) => _entries.GetAlternateLookup<ReadOnlySpan<byte>>().TryRemove(id, out _);
 
-    private void Trim(int capacity, long now)
+    /// <summary>Drops every session expired at <paramref name="now"/>.</summary>
+    public void DropExpired(long now)
     {
         foreach (var (key, old) in _entries)
         {
@@ -54,6 +59,11 @@ internal sealed class SessionStore
                 _entries.TryRemove(key, out _);
             }
         }
+    }
+
+    private void Trim(int capacity, long now)
+    {
+        DropExpired(now);
 
         var excess = _entries.Count - (capacity - (capacity / 10) - 1);
         if (excess > 0)

@@ -1,7 +1,7 @@
+using System.Collections.Concurrent;
 using System.Formats.Asn1;
 using System.Net.Security;
 using System.Runtime.InteropServices;
-using Tunnel.Common;
 
 namespace Tunnel.Tls;
 
@@ -31,7 +31,7 @@ internal static class VerifiedSessions
     private const int ExIndexSsl = 0;                               // CRYPTO_EX_INDEX_SSL
     private const int PeerTag = 3;                                  // SSL_SESSION_ASN1: peer [3] EXPLICIT Certificate OPTIONAL
 
-    private static readonly SessionStore Store = new();
+    private static readonly ConcurrentDictionary<IntPtr, SessionStore> Stores = new(); // per SSL_CTX, as OpenSSL's own cache
 
     // OpenSSL keeps pointers to these: the delegates must live as long as the process.
     private static readonly NewSessionCallback OnNew = Stored;
@@ -39,8 +39,8 @@ internal static class VerifiedSessions
     private static readonly RemoveSessionCallback OnRemove = Removed;
     private static readonly FreeCallback OnFree = Freed;
     private static readonly IntPtr NewPointer = Marshal.GetFunctionPointerForDelegate(OnNew);
+    private static long _nextPrune;
     private static readonly Lazy<int> ChainSlot = new(() => NewExIndex(ExIndexSsl, 0, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, Marshal.GetFunctionPointerForDelegate(OnFree)));
-    private static int _capacity = Defaults.SessionCacheSize;
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate int NewSessionCallback(IntPtr ssl, IntPtr session);
@@ -55,14 +55,15 @@ internal static class VerifiedSessions
     private delegate void FreeCallback(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp);
 
     /// <summary>Sessions stored now (for tests and the debug log).</summary>
-    public static int Count => Store.Count;
+    public static int Count => Stores.Values.Sum(s => s.Count);
 
-    /// <summary>Makes <paramref name="ssl"/>'s SSL_CTX keep its sessions here (once per SSL_CTX) with at most
-    /// <paramref name="capacity"/> sessions in the process.</summary>
+    /// <summary>Makes <paramref name="ssl"/>'s SSL_CTX keep its sessions here (once per SSL_CTX; SslStream keeps one
+    /// per server certificate), at most <paramref name="capacity"/> of them.</summary>
     internal static void Install(IntPtr ssl, int capacity)
     {
-        Volatile.Write(ref _capacity, capacity);
         var context = GetSslCtx(ssl);
+        Stores.GetOrAdd(context, static _ => new SessionStore()).Capacity = capacity;
+        PruneOthers(context, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         if (GetNewCallback(context) == NewPointer)
         {
             return;
@@ -72,6 +73,30 @@ internal static class VerifiedSessions
         SetGetCallback(context, Marshal.GetFunctionPointerForDelegate(OnGet));
         SetRemoveCallback(context, Marshal.GetFunctionPointerForDelegate(OnRemove));
         _ = CtxCtrl(context, SetCacheMode, CacheServerOnly, IntPtr.Zero);
+    }
+
+    /// <summary>At most once a minute, drops the expired sessions of the other SSL_CTXs, and their stores once empty:
+    /// SslStream makes a new SSL_CTX when the server certificate changes (a reload), and the old one's sessions would
+    /// otherwise stay until the process ends.</summary>
+    private static void PruneOthers(IntPtr current, long now)
+    {
+        var due = Volatile.Read(ref _nextPrune);
+        if (now < due || Interlocked.CompareExchange(ref _nextPrune, now + 60, due) != due)
+        {
+            return;
+        }
+
+        foreach (var (context, store) in Stores)
+        {
+            if (context != current)
+            {
+                store.DropExpired(now);
+                if (store.Count == 0)
+                {
+                    Stores.TryRemove(context, out _);
+                }
+            }
+        }
     }
 
     /// <summary>Gives <paramref name="ssl"/> the chain its handshake verified, for the session it is about to be sent
@@ -187,8 +212,10 @@ internal static class VerifiedSessions
             var chain = Detach(ssl);
             var encoded = Encode(session);
             var expires = GetTime(session) + GetTimeout(session);
-            Store.Add(Id(session), new SessionStore.Entry(chain is null ? encoded : WithoutPeer(encoded), chain, expires), Volatile.Read(ref _capacity),
-                DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            if (Stores.TryGetValue(GetSslCtx(ssl), out var store))
+            {
+                store.Add(Id(session), new SessionStore.Entry(chain is null ? encoded : WithoutPeer(encoded), chain, expires), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+            }
         }
         catch (Exception)
         {
@@ -207,7 +234,7 @@ internal static class VerifiedSessions
         {
             var key = new byte[length];
             Marshal.Copy(id, key, 0, length);
-            if (Store.Find(key, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is not { } entry)
+            if (!Stores.TryGetValue(GetSslCtx(ssl), out var store) || store.Find(key, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is not { } entry)
             {
                 return IntPtr.Zero;
             }
@@ -231,7 +258,10 @@ internal static class VerifiedSessions
     {
         try
         {
-            Store.Remove(Id(session));
+            if (Stores.TryGetValue(context, out var store))
+            {
+                store.Remove(Id(session));
+            }
         }
         catch (Exception)
         {

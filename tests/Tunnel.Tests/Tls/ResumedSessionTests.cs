@@ -145,15 +145,15 @@ public sealed class ResumedSessionTests : IDisposable
     public async Task The_store_drops_expired_sessions_then_the_oldest_when_full()
     {
         await Task.Yield();
-        var store = new SessionStore();
+        var store = new SessionStore { Capacity = 10 };
         for (var i = 0; i < 10; i++)
         {
-            store.Add([(byte)i], new SessionStore.Entry([], null, Expires: 100 + i), capacity: 10, now: 0);
+            store.Add([(byte)i], new SessionStore.Entry([], null, Expires: 100 + i), now: 0);
         }
 
         Assert.Equal(10, store.Count);
 
-        store.Add([42], new SessionStore.Entry([], null, Expires: 500), capacity: 10, now: 0); // full: the two oldest go
+        store.Add([42], new SessionStore.Entry([], null, Expires: 500), now: 0); // full: the two oldest go
         Assert.Equal(9, store.Count);
         Assert.Null(store.Find([0], now: 0));
         Assert.Null(store.Find([1], now: 0));
@@ -163,7 +163,8 @@ public sealed class ResumedSessionTests : IDisposable
         Assert.Null(store.Find([5], now: 105)); // expired at 105, and dropped
         Assert.Equal(8, store.Count);
 
-        store.Add([43], new SessionStore.Entry([], null, Expires: 600), capacity: 8, now: 300); // full: the expired go first
+        store.Capacity = 8;
+        store.Add([43], new SessionStore.Entry([], null, Expires: 600), now: 300); // full: the expired go first
         Assert.Equal(2, store.Count);
         Assert.NotNull(store.Find([42], now: 300));
         Assert.NotNull(store.Find([43], now: 300));
