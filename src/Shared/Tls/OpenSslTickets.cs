@@ -35,7 +35,7 @@ internal static class OpenSslTickets
                     UseCache(ssl, s.cache);
                     if (s.verified is { } chain)
                     {
-                        VerifiedSessions.Attach(ssl, chain);
+                        OpenSslSessions.Attach(ssl, chain);
                     }
                 }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Formats.Asn1;
 using System.Net.Security;
 using System.Runtime.InteropServices;
 
@@ -20,6 +19,11 @@ namespace Tunnel.Tls;
 /// <para>A session stored with no verified chain (TLS 1.2, where OpenSSL caches the session before SslStream has judged
 /// it) keeps its certificate, and SslStream verifies it in full when it is resumed, as before. Installed on an
 /// SSL_CTX by <see cref="OpenSslTickets.Settle"/>; same conditions as <see cref="OpenSslBuffers"/>.</para>
+/// <para>The callbacks are set on the SSL_CTX that SslStream shares between every server stream of the process with
+/// the same certificate, so every such stream must judge its client through <c>ClientCertificateCheck</c>, which
+/// knows a session resumed without a certificate (in tunnel-server, every TLS listener does). The same done for
+/// tunnel-client was tried and not kept: SslStream's client cache is shared the same way, and any other client stream
+/// of the process with the same certificate and server name would resume a session it could not judge.</para>
 /// <para>A resumed connection gets a new ticket, whose session carries the same chain on. Sessions leave when they
 /// expire (<c>sessionCacheTimeout</c>), when OpenSSL drops one (its connection ended in a fatal alert), and oldest
 /// first when the cache is full (<c>sessionCacheSize</c>).</para>
@@ -28,31 +32,21 @@ internal static class VerifiedSessions
 {
     private const long CacheServerOnly = 0x0002 | 0x0100 | 0x0200; // SSL_SESS_CACHE_SERVER | NO_INTERNAL_LOOKUP | NO_INTERNAL_STORE
     private const int SetCacheMode = 44;                            // SSL_CTRL_SET_SESS_CACHE_MODE
-    private const int ExIndexSsl = 0;                               // CRYPTO_EX_INDEX_SSL
-    private const int PeerTag = 3;                                  // SSL_SESSION_ASN1: peer [3] EXPLICIT Certificate OPTIONAL
 
     private static readonly ConcurrentDictionary<IntPtr, SessionStore> Stores = new(); // per SSL_CTX, as OpenSSL's own cache
 
     // OpenSSL keeps pointers to these: the delegates must live as long as the process.
-    private static readonly NewSessionCallback OnNew = Stored;
+    private static readonly OpenSslSessions.NewSessionCallback OnNew = Stored;
     private static readonly GetSessionCallback OnGet = Looked;
     private static readonly RemoveSessionCallback OnRemove = Removed;
-    private static readonly FreeCallback OnFree = Freed;
     private static readonly IntPtr NewPointer = Marshal.GetFunctionPointerForDelegate(OnNew);
     private static long _nextPrune;
-    private static readonly Lazy<int> ChainSlot = new(() => NewExIndex(ExIndexSsl, 0, IntPtr.Zero, IntPtr.Zero, IntPtr.Zero, Marshal.GetFunctionPointerForDelegate(OnFree)));
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int NewSessionCallback(IntPtr ssl, IntPtr session);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate IntPtr GetSessionCallback(IntPtr ssl, IntPtr id, int length, IntPtr copy);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate void RemoveSessionCallback(IntPtr context, IntPtr session);
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate void FreeCallback(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp);
 
     /// <summary>Sessions stored now (for tests and the debug log).</summary>
     public static int Count => Stores.Values.Sum(s => s.Count);
@@ -61,15 +55,15 @@ internal static class VerifiedSessions
     /// per server certificate), at most <paramref name="capacity"/> of them.</summary>
     internal static void Install(IntPtr ssl, int capacity)
     {
-        var context = GetSslCtx(ssl);
+        var context = OpenSslSessions.GetSslCtx(ssl);
         Stores.GetOrAdd(context, static _ => new SessionStore()).Capacity = capacity;
         PruneOthers(context, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-        if (GetNewCallback(context) == NewPointer)
+        if (OpenSslSessions.GetNewCallback(context) == NewPointer)
         {
             return;
         }
 
-        SetNewCallback(context, NewPointer);
+        OpenSslSessions.SetNewCallback(context, NewPointer);
         SetGetCallback(context, Marshal.GetFunctionPointerForDelegate(OnGet));
         SetRemoveCallback(context, Marshal.GetFunctionPointerForDelegate(OnRemove));
         _ = CtxCtrl(context, SetCacheMode, CacheServerOnly, IntPtr.Zero);
@@ -99,109 +93,10 @@ internal static class VerifiedSessions
         }
     }
 
-    /// <summary>Gives <paramref name="ssl"/> the chain its handshake verified, for the session it is about to be sent
-    /// a ticket for (or, from a lookup, the chain of the session it resumes).</summary>
-    internal static void Attach(IntPtr ssl, VerifiedChain chain)
-    {
-        Release(ssl);
-        if (SetExData(ssl, ChainSlot.Value, GCHandle.ToIntPtr(GCHandle.Alloc(chain))) != 1)
-        {
-            Release(ssl);
-        }
-    }
-
     /// <summary>The chain verified by the full handshake of the session <paramref name="tls"/> resumed, when it resumed
     /// one stored here without its certificate; null otherwise.</summary>
     public static VerifiedChain? TakeVerifiedChain(SslStream tls) =>
-        OpenSslBuffers.WithSsl(tls, 0, (VerifiedChain?)null, static (ssl, _) => OpenSslTickets.SessionReused(ssl) == 1 ? Detach(ssl) : null);
-
-    /// <summary>A session's encoding without its peer certificate: every field of the outer SEQUENCE but <c>[3]</c>.</summary>
-    internal static byte[] WithoutPeer(byte[] session)
-    {
-        var reader = new AsnReader(session, AsnEncodingRules.DER);
-        var fields = reader.ReadSequence();
-        reader.ThrowIfNotEmpty();
-        var writer = new AsnWriter(AsnEncodingRules.DER);
-        using (writer.PushSequence())
-        {
-            while (fields.HasData)
-            {
-                var tag = fields.PeekTag();
-                var field = fields.ReadEncodedValue();
-                if (tag is not { TagClass: TagClass.ContextSpecific, TagValue: PeerTag })
-                {
-                    writer.WriteEncodedValue(field.Span);
-                }
-            }
-        }
-
-        return writer.Encode();
-    }
-
-    /// <summary><c>i2d_SSL_SESSION</c>.</summary>
-    internal static byte[] Encode(IntPtr session)
-    {
-        var length = EncodeSession(session, IntPtr.Zero);
-        if (length <= 0)
-        {
-            throw new InvalidOperationException("i2d_SSL_SESSION failed");
-        }
-
-        var native = Marshal.AllocHGlobal(length);
-        try
-        {
-            var cursor = native;
-            _ = EncodeSession(session, ref cursor);
-            var bytes = new byte[length];
-            Marshal.Copy(native, bytes, 0, length);
-            return bytes;
-        }
-        finally
-        {
-            Marshal.FreeHGlobal(native);
-        }
-    }
-
-    /// <summary><c>d2i_SSL_SESSION</c>: a new SSL_SESSION the caller owns, or zero.</summary>
-    internal static IntPtr Decode(byte[] session)
-    {
-        var native = Marshal.AllocHGlobal(session.Length);
-        try
-        {
-            Marshal.Copy(session, 0, native, session.Length);
-            var cursor = native;
-            return DecodeSession(IntPtr.Zero, ref cursor, session.Length);
-        }
-        finally
-        {
-            Marshal.FreeHGlobal(native);
-        }
-    }
-
-    private static byte[] Id(IntPtr session)
-    {
-        var pointer = GetSessionId(session, out var length);
-        var id = new byte[length];
-        Marshal.Copy(pointer, id, 0, (int)length);
-        return id;
-    }
-
-    private static VerifiedChain? Detach(IntPtr ssl)
-    {
-        var slot = GetExData(ssl, ChainSlot.Value);
-        if (slot == IntPtr.Zero)
-        {
-            return null;
-        }
-
-        _ = SetExData(ssl, ChainSlot.Value, IntPtr.Zero);
-        var handle = GCHandle.FromIntPtr(slot);
-        var chain = handle.Target as VerifiedChain;
-        handle.Free();
-        return chain;
-    }
-
-    private static void Release(IntPtr ssl) => _ = Detach(ssl);
+        OpenSslBuffers.WithSsl(tls, 0, (VerifiedChain?)null, static (ssl, _) => OpenSslTickets.SessionReused(ssl) == 1 ? OpenSslSessions.Detach(ssl) : null);
 
     // new_session_cb: OpenSSL made a session (a ticket is being sent, or a TLS 1.2 handshake ended). Returns 0: the
     // session is copied, not kept. Exceptions must not reach OpenSSL: a session that cannot be stored is not resumable.
@@ -209,12 +104,12 @@ internal static class VerifiedSessions
     {
         try
         {
-            var chain = Detach(ssl);
-            var encoded = Encode(session);
-            var expires = GetTime(session) + GetTimeout(session);
-            if (Stores.TryGetValue(GetSslCtx(ssl), out var store))
+            var chain = OpenSslSessions.Detach(ssl);
+            var encoded = OpenSslSessions.Encode(session);
+            var expires = OpenSslSessions.GetTime(session) + OpenSslSessions.GetTimeout(session);
+            if (Stores.TryGetValue(OpenSslSessions.GetSslCtx(ssl), out var store))
             {
-                store.Add(Id(session), new SessionStore.Entry(chain is null ? encoded : WithoutPeer(encoded), chain, expires), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                store.Add(OpenSslSessions.Id(session), new SessionStore.Entry(chain is null ? encoded : OpenSslSessions.WithoutPeer(encoded), chain, expires), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             }
         }
         catch (Exception)
@@ -234,15 +129,15 @@ internal static class VerifiedSessions
         {
             var key = new byte[length];
             Marshal.Copy(id, key, 0, length);
-            if (!Stores.TryGetValue(GetSslCtx(ssl), out var store) || store.Find(key, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is not { } entry)
+            if (!Stores.TryGetValue(OpenSslSessions.GetSslCtx(ssl), out var store) || store.Find(key, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is not { } entry)
             {
                 return IntPtr.Zero;
             }
 
-            var session = Decode(entry.Session);
+            var session = OpenSslSessions.Decode(entry.Session);
             if (session != IntPtr.Zero && entry.Chain is { } chain)
             {
-                Attach(ssl, chain);
+                OpenSslSessions.Attach(ssl, chain);
             }
 
             return session;
@@ -260,7 +155,7 @@ internal static class VerifiedSessions
         {
             if (Stores.TryGetValue(context, out var store))
             {
-                store.Remove(Id(session));
+                store.Remove(OpenSslSessions.Id(session));
             }
         }
         catch (Exception)
@@ -269,31 +164,9 @@ internal static class VerifiedSessions
         }
     }
 
-    // The SSL's slot, freed with the SSL: a chain attached for a ticket that was never sent, or for a resumption that
-    // did not complete.
-    private static void Freed(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp)
-    {
-        if (pointer != IntPtr.Zero)
-        {
-            GCHandle.FromIntPtr(pointer).Free();
-        }
-    }
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_get_SSL_CTX")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr GetSslCtx(IntPtr ssl);
-
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_ctrl")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern long CtxCtrl(IntPtr ctx, int command, long argument, IntPtr pointer);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_new_cb")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern void SetNewCallback(IntPtr ctx, IntPtr callback);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_get_new_cb")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr GetNewCallback(IntPtr ctx);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_get_cb")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
@@ -303,39 +176,4 @@ internal static class VerifiedSessions
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern void SetRemoveCallback(IntPtr ctx, IntPtr callback);
 
-    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int EncodeSession(IntPtr session, IntPtr none);
-
-    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int EncodeSession(IntPtr session, ref IntPtr cursor);
-
-    [DllImport("libssl.so.3", EntryPoint = "d2i_SSL_SESSION")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr DecodeSession(IntPtr reuse, ref IntPtr cursor, long length);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_id")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr GetSessionId(IntPtr session, out uint length);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_time")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern long GetTime(IntPtr session);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_timeout")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern long GetTimeout(IntPtr session);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_set_ex_data")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int SetExData(IntPtr ssl, int index, IntPtr data);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_get_ex_data")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr GetExData(IntPtr ssl, int index);
-
-    [DllImport("libcrypto.so.3", EntryPoint = "CRYPTO_get_ex_new_index")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int NewExIndex(int classIndex, long argl, IntPtr argp, IntPtr newCallback, IntPtr dupCallback, IntPtr freeCallback);
 }

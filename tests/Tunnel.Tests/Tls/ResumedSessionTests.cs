@@ -119,7 +119,7 @@ public sealed class ResumedSessionTests : IDisposable
             }
         }
 
-        var stripped = VerifiedSessions.WithoutPeer(writer.Encode());
+        var stripped = OpenSslSessions.WithoutPeer(writer.Encode());
 
         var expected = new AsnWriter(AsnEncodingRules.DER);
         using (expected.PushSequence())
@@ -138,7 +138,7 @@ public sealed class ResumedSessionTests : IDisposable
         }
 
         Assert.Equal(expected.Encode(), stripped);
-        Assert.ThrowsAny<AsnContentException>(() => VerifiedSessions.WithoutPeer([0x30, 0x05, 0x02]));
+        Assert.ThrowsAny<AsnContentException>(() => OpenSslSessions.WithoutPeer([0x30, 0x05, 0x02]));
     }
 
     [Fact(Timeout = 10_000)]

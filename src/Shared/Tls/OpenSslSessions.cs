@@ -1,0 +1,207 @@
+using System.Formats.Asn1;
+using System.Runtime.InteropServices;
+
+namespace Tunnel.Tls;
+
+/// <summary>OpenSSL session plumbing for tunnel-server's session cache (<see cref="VerifiedSessions"/>): encoding a
+/// session and taking the peer's certificate out of it, and hanging the <see cref="VerifiedChain"/> of a connection on
+/// its SSL (an ex_data slot holding a GC handle that OpenSSL frees with the SSL, and copies with it).</summary>
+/// <remarks>Same conditions as <see cref="OpenSslBuffers"/> (Linux, OpenSSL 3): callers reach the SSL through it.</remarks>
+internal static class OpenSslSessions
+{
+    private const int ExIndexSsl = 0;        // CRYPTO_EX_INDEX_SSL
+    private const int PeerTag = 3;           // SSL_SESSION_ASN1: peer [3] EXPLICIT Certificate OPTIONAL
+
+    // OpenSSL keeps pointers to these: the delegates must live as long as the process.
+    private static readonly FreeCallback OnFree = Freed;
+    private static readonly DupCallback OnDup = Duplicated;
+    private static readonly Lazy<int> ConnectionSlot = new(() => NewSlot(ExIndexSsl));
+
+    /// <summary>OpenSSL's <c>new_session_cb</c>: returns 1 when the callee keeps the session's reference.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int NewSessionCallback(IntPtr ssl, IntPtr session);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate void FreeCallback(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp);
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    private delegate int DupCallback(IntPtr to, IntPtr from, IntPtr pointer, int index, long argl, IntPtr argp);
+
+    /// <summary>A session's encoding without its peer certificate: every field of the outer SEQUENCE but <c>[3]</c>.</summary>
+    internal static byte[] WithoutPeer(byte[] session)
+    {
+        var reader = new AsnReader(session, AsnEncodingRules.DER);
+        var fields = reader.ReadSequence();
+        reader.ThrowIfNotEmpty();
+        var writer = new AsnWriter(AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            while (fields.HasData)
+            {
+                var tag = fields.PeekTag();
+                var field = fields.ReadEncodedValue();
+                if (tag is not { TagClass: TagClass.ContextSpecific, TagValue: PeerTag })
+                {
+                    writer.WriteEncodedValue(field.Span);
+                }
+            }
+        }
+
+        return writer.Encode();
+    }
+
+    /// <summary><c>i2d_SSL_SESSION</c>.</summary>
+    internal static byte[] Encode(IntPtr session)
+    {
+        var length = EncodeSession(session, IntPtr.Zero);
+        if (length <= 0)
+        {
+            throw new InvalidOperationException("i2d_SSL_SESSION failed");
+        }
+
+        var native = Marshal.AllocHGlobal(length);
+        try
+        {
+            var cursor = native;
+            _ = EncodeSession(session, ref cursor);
+            var bytes = new byte[length];
+            Marshal.Copy(native, bytes, 0, length);
+            return bytes;
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(native);
+        }
+    }
+
+    /// <summary><c>d2i_SSL_SESSION</c>: a new SSL_SESSION the caller owns, or zero.</summary>
+    internal static IntPtr Decode(byte[] session)
+    {
+        var native = Marshal.AllocHGlobal(session.Length);
+        try
+        {
+            Marshal.Copy(session, 0, native, session.Length);
+            var cursor = native;
+            return DecodeSession(IntPtr.Zero, ref cursor, session.Length);
+        }
+        finally
+        {
+            Marshal.FreeHGlobal(native);
+        }
+    }
+
+    /// <summary>The session's ID (for a TLS 1.3 stateful ticket, the ticket).</summary>
+    internal static byte[] Id(IntPtr session)
+    {
+        var pointer = GetSessionId(session, out var length);
+        var id = new byte[length];
+        Marshal.Copy(pointer, id, 0, (int)length);
+        return id;
+    }
+
+    /// <summary>Gives the connection <paramref name="ssl"/> a chain (replacing any), until <see cref="Detach"/> or
+    /// the connection is freed.</summary>
+    internal static void Attach(IntPtr ssl, VerifiedChain chain)
+    {
+        _ = Detach(ssl);
+        Hang(ssl, ConnectionSlot.Value, chain, SetExData);
+    }
+
+    /// <summary>Takes back the chain given to <paramref name="ssl"/>, or null.</summary>
+    internal static VerifiedChain? Detach(IntPtr ssl)
+    {
+        var slot = GetExData(ssl, ConnectionSlot.Value);
+        if (slot == IntPtr.Zero)
+        {
+            return null;
+        }
+
+        _ = SetExData(ssl, ConnectionSlot.Value, IntPtr.Zero);
+        var handle = GCHandle.FromIntPtr(slot);
+        var chain = handle.Target as VerifiedChain;
+        handle.Free();
+        return chain;
+    }
+
+    private static void Hang(IntPtr owner, int index, VerifiedChain chain, Func<IntPtr, int, IntPtr, int> set)
+    {
+        var handle = GCHandle.Alloc(chain);
+        if (set(owner, index, GCHandle.ToIntPtr(handle)) != 1)
+        {
+            handle.Free();
+        }
+    }
+
+    private static int NewSlot(int classIndex) =>
+        NewExIndex(classIndex, 0, IntPtr.Zero, IntPtr.Zero, Marshal.GetFunctionPointerForDelegate(OnDup), Marshal.GetFunctionPointerForDelegate(OnFree));
+
+    // free_func: the SSL or SSL_SESSION is freed; so is its handle (a chain never taken back).
+    private static void Freed(IntPtr parent, IntPtr pointer, IntPtr data, int index, long argl, IntPtr argp)
+    {
+        if (pointer != IntPtr.Zero)
+        {
+            GCHandle.FromIntPtr(pointer).Free();
+        }
+    }
+
+    // dup_func: OpenSSL copies the object (SSL_dup, which SslStream does not call); the copy gets a handle of its own to
+    // the same chain, so that each free releases one handle.
+    private static int Duplicated(IntPtr to, IntPtr from, IntPtr pointer, int index, long argl, IntPtr argp)
+    {
+        var slot = Marshal.ReadIntPtr(pointer);
+        if (slot != IntPtr.Zero)
+        {
+            Marshal.WriteIntPtr(pointer, GCHandle.ToIntPtr(GCHandle.Alloc(GCHandle.FromIntPtr(slot).Target)));
+        }
+
+        return 1;
+    }
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_SSL_CTX")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern IntPtr GetSslCtx(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_set_new_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern void SetNewCallback(IntPtr ctx, IntPtr callback);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_sess_get_new_cb")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern IntPtr GetNewCallback(IntPtr ctx);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_time")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern long GetTime(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_timeout")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern long GetTimeout(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int EncodeSession(IntPtr session, IntPtr none);
+
+    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int EncodeSession(IntPtr session, ref IntPtr cursor);
+
+    [DllImport("libssl.so.3", EntryPoint = "d2i_SSL_SESSION")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr DecodeSession(IntPtr reuse, ref IntPtr cursor, long length);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_id")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetSessionId(IntPtr session, out uint length);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_set_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int SetExData(IntPtr ssl, int index, IntPtr data);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetExData(IntPtr ssl, int index);
+
+    [DllImport("libcrypto.so.3", EntryPoint = "CRYPTO_get_ex_new_index")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int NewExIndex(int classIndex, long argl, IntPtr argp, IntPtr newCallback, IntPtr dupCallback, IntPtr freeCallback);
+}
