@@ -17,15 +17,18 @@ public sealed class ResumedSessionTests : IDisposable
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
     private readonly TestPki _pki = new("Resumption CA");
+
+    // .NET's client keeps one session per server name for the whole process, and other tests connect to their own
+    // servers as "tunnel.test": a name of this test's own, so that no other test's session replaces the one it resumes.
+    private readonly string _host = $"resume-{Guid.NewGuid():N}.tunnel.test";
     private readonly (string Cert, string Key) _server;
     private readonly SslClientAuthenticationOptions _client;
 
     public ResumedSessionTests()
     {
-        _server = _pki.IssueServer();
-        // One options object, so .NET's client keeps and offers the session it was given (its cache is per target
-        // host and client certificate).
-        _client = TlsTestClient.Options(_pki.Root, _pki.IssueClient("site-r"));
+        _server = _pki.IssueServer(_host);
+        // One options object, so .NET's client keeps and offers the session it was given.
+        _client = TlsTestClient.Options(_pki.Root, _pki.IssueClient("site-r"), _host);
     }
 
     [Fact(Timeout = 60_000)]
@@ -69,7 +72,7 @@ public sealed class ResumedSessionTests : IDisposable
     public async Task A_client_revoked_since_is_refused_when_it_resumes()
     {
         var site = _pki.IssueClient("site-revoked");
-        var client = TlsTestClient.Options(_pki.Root, site);
+        var client = TlsTestClient.Options(_pki.Root, site, _host);
         _ = await HandshakeAsync(Load(new() { ["crl"] = _pki.WriteCrl([]) }), client);
 
         var resumed = await HandshakeAsync(Load(new() { ["crl"] = _pki.WriteCrl([site.Cert]) }), client);
