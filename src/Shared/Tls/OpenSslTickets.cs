@@ -53,7 +53,7 @@ internal static class OpenSslTickets
     {
         // This connection's own ticket: its options were copied from the SSL_CTX when it was made.
         _ = SetOptions(ssl, NoTicket);
-        var ctx = GetSslCtx(ssl);
+        var ctx = OpenSslSessions.GetSslCtx(ssl);
         var seconds = (long)cache.Timeout.TotalSeconds;
         // Reads first, so the SSL_CTX is written once, not on every handshake that shares it.
         if ((CtxGetOptions(ctx) & NoTicket) == 0)
@@ -80,10 +80,6 @@ internal static class OpenSslTickets
     [DllImport("libssl.so.3", EntryPoint = "SSL_set_options")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern ulong SetOptions(IntPtr ssl, ulong options);
-
-    [DllImport("libssl.so.3", EntryPoint = "SSL_get_SSL_CTX")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern IntPtr GetSslCtx(IntPtr ssl);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_options")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
