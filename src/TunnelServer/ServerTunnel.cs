@@ -39,6 +39,7 @@ internal sealed partial class ServerTunnel : ITunnelService<ServerTunnelOptions>
         _expiryWarning = process.CertificateExpiryWarning;
         Tls = new Reloadable<ServerTlsState>($"tunnel {options.Name}", () => ServerTlsState.Load(Volatile.Read(ref _policy), _time), _logger);
         _metrics = context.Metrics.For(options.Name);
+        context.Metrics.RegisterSessionCache();
         Tls.Reloaded += _ => CheckExpiry();
         CheckExpiry();
         _limitWarning = new MaxConnectionsWarning(options.Name, context.Limiter.Limit, _metrics, _logger, _time);

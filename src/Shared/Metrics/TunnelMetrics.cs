@@ -58,6 +58,33 @@ internal sealed class TunnelMetrics
 
     private readonly Dictionary<string, MetricFamily<Gauge>> _backendUp = [];
 
+    private bool _sessionCache;
+
+    /// <summary>tunnel-server's cache of resumable sessions (<see cref="Tls.VerifiedSessions"/>), one for the process:
+    /// registered once, by the first server tunnel.</summary>
+    public void RegisterSessionCache()
+    {
+        lock (_backendUp)
+        {
+            if (_sessionCache)
+            {
+                return;
+            }
+
+            _sessionCache = true;
+        }
+
+        var sessions = Registry.Gauge("tunnel_tls_session_cache_sessions",
+            "Resumable TLS sessions tunnel-server keeps (all tunnels; at most sessionCacheSize per server certificate).").WithLabels();
+        var evictions = Registry.SampledCounter("tunnel_tls_session_cache_evictions_total",
+            "Unexpired sessions dropped because the session cache was full; their clients make a full handshake. A steady rise: raise sessionCacheSize.").WithLabels();
+        Registry.OnCollect(() =>
+        {
+            sessions.Set(Tls.VerifiedSessions.Count);
+            evictions.Set(Tls.VerifiedSessions.Evicted);
+        });
+    }
+
     private MetricFamily<Counter>? _poolTakes;
     private MetricFamily<Gauge>? _poolIdle;
     private MetricFamily<Gauge>? _poolTarget;

@@ -16,16 +16,14 @@ internal sealed class SessionStore
 
     /// <summary>Stores <paramref name="entry"/>; when <see cref="Capacity"/> sessions are already stored, first drops the
     /// expired ones and, if that is not enough, the oldest, down to nine tenths of it: one sort per tenth of a full
-    /// store's worth of new sessions, not one per session.</summary>
-    public void Add(byte[] id, Entry entry, long now)
+    /// store's worth of new sessions, not one per session. Returns how many unexpired sessions it dropped (evicted:
+    /// their clients will make a full handshake).</summary>
+    public int Add(byte[] id, Entry entry, long now)
     {
         var capacity = Capacity;
-        if (_entries.Count >= capacity)
-        {
-            Trim(capacity, now);
-        }
-
+        var evicted = _entries.Count >= capacity ? Trim(capacity, now) : 0;
         _entries[id] = entry;
+        return evicted;
     }
 
     /// <summary>The session stored under <paramref name="id"/> and not expired at <paramref name="now"/>, or null (an
@@ -61,18 +59,21 @@ internal sealed class SessionStore
         }
     }
 
-    private void Trim(int capacity, long now)
+    private int Trim(int capacity, long now)
     {
         DropExpired(now);
 
+        var evicted = 0;
         var excess = _entries.Count - (capacity - (capacity / 10) - 1);
         if (excess > 0)
         {
             foreach (var (key, _) in _entries.OrderBy(e => e.Value.Expires).Take(excess).ToList())
             {
-                _entries.TryRemove(key, out _);
+                evicted += _entries.TryRemove(key, out _) ? 1 : 0;
             }
         }
+
+        return evicted;
     }
 
     /// <summary>One stored session: its encoding (without the peer's certificate when <paramref name="Chain"/> is set),

@@ -41,6 +41,7 @@ internal static class VerifiedSessions
     private static readonly RemoveSessionCallback OnRemove = Removed;
     private static readonly IntPtr NewPointer = Marshal.GetFunctionPointerForDelegate(OnNew);
     private static long _nextPrune;
+    private static long _evicted;
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate IntPtr GetSessionCallback(IntPtr ssl, IntPtr id, int length, IntPtr copy);
@@ -65,6 +66,15 @@ internal static class VerifiedSessions
         SetRemoveCallback(context, Marshal.GetFunctionPointerForDelegate(OnRemove));
         _ = CtxCtrl(context, SetCacheMode, CacheServerOnly, IntPtr.Zero);
     }
+
+    /// <summary>Sessions stored now, in the stores of every SSL_CTX (<c>tunnel_tls_session_cache_sessions</c>).</summary>
+    public static int Count => Stores.Values.Sum(static store => store.Count);
+
+    /// <summary>Unexpired sessions dropped because their store was full, since the process started
+    /// (<c>tunnel_tls_session_cache_evictions_total</c>): a client whose session went makes a full handshake, so a
+    /// steady rise says <c>sessionCacheSize</c> is smaller than the clients that come back within
+    /// <c>sessionCacheTimeout</c>.</summary>
+    public static long Evicted => Interlocked.Read(ref _evicted);
 
     /// <summary>At most once a minute, drops the expired sessions of the other SSL_CTXs, and their stores once empty:
     /// SslStream makes a new SSL_CTX when the server certificate changes (a reload), and the old one's sessions would
@@ -106,7 +116,11 @@ internal static class VerifiedSessions
             var expires = OpenSslSessions.GetTime(session) + OpenSslSessions.GetTimeout(session);
             if (Stores.TryGetValue(OpenSslSessions.GetSslCtx(ssl), out var store))
             {
-                store.Add(OpenSslSessions.Id(session), new SessionStore.Entry(chain is null ? encoded : OpenSslSessions.WithoutPeer(encoded), chain, expires), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                var entry = new SessionStore.Entry(chain is null ? encoded : OpenSslSessions.WithoutPeer(encoded), chain, expires);
+                if (store.Add(OpenSslSessions.Id(session), entry, DateTimeOffset.UtcNow.ToUnixTimeSeconds()) is > 0 and var evicted)
+                {
+                    Interlocked.Add(ref _evicted, evicted);
+                }
             }
         }
         catch (Exception)

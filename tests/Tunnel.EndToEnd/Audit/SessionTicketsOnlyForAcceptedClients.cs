@@ -6,7 +6,8 @@ namespace Tunnel.EndToEnd.Audit;
 
 /// <summary>A client tunnel-server refuses gets no TLS session ticket, with or without a decoy (before, OpenSSL handed
 /// every client two at the end of the handshake, before the certificate was judged); an accepted client gets one,
-/// ahead of the server's first bytes, and resumes with it.</summary>
+/// ahead of the server's first bytes, and resumes with it. The server's session cache holds only the accepted
+/// client's session (<c>tunnel_tls_session_cache_sessions</c>).</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper output)
 {
@@ -24,12 +25,16 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
         await using var upstream = new TcpTestServer(EchoAsync);
         string[] decoy = nginx is null ? [] : ["--decoy", $"127.0.0.1:{nginx.HttpPort}", "--alpn", "http/1.1"];
         await using var server = await TunnelProcess.StartServerAsync(binaries, upstream.Address, pki.IssueServer(ProxyChain.ServerName), pki.CaPath,
-            output, deadline.Token, decoy);
+            output, deadline.Token, [.. decoy, "--admin-listen", "127.0.0.1:0"]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var metrics = new Uri($"http://127.0.0.1:{await server.AdminPortAsync(deadline.Token)}/metrics");
 
         var anonymous = await SClientAsync(server, pki.CaPath, null, sandbox.Path("anonymous.session"), null, deadline.Token);
         var foreign = await SClientAsync(server, pki.CaPath, stranger.IssueClient("intruder"), sandbox.Path("foreign.session"), null, deadline.Token);
+        var cachedAfterRefusals = Sample(await http.GetStringAsync(metrics, deadline.Token), "tunnel_tls_session_cache_sessions");
         var site = pki.IssueClient("site-a");
         var accepted = await SClientAsync(server, pki.CaPath, site, sandbox.Path("site.session"), null, deadline.Token);
+        var afterAccepted = await http.GetStringAsync(metrics, deadline.Token);
         var resumed = await SClientAsync(server, pki.CaPath, site, sandbox.Path("again.session"), sandbox.Path("site.session"), deadline.Token);
 
         foreach (var refused in new[] { anonymous, foreign })
@@ -46,6 +51,9 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
         Assert.False(HasTicket(sandbox.Path("foreign.session")), "a client of another CA kept a session ticket");
         Assert.Contains("ping-echo", accepted);
         Assert.Equal(1, Count(accepted, "New Session Ticket arrived"));
+        Assert.Equal(0, cachedAfterRefusals);
+        Assert.Equal(1, Sample(afterAccepted, "tunnel_tls_session_cache_sessions"));
+        Assert.Equal(0, Sample(afterAccepted, "tunnel_tls_session_cache_evictions_total"));
         Assert.Contains("Reused, TLSv1.3", resumed);
         Assert.Contains("ping-echo", resumed);
         await server.WaitForEventAsync(e => e.EventName == "ConnectionClosed" && e["PeerIdentity"] == "CN=intruder", "the intruder's close line",
@@ -74,6 +82,14 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
 
     /// <summary>Whether s_client saved a session ticket (it writes the file only when one arrives).</summary>
     private static bool HasTicket(string session) => File.Exists(session) && new FileInfo(session).Length > 0;
+
+    /// <summary>The value of the unlabelled series <paramref name="name"/> in a /metrics page.</summary>
+    private static double Sample(string page, string name)
+    {
+        var line = page.Split('\n').SingleOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
+        Assert.True(line is not null, $"no {name} in /metrics");
+        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     private static int Count(string text, string what) => (text.Length - text.Replace(what, "", StringComparison.Ordinal).Length) / what.Length;
 

@@ -42,6 +42,9 @@ public sealed class AdminEndpointTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("tunnel_build_info{program=\"tunnel-server\"", server);
         Assert.Contains("process_resident_memory_bytes", server);
         Assert.Contains("# TYPE tunnel_buffer_pool_bytes gauge", server);
+        Assert.Contains("# TYPE tunnel_tls_session_cache_sessions gauge", server);
+        Assert.Contains("# TYPE tunnel_tls_session_cache_evictions_total counter", server);
+        Assert.DoesNotContain("tunnel_tls_session_cache_sessions", client); // tunnel-server's cache
         Assert.Contains("tunnel_server_up{tunnel=\"default\",backend=\"127.0.0.1:", client);
         await PromtoolAsync(server);
         await PromtoolAsync(client);

@@ -119,7 +119,8 @@ public sealed class ResumedSessionTests : IDisposable
 
         Assert.Equal(10, store.Count);
 
-        store.Add([42], new SessionStore.Entry([], null, Expires: 500), now: 0); // full: the two oldest go
+        var evicted = store.Add([42], new SessionStore.Entry([], null, Expires: 500), now: 0); // full: the two oldest go
+        Assert.Equal(2, evicted);
         Assert.Equal(9, store.Count);
         Assert.Null(store.Find([0], now: 0));
         Assert.Null(store.Find([1], now: 0));
@@ -130,7 +131,8 @@ public sealed class ResumedSessionTests : IDisposable
         Assert.Equal(8, store.Count);
 
         store.Capacity = 8;
-        store.Add([43], new SessionStore.Entry([], null, Expires: 600), now: 300); // full: the expired go first
+        evicted = store.Add([43], new SessionStore.Entry([], null, Expires: 600), now: 300); // full: the expired go first
+        Assert.Equal(0, evicted); // expired sessions are not evictions
         Assert.Equal(2, store.Count);
         Assert.NotNull(store.Find([42], now: 300));
         Assert.NotNull(store.Find([43], now: 300));
