@@ -11,7 +11,9 @@ bytes (accept), to the first bytes tunnel-client sends tunnel-server (client_fwd
 upstream (srv_to_upstream), to the request reaching the upstream (upstream_connect), to its answer (upstream), to
 tunnel-server sending it on (srv_back), to tunnel-client handing it to wrk (client_back). Prints each segment's
 median over the middle 20 % of requests and over the slowest 2 %, and which segment grew most in each slow one.
-Needs tshark.
+Then the requests grouped by how many TLS handshakes to SERVER_PORT were under way while they were (from a handshake's
+SYN to the client's second flight, its Finished): with a warm pool these are the refills running beside the requests
+(with no pool, each request's own handshake counts as one). Needs tshark.
 """
 import collections
 import statistics
@@ -31,6 +33,7 @@ def events(pcap):
 def main(pcap, cli, srv, up):
     ev = list(events(pcap))
     starts = [(e[0], e[1]) for e in ev if e[2] == cli and e[3] and not e[4]]
+    tls = handshakes(ev, srv)
     requests = []
     for i, (t0, port) in enumerate(starts):
         end = starts[i + 1][0] if i + 1 < len(starts) else float("inf")
@@ -50,7 +53,8 @@ def main(pcap, cli, srv, up):
             continue
         requests.append({"total": done - t0, "accept": req - t0, "client_fwd": fwd - req, "srv_to_upstream": dial - fwd,
                          "upstream_connect": sent - dial, "upstream": answer - sent, "srv_back": back - answer,
-                         "client_back": done - back})
+                         "client_back": done - back,
+                         "handshakes": sum(1 for a, b in tls if a < done and b > t0)})
     if not requests:
         sys.exit("no complete request found")
     requests.sort(key=lambda r: r["total"])
@@ -58,11 +62,32 @@ def main(pcap, cli, srv, up):
     middle, slow = requests[int(n * 0.4):int(n * 0.6)] or requests, requests[int(n * 0.98):]
     print(f"{len(starts)} connections, {n} complete requests")
     print(f"{'segment (ms)':<18}{'median':>10}{'slowest 2%':>12}")
-    base = {k: statistics.median(r[k] for r in middle) for k in requests[0]}
-    for k in requests[0]:
+    keys = [k for k in requests[0] if k != "handshakes"]
+    base = {k: statistics.median(r[k] for r in middle) for k in keys}
+    for k in keys:
         print(f"{k:<18}{1000 * base[k]:>10.3f}{1000 * statistics.median(r[k] for r in slow):>12.3f}")
-    grew = collections.Counter(max((k for k in r if k != "total"), key=lambda k: r[k] - base[k]) for r in slow)
+    grew = collections.Counter(max((k for k in keys if k != "total"), key=lambda k: r[k] - base[k]) for r in slow)
     print("segment that grew most, in each of the slowest 2 %:", dict(grew))
+    by_overlap = collections.defaultdict(list)
+    for r in requests:
+        by_overlap[r["handshakes"]].append(r["total"])
+    print("handshakes to the server under way during the request: requests, p50 and p90 of their total (ms)")
+    for k in sorted(by_overlap):
+        totals = sorted(by_overlap[k])
+        print(f"  {k}: {len(totals):>6} {1000 * totals[len(totals) // 2]:>8.3f} {1000 * totals[int(len(totals) * 0.9)]:>8.3f}")
+
+
+def handshakes(ev, srv):
+    """(start, end) of each TLS handshake to srv: its SYN, then the client's second data packet (its Finished)."""
+    syn, sent, spans = {}, collections.Counter(), []
+    for t, sp, dp, is_syn, ack, ln in ev:
+        if dp == srv and is_syn and not ack:
+            syn[sp] = t
+        elif dp == srv and ln > 0 and sp in syn:
+            sent[sp] += 1
+            if sent[sp] == 2:
+                spans.append((syn[sp], t))
+    return sorted(spans)
 
 
 if __name__ == "__main__":
