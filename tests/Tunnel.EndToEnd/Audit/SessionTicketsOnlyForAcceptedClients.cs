@@ -31,7 +31,7 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
 
         var anonymous = await SClientAsync(server, pki.CaPath, null, sandbox.Path("anonymous.session"), null, deadline.Token);
         var foreign = await SClientAsync(server, pki.CaPath, stranger.IssueClient("intruder"), sandbox.Path("foreign.session"), null, deadline.Token);
-        var cachedAfterRefusals = Sample(await http.GetStringAsync(metrics, deadline.Token), "tunnel_tls_session_cache_sessions");
+        var cachedAfterRefusals = MetricsPage.Required(await http.GetStringAsync(metrics, deadline.Token), "tunnel_tls_session_cache_sessions");
         var site = pki.IssueClient("site-a");
         var accepted = await SClientAsync(server, pki.CaPath, site, sandbox.Path("site.session"), null, deadline.Token);
         var afterAccepted = await http.GetStringAsync(metrics, deadline.Token);
@@ -52,8 +52,8 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
         Assert.Contains("ping-echo", accepted);
         Assert.Equal(1, Count(accepted, "New Session Ticket arrived"));
         Assert.Equal(0, cachedAfterRefusals);
-        Assert.Equal(1, Sample(afterAccepted, "tunnel_tls_session_cache_sessions"));
-        Assert.Equal(0, Sample(afterAccepted, "tunnel_tls_session_cache_evictions_total"));
+        Assert.Equal(1, MetricsPage.Required(afterAccepted, "tunnel_tls_session_cache_sessions"));
+        Assert.Equal(0, MetricsPage.Required(afterAccepted, "tunnel_tls_session_cache_evictions_total"));
         Assert.Contains("Reused, TLSv1.3", resumed);
         Assert.Contains("ping-echo", resumed);
         await server.WaitForEventAsync(e => e.EventName == "ConnectionClosed" && e["PeerIdentity"] == "CN=intruder", "the intruder's close line",
@@ -82,14 +82,6 @@ public sealed class SessionTicketsOnlyForAcceptedClients(ITestOutputHelper outpu
 
     /// <summary>Whether s_client saved a session ticket (it writes the file only when one arrives).</summary>
     private static bool HasTicket(string session) => File.Exists(session) && new FileInfo(session).Length > 0;
-
-    /// <summary>The value of the unlabelled series <paramref name="name"/> in a /metrics page.</summary>
-    private static double Sample(string page, string name)
-    {
-        var line = page.Split('\n').SingleOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal));
-        Assert.True(line is not null, $"no {name} in /metrics");
-        return double.Parse(line[(name.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
 
     private static int Count(string text, string what) => (text.Length - text.Replace(what, "", StringComparison.Ordinal).Length) / what.Length;
 

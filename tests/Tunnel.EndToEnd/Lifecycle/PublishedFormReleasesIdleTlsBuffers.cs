@@ -1,4 +1,3 @@
-using System.Globalization;
 using Tunnel.EndToEnd.Support;
 using Tunnel.Tests.Support;
 using Xunit.Abstractions;
@@ -35,10 +34,9 @@ public sealed class PublishedFormReleasesIdleTlsBuffers(ITestOutputHelper output
         {
             var port = await daemon.AdminPortAsync(deadline.Token);
             var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), deadline.Token);
-            var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith("tunnel_tls_idle_buffer_release_total ", StringComparison.Ordinal));
-            Assert.True(line is not null, $"{name}: no tunnel_tls_idle_buffer_release_total in /metrics");
-            var released = double.Parse(line[(line.IndexOf(' ', StringComparison.Ordinal) + 1)..], CultureInfo.InvariantCulture);
-            Assert.True(released >= 1, $"{name}: {line}");
+            var released = MetricsPage.Value(metrics, "tunnel_tls_idle_buffer_release_total");
+            Assert.True(released is not null, $"{name}: no tunnel_tls_idle_buffer_release_total in /metrics");
+            Assert.True(released >= 1, $"{name}: tunnel_tls_idle_buffer_release_total {released}");
             Assert.DoesNotContain(daemon.Events, e => e.EventName == "TlsBuffersKept");
             // Every tunnel has its own CA: the system certificate store, most of the start-up, was left unread.
             Assert.Contains(daemon.Events, e => e.EventName == "SystemTrustStoreSkipped");

@@ -70,7 +70,7 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         var drips = flood.Skip(Silent + Slowloris).Select(socket => DripAsync(socket, stopFlood.Token)).ToList();
         await Poll.UntilAsync(async () =>
         {
-            var open = Gauge(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}");
+            var open = MetricsPage.Value(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}") ?? -1;
             return (open >= Flood, open);
         }, Wait, "the server holding every flood connection");
 
@@ -92,14 +92,14 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
 
         // Reaped: every flood connection ends at the handshake timeout, counted and logged as such.
         await _logs.WaitForCountAsync(l => l.Message.Contains("reason=handshake-timeout"), Flood, Wait);
-        var reaped = Gauge(await _http.GetStringAsync(metrics), "tunnel_accept_total{tunnel=\"default\",result=\"timeout\"}");
+        var reaped = MetricsPage.Required(await _http.GetStringAsync(metrics), "tunnel_accept_total{tunnel=\"default\",result=\"timeout\"}");
         Assert.Equal(Flood, reaped);
         await Task.WhenAll(flood.Take(Silent + Slowloris).Select(ClosedByServerAsync)).WaitAsync(Wait);
         await stopFlood.CancelAsync();
         await Task.WhenAll(drips).WaitAsync(Wait);
         output.WriteLine($"  flood reaped {Ms(floodStarted.Elapsed)} after it began (handshake timeout {HandshakeTimeout.TotalSeconds} s)");
         Assert.Equal(Samples * 3 + 20, upstream.Accepted);
-        Assert.Equal(0, Gauge(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}"));
+        Assert.Equal(0, MetricsPage.Required(await _http.GetStringAsync(metrics), "tunnel_connections_open{tunnel=\"default\"}"));
 
         foreach (var socket in flood)
         {
@@ -160,12 +160,6 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         {
             // Unread bytes (the half ClientHello) make the server's close a reset.
         }
-    }
-
-    private static long Gauge(string exposition, string series)
-    {
-        var line = exposition.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
     }
 
     /// <summary>Nearest-rank percentile.</summary>
