@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deployment, run for real with podman (called by test.sh; run it alone as root: tests/deploy/kube-play.sh):
-#   1. scripts/package.sh builds the .deb, the tarball and the image (base: Debian bookworm made with mmdebstrap,
-#      cached in artifacts/deploy/, since no registry is reachable); tests/deploy/package.sh installs the .deb.
+#   1. scripts/package.sh builds the .deb, the tarball and the image (base: deploy/container/make-base.sh, the minimal
+#      runtime base made from Debian bookworm's packages with mmdebstrap, cached in artifacts/deploy/, since no
+#      registry is reachable); tests/deploy/package.sh installs the .deb.
 #   2. deploy/kubernetes/{cloud,site} rendered with 'kubectl kustomize' through a test overlay that substitutes only
 #      what is site-specific, and is checked to differ from the shipped render in nothing else:
 #        nameSuffix -ID (parallel runs), images (localhost/tunnel:VERSION and a local Squid image),
@@ -27,7 +28,7 @@ work=$(mktemp -d "/tmp/$id.XXXXXX")
 version=$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props)
 tunnel_image=localhost/tunnel:$version
 tools_image=localhost/tunnel-test-tools:bookworm
-base_image=localhost/tunnel-test-base:bookworm
+base_image=localhost/tunnel-base:bookworm
 containers=() pods=()
 failures=0
 
@@ -79,7 +80,15 @@ ensure_base() { # IMAGE TARBALL PACKAGES
     podman import --change 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' "$tarball" "$image" >/dev/null
   fi
 }
-ensure_base "$base_image" artifacts/deploy/base-bookworm.tar ca-certificates,libssl3
+# The tunnel image's base: what deploy/container/make-base.sh makes (glibc, OpenSSL, the CA bundle; no shell).
+if [ ! -f artifacts/deploy/tunnel-base-bookworm.tar ]; then
+  log "making artifacts/deploy/tunnel-base-bookworm.tar (deploy/container/make-base.sh)"
+  podman rmi -f "$base_image" >/dev/null 2>&1 || true
+  deploy/container/make-base.sh --out artifacts/deploy/tunnel-base-bookworm.tar --tag "$base_image" | sed 's/^/  /'
+elif ! podman image exists "$base_image"; then
+  podman import --change 'ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    artifacts/deploy/tunnel-base-bookworm.tar "$base_image" >/dev/null 2>&1
+fi
 ensure_base "$tools_image" artifacts/deploy/tools-bookworm.tar ca-certificates,libssl3,squid,nginx-light,curl,openssl,python3-minimal
 if [ -n "${TUNNEL_DEPLOY_REUSE_IMAGE:-}" ] && podman image exists "$tunnel_image"; then
   log "reusing $tunnel_image and artifacts/package (TUNNEL_DEPLOY_REUSE_IMAGE is set)"
@@ -88,6 +97,19 @@ else
   timeout 1200 scripts/package.sh artifacts/dist --image --base "$base_image" | sed 's/^/  /'
 fi
 cli="$repo/artifacts/package/publish/tunnel-server"
+# The image holds the two daemons on that base and nothing to run besides them: no shell, no package manager.
+image_bytes=$(podman image inspect --format '{{.Size}}' "$tunnel_image")
+log "measure: image $tunnel_image $((image_bytes / 1000000)) MB, base $(($(podman image inspect --format '{{.Size}}' "$base_image") / 1000000)) MB"
+[ "$image_bytes" -le 60000000 ] || fail "the image is $image_bytes bytes, over the 60 MB this base and the two daemons take (deploy/container/README.md)"
+podman run --rm --entrypoint tunnel-client "$tunnel_image" version >/dev/null 2>&1 || fail "tunnel-client version does not run in the image"
+containers+=("$id-files")
+podman create --name "$id-files" "$tunnel_image" >/dev/null
+image_files=$(podman export "$id-files" | tar -t)
+podman rm -f "$id-files" >/dev/null
+for tool in bin/sh bin/bash bin/dash usr/bin/apt-get usr/bin/dpkg; do
+  if grep -Eq "^(\./)?(usr/)?$tool\$" <<<"$image_files"; then fail "the image holds $tool"; fi
+done
+grep -Eq '^(\./)?opt/tunnel/tunnel-server$' <<<"$image_files" || fail "the image's file list has no opt/tunnel/tunnel-server (the check above would see nothing)"
 
 # ---------------------------------------------------------------------------------------------------------------
 # 2. Certificates, with the certs CLI as shipped; Secret manifests from export-k8s-secret; kubelet-style volumes.
