@@ -46,7 +46,8 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
 
         if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
         {
-            return UnknownIssuer(certificate, role, name);
+            var unknown = UnknownIssuer(certificate, role, name);
+            return unknown with { Reason = unknown.Reason + MissingIssuerHint(certificate, chain, role) };
         }
 
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
@@ -104,6 +105,22 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
         }
 
         return new PeerVerdict(PeerProblem.Expired, $"a CA certificate in the chain of {name} is expired or not yet valid", name);
+    }
+
+    /// <summary>When the chain stops short of any root, the last certificate's issuer was neither sent nor in the CA
+    /// file: a peer whose cert file leaves out its intermediate looks exactly like a stranger, so the reason says both.
+    /// Nothing a certificate points to is fetched (its issuer, OCSP or CRL URLs: every chain policy disables downloads).
+    /// Empty for a chain that reached a root we do not trust.</summary>
+    public static string MissingIssuerHint(X509Certificate2 certificate, X509Chain? chain, string role)
+    {
+        if (chain is null || !chain.ChainStatus.Any(s => s.Status.HasFlag(X509ChainStatusFlags.PartialChain)))
+        {
+            return "";
+        }
+
+        var last = chain.ChainElements.Count > 0 ? chain.ChainElements[^1].Certificate : certificate;
+        return $" (the chain stops at '{last.Issuer}': if that is an intermediate CA of yours, the {role} must send it after its certificate " +
+            "in its cert file, or it must be in the ca file; certificates' download URLs are not followed)";
     }
 
     private static PeerVerdict UnknownIssuer(X509Certificate2 certificate, string role, string name) =>

@@ -54,12 +54,13 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
                 {
                     Problem = PeerProblem.Intercepted,
                     Reason = $"the network intercepts TLS: the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', " +
-                        "which does not chain to the configured CA",
+                        "which does not chain to the configured CA" + PeerVerdict.MissingIssuerHint(leaf, chain, "server"),
                 }
                 : verdict with
                 {
                     Reason = $"the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', which does not chain to the " +
-                        "configured CA and is not for this server's name (a wrong server address, or the network may intercept TLS)",
+                        "configured CA and is not for this server's name (a wrong server address, or the network may intercept TLS)" +
+                        PeerVerdict.MissingIssuerHint(leaf, chain, "server"),
                 };
         }
 

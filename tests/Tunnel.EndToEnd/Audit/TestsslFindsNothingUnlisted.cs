@@ -78,7 +78,11 @@ public sealed class TestsslFindsNothingUnlisted(ITestOutputHelper output)
         [
             "--quiet", "--color", "0", "--warnings", "off", "--add-ca", ca, "--connect-timeout", "10", "--openssl-timeout", "10",
             "--jsonfile", json, "-p", "-s", "-f", "-P", "-S", "-U", "-h", server.Address,
-        ], output);
+        ], output,
+            // testssl.sh looks for a GOST engine in the local openssl and reports a WARN (engine_problem) where there is
+            // none (Debian's openssl has none unless libengine-gost-openssl is installed): a finding about the scanning
+            // machine, not the server, and GOST suites are nothing tunnel-server offers. NO_ENGINE skips that probe.
+            environment: new Dictionary<string, string> { ["NO_ENGINE"] = "true" });
         await process.WaitForExitAsync(deadline); // its exit code counts findings; the JSON file is the verdict
         using var document = JsonDocument.Parse(await File.ReadAllTextAsync(json, deadline));
         var findings = document.RootElement.EnumerateArray()

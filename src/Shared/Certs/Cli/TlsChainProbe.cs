@@ -39,6 +39,10 @@ internal static class TlsChainProbe
             // An IP literal is not sent as SNI (RFC 6066 §3); SslStream skips it.
             TargetHost = serverName ?? target.Host,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            // SslStream's own chain build would otherwise fetch the issuer, OCSP and CRL URLs the server's certificate
+            // names: the server could make the operator's machine connect wherever it likes. Nothing is fetched
+            // anywhere (the verdict uses TrustBundle's policy, which fetches nothing either).
+            CertificateChainPolicy = new X509ChainPolicy { RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true },
             RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
             {
                 Capture(presented, certificate, chain);
