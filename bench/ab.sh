@@ -145,14 +145,13 @@ for run in $(seq "$RUNS"); do
       stop_pids "${CPID:-}" "${SPID:-}"
       continue
     fi
-    timeout 30 iperf3 -c 127.0.0.1 -p "$P_CLI" -t "$WARM" -P 2 >/dev/null 2>&1 || true
+    iperf3_client "$OUT/logs/iperf3-$impl-warm-$run.log" 30 -c 127.0.0.1 -p "$P_CLI" -t "$WARM" -P 2
     for direction in up down; do
       flags=()
       [ "$direction" = down ] && flags=(-R)
       before=$(cpu_ticks "$SPID" "$CPID")
       json=$OUT/logs/iperf3-$impl-$direction-$run.json
-      timeout $((SECONDS_PER_RUN + 20)) iperf3 -c 127.0.0.1 -p "$P_CLI" -t "$SECONDS_PER_RUN" -P "$STREAMS" \
-        "${flags[@]}" -J >"$json" 2>&1 || true
+      iperf3_client "$json" $((SECONDS_PER_RUN + 20)) -c 127.0.0.1 -p "$P_CLI" -t "$SECONDS_PER_RUN" -P "$STREAMS" "${flags[@]}" -J
       after=$(cpu_ticks "$SPID" "$CPID")
       line=$("$PY" - "$json" "$((after - before))" "$CLK_TCK" <<'PYEOF'
 import json, sys
