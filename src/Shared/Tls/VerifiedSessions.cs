@@ -76,9 +76,13 @@ internal static class VerifiedSessions
     /// <c>sessionCacheTimeout</c>.</summary>
     public static long Evicted => Interlocked.Read(ref _evicted);
 
-    /// <summary>At most once a minute, drops the expired sessions of the other SSL_CTXs, and their stores once empty:
-    /// SslStream makes a new SSL_CTX when the server certificate changes (a reload), and the old one's sessions would
-    /// otherwise stay until the process ends.</summary>
+    /// <summary>At most once a minute, drops the expired sessions of the other SSL_CTXs: SslStream makes a new SSL_CTX
+    /// when the server certificate changes (a reload), and the old one's sessions would otherwise stay until the process
+    /// ends. Their stores stay, empty (one small object per certificate the process has served). Removing a store once
+    /// empty raced a live SSL_CTX: a TLS 1.3 resumption takes its session out of the store, and the session of the
+    /// ticket issued on that connection goes in a moment later, when there was no store left to hold it (that client's
+    /// next connection made a full handshake; a tunnel-server with several certificates prunes the others on every
+    /// tunnel's connections).</summary>
     private static void PruneOthers(IntPtr current, long now)
     {
         var due = Volatile.Read(ref _nextPrune);
@@ -92,10 +96,6 @@ internal static class VerifiedSessions
             if (context != current)
             {
                 store.DropExpired(now);
-                if (store.Count == 0)
-                {
-                    Stores.TryRemove(context, out _);
-                }
             }
         }
     }
