@@ -46,8 +46,7 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
 
         if ((flags & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
         {
-            var unknown = UnknownIssuer(certificate, role, name);
-            return unknown with { Reason = unknown.Reason + MissingIssuerHint(certificate, chain, role) };
+            return UnknownIssuer(certificate, role, name, MissingIssuerHint(certificate, chain, role));
         }
 
         if ((flags & (X509ChainStatusFlags.NotValidForUsage | X509ChainStatusFlags.InvalidExtension)) != 0)
@@ -123,8 +122,8 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
             "in its cert file, or it must be in the ca file; certificates' download URLs are not followed)";
     }
 
-    private static PeerVerdict UnknownIssuer(X509Certificate2 certificate, string role, string name) =>
-        new(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{certificate.Issuer}', which does not chain to the configured CA", name);
+    private static PeerVerdict UnknownIssuer(X509Certificate2 certificate, string role, string name, string hint = "") =>
+        new(PeerProblem.UnknownIssuer, $"the {role} certificate {name} is issued by '{certificate.Issuer}', which does not chain to the configured CA{hint}", name);
 
     private static PeerVerdict FromOwnBytes(X509Certificate2 certificate, string role) => UsageProblem(certificate, role) ?? Trusted(certificate);
 

@@ -49,18 +49,18 @@ internal sealed class ServerCertificateCheck(ClientTlsState state, TimeProvider 
         }
         else if (verdict.Problem == PeerProblem.UnknownIssuer && leaf is not null)
         {
+            var hint = PeerVerdict.MissingIssuerHint(leaf, chain, "server");
             verdict = IsForThisServer(leaf)
                 ? verdict with
                 {
                     Problem = PeerProblem.Intercepted,
                     Reason = $"the network intercepts TLS: the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', " +
-                        "which does not chain to the configured CA" + PeerVerdict.MissingIssuerHint(leaf, chain, "server"),
+                        "which does not chain to the configured CA" + hint,
                 }
                 : verdict with
                 {
                     Reason = $"the server presented a certificate for '{leaf.Subject}' issued by '{leaf.Issuer}', which does not chain to the " +
-                        "configured CA and is not for this server's name (a wrong server address, or the network may intercept TLS)" +
-                        PeerVerdict.MissingIssuerHint(leaf, chain, "server"),
+                        "configured CA and is not for this server's name (a wrong server address, or the network may intercept TLS)" + hint,
                 };
         }
 

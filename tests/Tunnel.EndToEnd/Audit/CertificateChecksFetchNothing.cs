@@ -15,8 +15,8 @@ namespace Tunnel.EndToEnd.Audit;
 /// operator's <c>certs inspect</c>, connect wherever it likes. Here each presents a certificate whose issuing
 /// intermediate it does not send, with all three URLs pointing at a local listener, and the chain cannot be completed
 /// without them: tunnel-client refuses the server, tunnel-server refuses the client, <c>certs inspect</c> of the
-/// server gives its verdict (untrusted), each says which issuer it could not find, and the listener is never
-/// connected to. The shipped daemons are also compiled without .NET's HTTP client for such downloads
+/// server gives its verdict (untrusted), each says which issuer it could not find, tunnel-server opens no tunnel, and
+/// the listener is never connected to. The shipped daemons are also compiled without .NET's HTTP client for such downloads
 /// (src/NoCertificateDownloads.xml); a download asked for anyway would fail here instead of passing.</summary>
 [Trait("Category", "EndToEnd")]
 public sealed class CertificateChecksFetchNothing(ITestOutputHelper output)
@@ -31,7 +31,9 @@ public sealed class CertificateChecksFetchNothing(ITestOutputHelper output)
         await using var lure = new TcpTestServer(TcpTestServer.Silent);
         await using var upstream = new TcpTestServer(TcpTestServer.Silent);
         var urls = $"http://127.0.0.1:{lure.Port}";
-        using var intermediate = Intermediate(pki.Root, "E2E No-Fetch Intermediate", urls);
+        var now = DateTimeOffset.UtcNow;
+        using var intermediate = CertificateFactory.Create(
+            new CertificateSpec(CertificateKind.Intermediate, "E2E No-Fetch Intermediate", now.AddHours(-1), now.AddDays(30)), pki.Root);
         var strayServer = IssueUnder(intermediate, sandbox, "server", ProxyChain.ServerName, serverAuth: true, urls);
         var strayClient = IssueUnder(intermediate, sandbox, "client", "stray-site", serverAuth: false, urls);
 
@@ -40,7 +42,7 @@ public sealed class CertificateChecksFetchNothing(ITestOutputHelper output)
         await using (var client = await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName, pki.IssueClient("site-a"),
             pki.CaPath, output, deadline.Token, "--pool-size", "0"))
         {
-            await SendAndExpectCloseAsync(client.Address, deadline.Token);
+            await SendAndExpectCloseAsync(client, deadline.Token);
             var failed = await client.WaitForEventAsync(e => e.EventName == "UpstreamFailed", "tunnel-client's refusal of the server", deadline.Token);
             Assert.Contains("E2E No-Fetch Intermediate", failed["Reason"]);
             Assert.False(client.Process.HasExited, "tunnel-client exited");
@@ -53,37 +55,26 @@ public sealed class CertificateChecksFetchNothing(ITestOutputHelper output)
             Assert.DoesNotContain("Unhandled exception", stderr);
         }
 
-        // tunnel-server against a client presenting only its leaf: refused, named, nothing relayed.
+        // tunnel-server against a client presenting only its leaf: refused, named, no tunnel opened.
         await using (var server = await TunnelProcess.StartServerAsync(binaries, upstream.Address, pki.IssueServer(ProxyChain.ServerName), pki.CaPath,
             output, deadline.Token))
         await using (var client = await TunnelProcess.StartClientAsync(binaries, server.Address, ProxyChain.ServerName, strayClient, pki.CaPath,
             output, deadline.Token, "--pool-size", "0"))
         {
-            await SendAndExpectCloseAsync(client.Address, deadline.Token);
+            await SendAndExpectCloseAsync(client, deadline.Token);
             var failed = await server.WaitForEventAsync(e => e.EventName == "HandshakeFailed", "tunnel-server's refusal of the client", deadline.Token);
             Assert.Contains("E2E No-Fetch Intermediate", failed["Reason"]);
             Assert.False(server.Process.HasExited, "tunnel-server exited");
+            Assert.DoesNotContain(server.Events, e => e.EventName == "ConnectionOpened");
         }
 
         Assert.True(lure.Accepted == 0, $"{lure.Accepted} connections to the URLs in the certificates");
     }
 
-    /// <summary>An intermediate CA under <paramref name="root"/>, with its private key.</summary>
-    private static X509Certificate2 Intermediate(X509Certificate2 root, string name, string urls)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest($"CN={name}", key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, true, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
-        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension([$"{urls}/root-ocsp"], [$"{urls}/root.cer"]));
-        var now = DateTimeOffset.UtcNow;
-        using var signed = request.Create(root, now.AddHours(-1), now.AddDays(30), RandomNumberGenerator.GetBytes(8));
-        return signed.CopyWithPrivateKey(key);
-    }
-
     /// <summary>A leaf issued by <paramref name="issuer"/> pointing at <paramref name="urls"/> for its issuer's
-    /// certificate, OCSP and CRL, written without the issuer (cert file, key file).</summary>
+    /// certificate, OCSP and CRL, written without the issuer (cert file, key file). Made here rather than by
+    /// CertificateFactory, which writes no Authority Information Access (the URL a chain builder fetches a missing
+    /// issuer from).</summary>
     private static (string Cert, string Key) IssueUnder(X509Certificate2 issuer, Sandbox sandbox, string stem, string name, bool serverAuth, string urls)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -114,12 +105,10 @@ public sealed class CertificateChecksFetchNothing(ITestOutputHelper output)
 
     /// <summary>Connects through tunnel-client, sends a line and waits for it to close the connection (the tunnel
     /// behind it was refused).</summary>
-    private static async Task SendAndExpectCloseAsync(string address, CancellationToken deadline)
+    private static async Task SendAndExpectCloseAsync(TunnelProcess client, CancellationToken deadline)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var colon = address.LastIndexOf(':');
-        await socket.ConnectAsync(IPAddress.Parse(address[..colon]), int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture),
-            deadline);
+        await socket.ConnectAsync(IPAddress.Parse(client.Host), client.Port, deadline);
         await socket.SendAsync("hello\n"u8.ToArray(), SocketFlags.None, deadline);
         var buffer = new byte[4096];
         try

@@ -1,6 +1,6 @@
 using System.Net.Security;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Tunnel.Certs;
 using Tunnel.Tests.Support;
 using Tunnel.Tls;
 
@@ -18,8 +18,8 @@ public sealed class PeerVerdictTests : IDisposable
     public async Task A_leaf_sent_without_its_intermediate_is_refused_with_the_missing_issuer_named()
     {
         await Task.Yield();
-        using var intermediate = Issue(_pki.Root, "CN=Verdict Intermediate", ca: true);
-        using var leaf = Issue(intermediate, "CN=site-b", ca: false);
+        using var intermediate = Issue(_pki.Root, CertificateKind.Intermediate, "Verdict Intermediate");
+        using var leaf = Issue(intermediate, CertificateKind.Client, "site-b");
         var bundle = TrustBundle.Load(_pki.CaPath);
 
         var verdict = Judge(leaf, bundle.CreatePolicy(KeyUsages.ClientAuth));
@@ -39,7 +39,7 @@ public sealed class PeerVerdictTests : IDisposable
     {
         await Task.Yield();
         using var stranger = new TestPki("Stranger Root");
-        using var leaf = Issue(stranger.Root, "CN=intruder", ca: false);
+        using var leaf = Issue(stranger.Root, CertificateKind.Client, "intruder");
         var policy = TrustBundle.Load(_pki.CaPath).CreatePolicy(KeyUsages.ClientAuth);
         policy.ExtraStore.Add(stranger.Root); // the peer sent its whole chain, root included
 
@@ -59,19 +59,6 @@ public sealed class PeerVerdictTests : IDisposable
         return PeerVerdict.FromChain(leaf, chain, built ? SslPolicyErrors.None : SslPolicyErrors.RemoteCertificateChainErrors, "client", Now);
     }
 
-    private static X509Certificate2 Issue(X509Certificate2 issuer, string subject, bool ca)
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
-        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(ca, false, 0, true));
-        request.CertificateExtensions.Add(new X509KeyUsageExtension(
-            ca ? X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign : X509KeyUsageFlags.DigitalSignature, true));
-        if (!ca)
-        {
-            request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([KeyUsages.ClientAuth], false));
-        }
-
-        using var signed = request.Create(issuer, Now.AddHours(-1), Now.AddDays(30), RandomNumberGenerator.GetBytes(8));
-        return signed.CopyWithPrivateKey(key);
-    }
+    private static X509Certificate2 Issue(X509Certificate2 issuer, CertificateKind kind, string name) =>
+        CertificateFactory.Create(new CertificateSpec(kind, name, Now.AddHours(-1), Now.AddDays(30)), issuer);
 }
