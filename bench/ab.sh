@@ -145,13 +145,13 @@ for run in $(seq "$RUNS"); do
       stop_pids "${CPID:-}" "${SPID:-}"
       continue
     fi
-    iperf3_client "$OUT/logs/iperf3-$impl-warm-$run.log" 30 -c 127.0.0.1 -p "$P_CLI" -t "$WARM" -P 2
+    iperf3_client "$OUT/logs/iperf3-$impl-warm-$run.log" 30 -c 127.0.0.1 -p "$P_CLI" -t "$WARM" -P 2 || true
     for direction in up down; do
       flags=()
       [ "$direction" = down ] && flags=(-R)
       before=$(cpu_ticks "$SPID" "$CPID")
       json=$OUT/logs/iperf3-$impl-$direction-$run.json
-      iperf3_client "$json" $((SECONDS_PER_RUN + 20)) -c 127.0.0.1 -p "$P_CLI" -t "$SECONDS_PER_RUN" -P "$STREAMS" "${flags[@]}" -J
+      iperf3_client "$json" $((SECONDS_PER_RUN + 20)) -c 127.0.0.1 -p "$P_CLI" -t "$SECONDS_PER_RUN" -P "$STREAMS" "${flags[@]}" -J || true
       after=$(cpu_ticks "$SPID" "$CPID")
       line=$("$PY" - "$json" "$((after - before))" "$CLK_TCK" <<'PYEOF'
 import json, sys

@@ -66,16 +66,19 @@ print(" ".join(map(str, chosen)))
 PYEOF
 }
 
-iperf3_client() { # iperf3_client OUTFILE TIMEOUT ARGS...: iperf3 -c ARGS, output in OUTFILE. iperf3's server runs one
-  # test at a time and is still closing the last one for a moment after a relay in front of it was stopped; a client
-  # that arrives then gets "the server is busy running a test", which is retried (up to 40 times, 0.25 s apart).
-  local out=$1 limit=$2 try
+iperf3_client() { # iperf3_client OUTFILE TIMEOUT ARGS...: iperf3 -c ARGS, output in OUTFILE; iperf3's exit status. Its
+  # server runs one test at a time and is still closing the last one for a moment after a relay in front of it was
+  # stopped; a client that arrives then gets "the server is busy running a test", which is retried (up to 40 times,
+  # 0.25 s apart).
+  local out=$1 limit=$2 try status
   shift 2
   for try in $(seq 40); do
-    timeout "$limit" iperf3 "$@" >"$out" 2>&1 || true
-    grep -q "server is busy" "$out" || return 0
+    status=0
+    timeout "$limit" iperf3 "$@" >"$out" 2>&1 || status=$?
+    grep -q "server is busy" "$out" || return "$status"
     sleep 0.25
   done
+  return "$status"
 }
 cpu_ticks() { # utime+stime of each PID, summed (a process that is gone, e.g. a pair that did not start, counts 0)
   local total=0 pid t

@@ -252,8 +252,7 @@ section_bulk() {
   wait_port "$P_IPERF" "$iperf_pid"
   for impl in "${IMPLS[@]}"; do start_pair "$impl" "$P_IPERF" "" bulk || true; done
   for impl in "${IMPLS[@]}"; do
-    iperf3_client "$OUT/tmp/iperf-$impl-warm.log" 30 -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$WARM" -P 2
-    if grep -q '"error"\|iperf3: error' "$OUT/tmp/iperf-$impl-warm.log"; then log "warm-up failed: $impl"; fi
+    iperf3_client "$OUT/tmp/iperf-$impl-warm.log" 30 -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$WARM" -P 2 || log "warm-up failed: $impl"
     pause
   done
   for run in $(seq "$RUNS"); do
@@ -264,7 +263,7 @@ section_bulk() {
           [ "$dir" = down ] && flags=(-R)
           local cc0 cc1
           cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
-          iperf3_client "$json" $((DUR + 20)) -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$DUR" -P "$p" "${flags[@]}" -J
+          iperf3_client "$json" $((DUR + 20)) -c 127.0.0.1 -p "${P_CLI[$impl]}" -t "$DUR" -P "$p" "${flags[@]}" -J || true
           cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
           parsed=$("$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]["sum_received"]; print(e["bits_per_second"]/1e9, e["bytes"])' "$json" 2>/dev/null || echo "null 0")
           read -r gbps bytes <<<"$parsed"
@@ -283,7 +282,7 @@ section_bulk() {
   done
   # Context, once: the same load without a tunnel.
   local json=$OUT/tmp/iperf-direct.json
-  iperf3_client "$json" $((DUR + 20)) -c 127.0.0.1 -p "$P_IPERF" -t "$DUR" -P 1 -J
+  iperf3_client "$json" $((DUR + 20)) -c 127.0.0.1 -p "$P_IPERF" -t "$DUR" -P 1 -J || true
   record ctx.bulk.p1.up direct 1 "$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e9)' "$json" 2>/dev/null || echo null)"
   for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
   stop_pid "$iperf_pid"

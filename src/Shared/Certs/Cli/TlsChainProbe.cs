@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Tunnel.Common;
 using Tunnel.Net;
+using Tunnel.Tls;
 
 namespace Tunnel.Certs.Cli;
 
@@ -40,9 +41,9 @@ internal static class TlsChainProbe
             TargetHost = serverName ?? target.Host,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             // SslStream's own chain build would otherwise fetch the issuer, OCSP and CRL URLs the server's certificate
-            // names: the server could make the operator's machine connect wherever it likes. Nothing is fetched
-            // anywhere (the verdict uses TrustBundle's policy, which fetches nothing either).
-            CertificateChainPolicy = new X509ChainPolicy { RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true },
+            // names: the server could make the operator's machine connect wherever it likes. The daemons' no-download
+            // policy on system trust (the callback below accepts whatever it finds; the verdict comes later).
+            CertificateChainPolicy = TrustBundle.CreateSystemPolicy(KeyUsages.ServerAuth),
             RemoteCertificateValidationCallback = (_, certificate, chain, _) =>
             {
                 Capture(presented, certificate, chain);
