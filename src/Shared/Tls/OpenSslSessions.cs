@@ -3,19 +3,22 @@ using System.Runtime.InteropServices;
 
 namespace Tunnel.Tls;
 
-/// <summary>OpenSSL session plumbing for tunnel-server's session cache (<see cref="VerifiedSessions"/>): encoding a
-/// session and taking the peer's certificate out of it, and hanging the <see cref="VerifiedChain"/> of a connection on
-/// its SSL (an ex_data slot holding a GC handle that OpenSSL frees with the SSL, and copies with it).</summary>
+/// <summary>OpenSSL session plumbing for the session caches that skip verifying a resumed peer's chain again
+/// (tunnel-server's <see cref="VerifiedSessions"/>, tunnel-client's <c>VerifiedServerSessions</c>): encoding a session
+/// and taking the peer's certificate out of it, and hanging a <see cref="VerifiedChain"/> on a connection's SSL or on a
+/// session (ex_data slots holding a GC handle that OpenSSL frees with the object, and copies with it).</summary>
 /// <remarks>Same conditions as <see cref="OpenSslBuffers"/> (Linux, OpenSSL 3): callers reach the SSL through it.</remarks>
 internal static class OpenSslSessions
 {
     private const int ExIndexSsl = 0;        // CRYPTO_EX_INDEX_SSL
+    private const int ExIndexSession = 2;    // CRYPTO_EX_INDEX_SSL_SESSION
     private const int PeerTag = 3;           // SSL_SESSION_ASN1: peer [3] EXPLICIT Certificate OPTIONAL
 
     // OpenSSL keeps pointers to these: the delegates must live as long as the process.
     private static readonly FreeCallback OnFree = Freed;
     private static readonly DupCallback OnDup = Duplicated;
     private static readonly Lazy<int> ConnectionSlot = new(() => NewSlot(ExIndexSsl));
+    private static readonly Lazy<int> SessionSlot = new(() => NewSlot(ExIndexSession));
 
     /// <summary>OpenSSL's <c>new_session_cb</c>: returns 1 when the callee keeps the session's reference.</summary>
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
@@ -123,6 +126,21 @@ internal static class OpenSslSessions
         return chain;
     }
 
+    /// <summary>The chain given to <paramref name="ssl"/>, left in place (its sessions may need it again), or null.</summary>
+    internal static VerifiedChain? Peek(IntPtr ssl) => Target(GetExData(ssl, ConnectionSlot.Value));
+
+    /// <summary>Gives <paramref name="session"/> a chain; OpenSSL copies it to the sessions it makes from this one
+    /// (a resumed connection's new tickets) and releases it when the session is freed.</summary>
+    internal static void AttachToSession(IntPtr session, VerifiedChain chain) => Hang(session, SessionSlot.Value, chain, SetSessionExData);
+
+    /// <summary>The chain given to <paramref name="session"/>, or null.</summary>
+    internal static VerifiedChain? OfSession(IntPtr session) => Target(GetSessionExData(session, SessionSlot.Value));
+
+    /// <summary>Whether <paramref name="session"/> holds the peer's certificate (<c>SSL_SESSION_get0_peer</c>).</summary>
+    internal static bool HasPeer(IntPtr session) => GetPeer(session) != IntPtr.Zero;
+
+    private static VerifiedChain? Target(IntPtr slot) => slot == IntPtr.Zero ? null : GCHandle.FromIntPtr(slot).Target as VerifiedChain;
+
     private static void Hang(IntPtr owner, int index, VerifiedChain chain, Func<IntPtr, int, IntPtr, int> set)
     {
         var handle = GCHandle.Alloc(chain);
@@ -192,6 +210,26 @@ internal static class OpenSslSessions
     [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_id")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern IntPtr GetSessionId(IntPtr session, out uint length);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_get_session")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern IntPtr GetSession(IntPtr ssl);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_free")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    internal static extern void Free(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get0_peer")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetPeer(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_set_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int SetSessionExData(IntPtr session, int index, IntPtr data);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_ex_data")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr GetSessionExData(IntPtr session, int index);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_set_ex_data")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

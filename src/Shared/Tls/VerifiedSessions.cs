@@ -21,9 +21,8 @@ namespace Tunnel.Tls;
 /// SSL_CTX by <see cref="OpenSslTickets.Settle"/>; same conditions as <see cref="OpenSslBuffers"/>.</para>
 /// <para>The callbacks are set on the SSL_CTX that SslStream shares between every server stream of the process with
 /// the same certificate, so every such stream must judge its client through <c>ClientCertificateCheck</c>, which
-/// knows a session resumed without a certificate (in tunnel-server, every TLS listener does). The same done for
-/// tunnel-client was tried and not kept: SslStream's client cache is shared the same way, and any other client stream
-/// of the process with the same certificate and server name would resume a session it could not judge.</para>
+/// knows a session resumed without a certificate (in tunnel-server, every TLS listener does). tunnel-client does the
+/// same with SslStream's own client cache (<c>VerifiedServerSessions</c>).</para>
 /// <para>A resumed connection gets a new ticket, whose session carries the same chain on. Sessions leave when they
 /// expire (<c>sessionCacheTimeout</c>), when OpenSSL drops one (its connection ended in a fatal alert), and oldest
 /// first when the cache is full (<c>sessionCacheSize</c>).</para>

@@ -39,14 +39,19 @@ internal static class TlsTestClient
         return stream;
     }
 
-    /// <summary>The options <see cref="ConnectAsync"/> uses, for a handshake on a connection opened otherwise.</summary>
+    /// <summary>The options <see cref="ConnectAsync"/> uses, for a handshake on a connection opened otherwise. A full
+    /// handshake every time unless <paramref name="resume"/>: .NET shares a client's sessions between every client
+    /// stream of the process with the same certificate, protocols and server name, and a tunnel-client running in the
+    /// test process keeps its sessions without the server's certificate (VerifiedServerSessions), which this client,
+    /// judging by SslStream's verdict alone, would refuse.</summary>
     public static SslClientAuthenticationOptions Options(X509Certificate2 trustedRoot, (string Cert, string Key)? clientCertificate,
-        string? targetHost = "tunnel.test", SslProtocols protocols = SslProtocols.Tls13)
+        string? targetHost = "tunnel.test", SslProtocols protocols = SslProtocols.Tls13, bool resume = false)
     {
         var options = new SslClientAuthenticationOptions
         {
             TargetHost = targetHost,
             EnabledSslProtocols = protocols,
+            AllowTlsResume = resume,
             CertificateChainPolicy = new X509ChainPolicy
             {
                 TrustMode = X509ChainTrustMode.CustomRootTrust,

@@ -28,7 +28,7 @@ public sealed class ResumedSessionTests : IDisposable
     {
         _server = _pki.IssueServer(_host);
         // One options object, so .NET's client keeps and offers the session it was given.
-        _client = TlsTestClient.Options(_pki.Root, _pki.IssueClient("site-r"), _host);
+        _client = TlsTestClient.Options(_pki.Root, _pki.IssueClient("site-r"), _host, resume: true);
     }
 
     [Fact(Timeout = 60_000)]
@@ -72,7 +72,7 @@ public sealed class ResumedSessionTests : IDisposable
     public async Task A_client_revoked_since_is_refused_when_it_resumes()
     {
         var site = _pki.IssueClient("site-revoked");
-        var client = TlsTestClient.Options(_pki.Root, site, _host);
+        var client = TlsTestClient.Options(_pki.Root, site, _host, resume: true);
         _ = await HandshakeAsync(Load(new() { ["crl"] = _pki.WriteCrl([]) }), client);
 
         var resumed = await HandshakeAsync(Load(new() { ["crl"] = _pki.WriteCrl([site.Cert]) }), client);

@@ -1,0 +1,188 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Tunnel.Client.Tls;
+using Tunnel.Server.Tls;
+using Tunnel.Tests.Support;
+using Tunnel.Tls;
+
+namespace Tunnel.Tests.Tls;
+
+/// <summary>tunnel-client's resumed sessions (VerifiedServerSessions): a session of a connection whose server was
+/// accepted is kept in SslStream's cache without the server's certificate and with the chain its full handshake
+/// verified, so a resumed handshake gives SslStream nothing to verify again, and tunnel-client judges the stored chain
+/// under its current trust, name and pins instead. Real handshakes between the client's and the server's own options,
+/// over loopback.</summary>
+public sealed class ResumedServerSessionTests : IDisposable
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private readonly TestPki _pki = new("Client resumption CA");
+
+    // .NET's client keeps one session per server name (SNI) for the whole process: a name of this test's own, so that
+    // no other test's session replaces the one it resumes.
+    private readonly string _host = $"resume-{Guid.NewGuid():N}.tunnel.test";
+    private readonly ServerTlsState _server;
+    private readonly (string Cert, string Key) _site;
+
+    public ResumedServerSessionTests()
+    {
+        var server = _pki.IssueServer(_host);
+        _server = ServerTlsState.Load(TestOptions.ReadServer(_pki, new Dictionary<string, string> { ["cert"] = server.Cert, ["key"] = server.Key }).Tunnels[0],
+            TimeProvider.System);
+        _site = _pki.IssueClient($"site-{Guid.NewGuid():N}");
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_resumed_session_is_judged_on_the_chain_its_full_handshake_verified()
+    {
+        var state = Client();
+
+        var full = await HandshakeAsync(state);
+        var resumed = await HandshakeAsync(state);
+
+        Assert.False(full.Resumed);
+        Assert.NotNull(full.Presented); // SslStream verified the certificate the server sent
+        Assert.True(full.Check.Verdict!.Ok, full.Check.Verdict.Reason);
+        Assert.True(resumed.Resumed, "the second handshake did not resume");
+        Assert.Null(resumed.Presented); // nothing for SslStream to verify again
+        Assert.True(resumed.Check.Verdict!.Ok, resumed.Check.Verdict.Reason);
+        Assert.Equal(full.Check.Verdict.PeerName, resumed.Check.Verdict.PeerName);
+        Assert.True(resumed.Relayed, "the resumed connection did not carry data");
+
+        var again = await HandshakeAsync(state); // the resumed connection's own ticket resumes too
+        Assert.True(again.Resumed);
+        Assert.Null(again.Presented);
+        Assert.True(again.Check.Verdict!.Ok, again.Check.Verdict.Reason);
+        Assert.True(again.Relayed);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_session_of_a_ca_no_longer_trusted_is_refused_when_it_resumes()
+    {
+        using var other = new TestPki("Replacement CA");
+        _ = await HandshakeAsync(Client());
+
+        var resumed = await HandshakeAsync(Client(new() { ["ca"] = other.CaPath }));
+
+        Assert.True(resumed.Resumed);
+        Assert.Null(resumed.Presented);
+        Assert.Equal(PeerProblem.UnknownIssuer, resumed.Check.Verdict!.Problem);
+        Assert.Contains("does not chain to the configured CA", resumed.Check.Verdict.Reason);
+        Assert.False(resumed.Relayed);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_session_is_refused_when_it_resumes_under_pins_it_does_not_match()
+    {
+        using var other = new TestPki("Pinned elsewhere CA");
+        _ = await HandshakeAsync(Client(new() { ["serverPins"] = CertificateInfo.SpkiPin(_pki.Root) }));
+        var pinned = await HandshakeAsync(Client(new() { ["serverPins"] = CertificateInfo.SpkiPin(_pki.Root) }));
+
+        var repinned = await HandshakeAsync(Client(new() { ["serverPins"] = CertificateInfo.SpkiPin(other.Root) }));
+
+        Assert.True(pinned.Resumed);
+        Assert.True(pinned.Check.Verdict!.Ok, pinned.Check.Verdict.Reason); // the root's pin, found in the stored chain
+        Assert.True(repinned.Resumed);
+        Assert.Equal(PeerProblem.PinMismatch, repinned.Check.Verdict!.Problem);
+        Assert.False(repinned.Relayed);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_session_is_refused_when_it_resumes_under_a_server_name_its_certificate_lacks()
+    {
+        _ = await HandshakeAsync(Client());
+
+        // Same SNI (the session's key), another expected name.
+        var resumed = await HandshakeAsync(Client(new() { ["serverName"] = "elsewhere.tunnel.test", ["sni"] = _host }));
+
+        Assert.True(resumed.Resumed);
+        Assert.Equal(PeerProblem.NameMismatch, resumed.Check.Verdict!.Problem);
+        Assert.Contains("not 'elsewhere.tunnel.test'", resumed.Check.Verdict.Reason);
+        Assert.False(resumed.Relayed);
+    }
+
+    public void Dispose() => _pki.Dispose();
+
+    private ClientTlsState Client(Dictionary<string, string>? values = null)
+    {
+        var all = new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["servers"] = "127.0.0.1:9",
+            ["serverName"] = _host,
+            ["ca"] = _pki.CaPath,
+            ["cert"] = _site.Cert,
+            ["key"] = _site.Key,
+        };
+        foreach (var (key, value) in values ?? [])
+        {
+            all[key] = value;
+        }
+
+        return ClientTlsState.Load(TestOptions.Client(all).Tunnels[0], TimeProvider.System);
+    }
+
+    /// <summary>One handshake of tunnel-client's options (<paramref name="state"/>) against tunnel-server's; the server
+    /// then writes a byte (its session ticket goes ahead of it) and the client reads it.</summary>
+    private async Task<Outcome> HandshakeAsync(ClientTlsState state)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        var accepting = listener.AcceptAsync();
+        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
+        using var serverSocket = await accepting;
+        await using var serverTls = new SslStream(new NetworkStream(serverSocket, ownsSocket: true));
+        await using var clientTls = new SslStream(new NetworkStream(clientSocket, ownsSocket: true));
+
+        var check = new ServerCertificateCheck(state, TimeProvider.System);
+        X509Certificate? presented = null;
+        var resumed = false;
+        var options = state.CreateOptions(check);
+        options.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+        {
+            presented = certificate;
+            resumed = OpenSslTickets.Resumed((SslStream)sender); // a refused stream's handle is gone afterwards
+            return check.Validate(sender, certificate, chain, errors);
+        };
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        var serving = ServeAsync(serverTls, _server.CreateOptions(new ClientCertificateCheck(_server, TimeProvider.System)), timeout.Token);
+        var relayed = false;
+        try
+        {
+            await clientTls.AuthenticateAsClientAsync(options, timeout.Token);
+        }
+        catch (System.Security.Authentication.AuthenticationException)
+        {
+            // Refused by the check.
+        }
+
+        if (clientTls.IsAuthenticated)
+        {
+            var buffer = new byte[1];
+            relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == 0x2A;
+        }
+
+        clientTls.Close();
+        await serving;
+        return new Outcome(check, presented, resumed, relayed);
+    }
+
+    private static async Task ServeAsync(SslStream tls, SslServerAuthenticationOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await tls.AuthenticateAsServerAsync(options, cancellationToken);
+            await tls.WriteAsync(new byte[] { 0x2A }, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
+        {
+            // The client refused the server: it sees the end of the connection.
+        }
+    }
+
+    private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed);
+}
