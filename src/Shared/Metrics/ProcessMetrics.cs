@@ -22,6 +22,8 @@ internal static class ProcessMetrics
         var pooled = registry.Gauge("tunnel_buffer_pool_bytes", "Bytes of relay buffers kept for reuse, not in use.").WithLabels();
         var released = registry.SampledCounter("tunnel_tls_idle_buffer_release_total",
             "TLS connections set to free OpenSSL's record buffers while idle (SSL_MODE_RELEASE_BUFFERS).").WithLabels();
+        var storedChains = registry.SampledCounter("tunnel_tls_resumed_stored_chain_total",
+            "Resumed TLS handshakes whose peer was judged on the chain its session's full handshake verified, without verifying it again.").WithLabels();
         using (var self = Process.GetCurrentProcess())
         {
             start.Set(new DateTimeOffset(self.StartTime.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
@@ -41,6 +43,7 @@ internal static class ProcessMetrics
 
             pooled.Set(BufferPool.Shared.RetainedBytes);
             released.Set(OpenSslBuffers.Released);
+            storedChains.Set(PeerVerdict.StoredChainsJudged);
             try
             {
                 openFds.Set(Directory.GetFiles("/proc/self/fd").Length);

@@ -69,11 +69,19 @@ internal sealed record PeerVerdict(PeerProblem Problem, string Reason, string Pe
         return new PeerVerdict(PeerProblem.Invalid, $"the {role} certificate {name} is not valid: {detail}", name);
     }
 
+    private static long _storedChainsJudged;
+
+    /// <summary>Resumed handshakes judged by <see cref="FromVerifiedChain"/> since the process started, on either
+    /// daemon (<c>tunnel_tls_resumed_stored_chain_total</c>): a build or runtime where the session caches silently stop
+    /// keeping the verified chain shows 0 while <c>tunnel_tls_resumed_total</c> rises.</summary>
+    public static long StoredChainsJudged => Interlocked.Read(ref _storedChainsJudged);
+
     /// <summary>Judges again a chain an earlier full handshake verified (a resumed session's): what can have changed
     /// since is whether its root is still trusted (<paramref name="rootTrusted"/>, after a reload) and the dates;
     /// the signatures and the certificates' contents cannot. Same reasons, in the same words, as <see cref="FromChain"/>.</summary>
     public static PeerVerdict FromVerifiedChain(VerifiedChain chain, bool rootTrusted, string role, DateTimeOffset now, CertificateMemo<PeerVerdict>? memo = null)
     {
+        Interlocked.Increment(ref _storedChainsJudged);
         var leaf = chain.Leaf;
         if (!rootTrusted)
         {
