@@ -21,7 +21,8 @@ namespace Tunnel.Client.Tls;
 /// expected name, pins (signatures and the certificates' contents cannot have changed; the PSK binder proves the server
 /// is the one that verified chain came from).</para>
 /// <para>Sessions of every other connection go to SslStream unchanged (certificate kept, verified in full when
-/// resumed): connections made with the system's trust (no <c>ca</c>), and any other client stream on the same
+/// resumed): connections made with the system's trust (no <c>ca</c>), TLS 1.2 ones (OpenSSL hands their session over
+/// as the handshake ends, before SslStream has judged the server), and any other client stream on the same
 /// SSL_CTX. A stream that resumed a session stored without its certificate and does not judge its server through
 /// <see cref="ServerCertificateCheck"/> would be refused (no certificate), not let through; in tunnel-client every
 /// connection to a tunnel-server goes through it, and <c>diagnose</c> runs in a process of its own. Same conditions as

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Tunnel.Client.Tls;
 using Tunnel.Server.Tls;
@@ -102,6 +103,29 @@ public sealed class ResumedServerSessionTests : IDisposable
         Assert.False(resumed.Relayed);
     }
 
+    [Fact(Timeout = 60_000)]
+    public async Task A_tls12_session_keeps_its_certificate_and_is_verified_in_full_when_it_resumes()
+    {
+        // TLS 1.2 hands the session over when the handshake ends, before SslStream has judged the server: it goes to
+        // SslStream's cache whole. tunnel-server resumes no TLS 1.2 session of .NET's client, so the server here is a
+        // plain SslStream one.
+        var state = Client(new() { ["tlsMinVersion"] = "1.2" });
+
+        var full = await HandshakeAsync(state, Tls12Server());
+        var resumed = await HandshakeAsync(state, Tls12Server());
+        var refused = await HandshakeAsync(Client(new() { ["tlsMinVersion"] = "1.2", ["serverName"] = "elsewhere.tunnel.test", ["sni"] = _host }), Tls12Server());
+
+        Assert.Equal(SslProtocols.Tls12, full.Protocol);
+        Assert.True(full.Check.Verdict!.Ok, full.Check.Verdict.Reason);
+        Assert.True(resumed.Resumed, "the second TLS 1.2 handshake did not resume");
+        Assert.NotNull(resumed.Presented); // verified in full, as before
+        Assert.True(resumed.Check.Verdict!.Ok, resumed.Check.Verdict.Reason);
+        Assert.True(resumed.Relayed);
+        Assert.True(refused.Resumed);
+        Assert.Equal(PeerProblem.NameMismatch, refused.Check.Verdict!.Problem);
+        Assert.False(refused.Relayed);
+    }
+
     public void Dispose() => _pki.Dispose();
 
     private ClientTlsState Client(Dictionary<string, string>? values = null)
@@ -123,9 +147,19 @@ public sealed class ResumedServerSessionTests : IDisposable
         return ClientTlsState.Load(TestOptions.Client(all).Tunnels[0], TimeProvider.System);
     }
 
-    /// <summary>One handshake of tunnel-client's options (<paramref name="state"/>) against tunnel-server's; the server
+    /// <summary>A plain SslStream server speaking TLS 1.2 only, with the tunnel server's certificate.</summary>
+    private SslServerAuthenticationOptions Tls12Server() => new()
+    {
+        ServerCertificateContext = _server.Identity.Context,
+        EnabledSslProtocols = SslProtocols.Tls12,
+        ClientCertificateRequired = true,
+        RemoteCertificateValidationCallback = static (_, certificate, _, _) => certificate is not null, // the client is not under test
+    };
+
+    /// <summary>One handshake of tunnel-client's options (<paramref name="state"/>) against tunnel-server's (or
+    /// <paramref name="server"/>); the server
     /// then writes a byte (its session ticket goes ahead of it) and the client reads it.</summary>
-    private async Task<Outcome> HandshakeAsync(ClientTlsState state)
+    private async Task<Outcome> HandshakeAsync(ClientTlsState state, SslServerAuthenticationOptions? server = null)
     {
         using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -149,13 +183,13 @@ public sealed class ResumedServerSessionTests : IDisposable
         };
 
         using var timeout = new CancellationTokenSource(Timeout);
-        var serving = ServeAsync(serverTls, _server.CreateOptions(new ClientCertificateCheck(_server, TimeProvider.System)), timeout.Token);
+        var serving = ServeAsync(serverTls, server ?? _server.CreateOptions(new ClientCertificateCheck(_server, TimeProvider.System)), timeout.Token);
         var relayed = false;
         try
         {
             await clientTls.AuthenticateAsClientAsync(options, timeout.Token);
         }
-        catch (System.Security.Authentication.AuthenticationException)
+        catch (AuthenticationException)
         {
             // Refused by the check.
         }
@@ -166,9 +200,10 @@ public sealed class ResumedServerSessionTests : IDisposable
             relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == 0x2A;
         }
 
+        var protocol = clientTls.IsAuthenticated ? clientTls.SslProtocol : SslProtocols.None;
         clientTls.Close();
         await serving;
-        return new Outcome(check, presented, resumed, relayed);
+        return new Outcome(check, presented, resumed, relayed, protocol);
     }
 
     private static async Task ServeAsync(SslStream tls, SslServerAuthenticationOptions options, CancellationToken cancellationToken)
@@ -178,11 +213,11 @@ public sealed class ResumedServerSessionTests : IDisposable
             await tls.AuthenticateAsServerAsync(options, cancellationToken);
             await tls.WriteAsync(new byte[] { 0x2A }, cancellationToken);
         }
-        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
+        catch (Exception ex) when (ex is IOException or AuthenticationException)
         {
             // The client refused the server: it sees the end of the connection.
         }
     }
 
-    private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed);
+    private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed, SslProtocols Protocol);
 }
