@@ -107,8 +107,9 @@ public sealed class ResumedServerSessionTests : IDisposable
     public async Task A_tls12_session_keeps_its_certificate_and_is_verified_in_full_when_it_resumes()
     {
         // TLS 1.2 hands the session over when the handshake ends, before SslStream has judged the server: it goes to
-        // SslStream's cache whole. tunnel-server resumes no TLS 1.2 session of .NET's client, so the server here is a
-        // plain SslStream one.
+        // SslStream's cache whole. The server here is a plain SslStream one: tunnel-server does not resume the first
+        // TLS 1.2 session of a certificate (its ticket is issued before the session cache is set on the SSL_CTX, which
+        // then ignores tickets), and this test's server certificate is new.
         var state = Client(new() { ["tlsMinVersion"] = "1.2" });
 
         var full = await HandshakeAsync(state, Tls12Server());
