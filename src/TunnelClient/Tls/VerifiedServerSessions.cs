@@ -39,17 +39,16 @@ internal static class VerifiedServerSessions
     private static readonly ConcurrentDictionary<IntPtr, OpenSslSessions.NewSessionCallback> Forward = new();
 
     /// <summary>Marks <paramref name="tls"/>'s connection (a full handshake whose server was just accepted) so that the
-    /// sessions it receives are kept without the server's certificate and with <paramref name="chain"/>.</summary>
-    /// <returns>False where this runtime does not allow it, or SslStream keeps no sessions for this connection.</returns>
-    public static bool Remember(SslStream tls, VerifiedChain chain) =>
-        OpenSslBuffers.WithSsl(tls, chain, false, static (ssl, chain) =>
+    /// sessions it receives are kept without the server's certificate and with <paramref name="chain"/>.
+    /// Nothing is done where this runtime does not allow it, or where SslStream keeps no sessions for the connection.</summary>
+    public static void Remember(SslStream tls, VerifiedChain chain) =>
+        _ = OpenSslBuffers.WithSsl(tls, chain, false, static (ssl, chain) =>
         {
-            if (!Install(ssl))
+            if (Install(ssl))
             {
-                return false;
+                OpenSslSessions.Attach(ssl, chain);
             }
 
-            OpenSslSessions.Attach(ssl, chain);
             return true;
         });
 

@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using Tunnel.Client.Tls;
@@ -83,8 +81,10 @@ public sealed class ResumedServerSessionTests : IDisposable
         var repinned = await HandshakeAsync(Client(new() { ["serverPins"] = CertificateInfo.SpkiPin(other.Root) }));
 
         Assert.True(pinned.Resumed);
+        Assert.Null(pinned.Presented);
         Assert.True(pinned.Check.Verdict!.Ok, pinned.Check.Verdict.Reason); // the root's pin, found in the stored chain
         Assert.True(repinned.Resumed);
+        Assert.Null(repinned.Presented); // judged on the stored chain, not on a certificate sent again
         Assert.Equal(PeerProblem.PinMismatch, repinned.Check.Verdict!.Problem);
         Assert.False(repinned.Relayed);
     }
@@ -98,6 +98,7 @@ public sealed class ResumedServerSessionTests : IDisposable
         var resumed = await HandshakeAsync(Client(new() { ["serverName"] = "elsewhere.tunnel.test", ["sni"] = _host }));
 
         Assert.True(resumed.Resumed);
+        Assert.Null(resumed.Presented); // judged on the stored chain, not on a certificate sent again
         Assert.Equal(PeerProblem.NameMismatch, resumed.Check.Verdict!.Problem);
         Assert.Contains("not 'elsewhere.tunnel.test'", resumed.Check.Verdict.Reason);
         Assert.False(resumed.Relayed);
@@ -162,15 +163,9 @@ public sealed class ResumedServerSessionTests : IDisposable
     /// then writes a byte (its session ticket goes ahead of it) and the client reads it.</summary>
     private async Task<Outcome> HandshakeAsync(ClientTlsState state, SslServerAuthenticationOptions? server = null)
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accepting = listener.AcceptAsync();
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        using var serverSocket = await accepting;
-        await using var serverTls = new SslStream(new NetworkStream(serverSocket, ownsSocket: true));
-        await using var clientTls = new SslStream(new NetworkStream(clientSocket, ownsSocket: true));
+        var (clientSide, serverSide) = await LoopbackTls.ConnectAsync();
+        await using var clientTls = clientSide;
+        await using var serverTls = serverSide;
 
         var check = new ServerCertificateCheck(state, TimeProvider.System);
         X509Certificate? presented = null;
@@ -184,7 +179,7 @@ public sealed class ResumedServerSessionTests : IDisposable
         };
 
         using var timeout = new CancellationTokenSource(Timeout);
-        var serving = ServeAsync(serverTls, server ?? _server.CreateOptions(new ClientCertificateCheck(_server, TimeProvider.System)), timeout.Token);
+        var serving = LoopbackTls.ServeOneByteAsync(serverTls, server ?? _server.CreateOptions(new ClientCertificateCheck(_server, TimeProvider.System)), timeout.Token);
         var relayed = false;
         try
         {
@@ -198,26 +193,13 @@ public sealed class ResumedServerSessionTests : IDisposable
         if (clientTls.IsAuthenticated)
         {
             var buffer = new byte[1];
-            relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == 0x2A;
+            relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == LoopbackTls.Answer;
         }
 
         var protocol = clientTls.IsAuthenticated ? clientTls.SslProtocol : SslProtocols.None;
         clientTls.Close();
         await serving;
         return new Outcome(check, presented, resumed, relayed, protocol);
-    }
-
-    private static async Task ServeAsync(SslStream tls, SslServerAuthenticationOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await tls.AuthenticateAsServerAsync(options, cancellationToken);
-            await tls.WriteAsync(new byte[] { 0x2A }, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or AuthenticationException)
-        {
-            // The client refused the server: it sees the end of the connection.
-        }
     }
 
     private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed, SslProtocols Protocol);

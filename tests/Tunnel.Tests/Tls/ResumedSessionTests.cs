@@ -1,7 +1,5 @@
 using System.Formats.Asn1;
-using System.Net;
 using System.Net.Security;
-using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using Tunnel.Server.Tls;
 using Tunnel.Tests.Support;
@@ -185,15 +183,9 @@ public sealed class ResumedSessionTests : IDisposable
     /// then writes a byte (the session ticket goes ahead of it) and the client reads it.</summary>
     private async Task<Outcome> HandshakeAsync(ServerTlsState state, SslClientAuthenticationOptions? client = null)
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        using var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accepting = listener.AcceptAsync();
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        using var serverSocket = await accepting;
-        await using var serverTls = new SslStream(new NetworkStream(serverSocket, ownsSocket: true));
-        await using var clientTls = new SslStream(new NetworkStream(clientSocket, ownsSocket: true));
+        var (clientSide, serverSide) = await LoopbackTls.ConnectAsync();
+        await using var clientTls = clientSide;
+        await using var serverTls = serverSide;
 
         var check = new ClientCertificateCheck(state, TimeProvider.System);
         X509Certificate? presented = null;
@@ -205,13 +197,13 @@ public sealed class ResumedSessionTests : IDisposable
         };
 
         using var timeout = new CancellationTokenSource(Timeout);
-        var serving = ServeAsync(serverTls, options, timeout.Token);
+        var serving = LoopbackTls.ServeOneByteAsync(serverTls, options, timeout.Token);
         var relayed = false;
         try
         {
             await clientTls.AuthenticateAsClientAsync(client ?? _client, timeout.Token);
             var buffer = new byte[1];
-            relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == 0x2A;
+            relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == LoopbackTls.Answer;
         }
         catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
         {
@@ -220,20 +212,6 @@ public sealed class ResumedSessionTests : IDisposable
 
         await serving;
         return new Outcome(check, presented, relayed);
-    }
-
-    private static async Task ServeAsync(SslStream tls, SslServerAuthenticationOptions options, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await tls.AuthenticateAsServerAsync(options, cancellationToken);
-            await tls.WriteAsync(new byte[] { 0x2A }, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException)
-        {
-            // Refused: the client sees the alert, or the end of the connection.
-            tls.Close();
-        }
     }
 
     private sealed record Outcome(ClientCertificateCheck Check, X509Certificate? Presented, bool Relayed);
