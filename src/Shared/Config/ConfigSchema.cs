@@ -20,6 +20,13 @@ internal sealed record ConfigSchema(
 
     public void CheckUnknownKeys(ConfigDocument document, List<ConfigError> errors)
     {
+        // The command-line parser knows only the flags that map to keys; keys handed in some other way (a host
+        // program, a test's dictionary of flags) are checked here, so that a misspelt one is an error there too.
+        foreach (var (key, (flag, _)) in document.Flags)
+        {
+            CheckFlagKey(errors, key, flag);
+        }
+
         foreach (var child in document.Root.GetChildren())
         {
             if (child.Key.Equals(TunnelsSection, StringComparison.OrdinalIgnoreCase))
@@ -49,9 +56,8 @@ internal sealed record ConfigSchema(
     {
         if (!allowed.Contains(setting.Key))
         {
-            var suggestion = Suggest(setting.Key, allowed.Concat(Sections.Keys));
             var source = document.SourceOf(setting.Path);
-            var message = $"unknown setting{(suggestion is null ? "" : $" (did you mean '{suggestion}'?)")}";
+            var message = Unknown(setting.Key, allowed.Concat(Sections.Keys));
             if (source.StartsWith("environment variable", StringComparison.Ordinal))
             {
                 document.Warnings.Add($"{source}: {setting.Path}: {message}; ignored");
@@ -70,13 +76,31 @@ internal sealed record ConfigSchema(
             {
                 if (!keys.Contains(nested.Key))
                 {
-                    var suggestion = Suggest(nested.Key, keys);
-                    errors.Add(new ConfigError(document.SourceOf(nested.Path), nested.Path,
-                        $"unknown setting{(suggestion is null ? "" : $" (did you mean '{suggestion}'?)")}"));
+                    errors.Add(new ConfigError(document.SourceOf(nested.Path), nested.Path, Unknown(nested.Key, keys)));
                 }
             }
         }
     }
+
+    private void CheckFlagKey(List<ConfigError> errors, string key, string flag)
+    {
+        var parts = key.Split(':');
+        var (allowed, name) = parts switch
+        {
+            [var only] => (ProcessKeys.Union(TunnelKeys, StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase), only),
+            [var section, var nested] when Sections.TryGetValue(section, out var keys) => (keys, nested),
+            _ => (null, key),
+        };
+        if (allowed?.Contains(name) == true)
+        {
+            return;
+        }
+
+        errors.Add(new ConfigError(flag, key, Unknown(name, allowed ?? Enumerable.Empty<string>())));
+    }
+
+    private static string Unknown(string key, IEnumerable<string> candidates) =>
+        Suggest(key, candidates) is { } suggestion ? $"unknown setting (did you mean '{suggestion}'?)" : "unknown setting";
 
     private static string? Suggest(string key, IEnumerable<string> candidates)
     {

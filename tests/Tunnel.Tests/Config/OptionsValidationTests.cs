@@ -32,6 +32,39 @@ public sealed class OptionsValidationTests : IDisposable
     }
 
     [Fact]
+    public void A_misspelt_key_handed_in_as_a_flag_is_an_error_with_the_right_spelling()
+    {
+        // Keys that do not come through the command-line parser (a test's dictionary of flags) are checked too.
+        var (options, errors) = TestOptions.TryRead(new Dictionary<string, string>
+        {
+            ["listen"] = "127.0.0.1:0",
+            ["servers"] = "tunnel.test:443",
+            ["minVersion"] = "1.2",
+            ["log:levl"] = "debug",
+        }, ClientOptionsReader.Read);
+
+        Assert.Null(options);
+        Assert.Contains(errors, e => e is { Key: "minVersion", Source: "--minVersion" } && e.Message.Contains("did you mean 'tlsMinVersion'"));
+        Assert.Contains(errors, e => e.Key == "log:levl" && e.Message.Contains("did you mean 'level'"));
+    }
+
+    [Theory]
+    [InlineData(typeof(Tunnel.Client.Cli.ClientRunOptions))]
+    [InlineData(typeof(Tunnel.Server.Cli.ServerRunOptions))]
+    public void Every_flag_of_a_daemon_names_a_key_its_configuration_knows(Type flagsType)
+    {
+        var keys = Tunnel.Cli.FlagMapper.FlagNames(flagsType);
+        Func<Tunnel.Config.ConfigDocument, List<Tunnel.Config.ConfigError>, object?> read = flagsType == typeof(Tunnel.Client.Cli.ClientRunOptions)
+            ? ClientOptionsReader.Read
+            : ServerOptionsReader.Read;
+
+        var (_, errors) = TestOptions.TryRead(keys.ToDictionary(k => k.Key, _ => "x"), read);
+
+        Assert.NotEmpty(keys);
+        Assert.DoesNotContain(errors, e => e.Message.StartsWith("unknown setting", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_file_error_names_the_file_and_the_full_key_and_suggests_the_right_spelling()
     {
         var file = WriteConfig("""
