@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads wrk --latency output; prints 'requests_per_s p50_ms p99_ms requests errors' ('null' where missing).
+"""Reads wrk --latency output; prints 'requests_per_s p50_ms p90_ms p99_ms requests errors' ('null' where missing).
 
 errors = socket errors (connect, read, write, timeout) + non-2xx/3xx responses. A run with no completed request,
 or where errors exceed 1 % of requests, has no rate (so a broken pair never produces a good-looking number).
@@ -19,6 +19,7 @@ def main(path):
     out = open(path, encoding="utf-8", errors="replace").read()
     rate = re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)
     p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p90 = re.search(r"^\s+90%\s+(\S+)", out, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
     requests = re.search(r"^\s+(\d+) requests in", out, re.M)
     errors = 0
@@ -33,6 +34,7 @@ def main(path):
     fields = [
         float(rate.group(1)) if rate and ok else None,
         ms(p50.group(1)) if p50 and ok else None,
+        ms(p90.group(1)) if p90 and ok else None,
         ms(p99.group(1)) if p99 and ok else None,
         n,
         errors,

@@ -37,6 +37,7 @@ def figures(mem_ns):
         ("cpr.c50.p99", g, "50 connections: p99 latency", "ms", "lower", None),
         ("cpr.c1.rate", g, "1 connection: new connections/s", "conn/s", "higher", None),
         ("cpr.c1.p50", g, "1 connection: p50 latency", "ms", "lower", None),
+        ("cpr.c1.p90", g, "1 connection: p90 latency", "ms", "lower", None),
         ("cpr.c1.p99", g, "1 connection: p99 latency", "ms", "lower", ("ratio<=", 0.5)),
     ]
     g = "Kept-alive connections (wrk, 1 KiB body, 50 connections)"

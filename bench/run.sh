@@ -322,12 +322,12 @@ EOF
   wait_port "$P_NGINX" "$NGINX_PID"
 }
 
-wrk_run() { # wrk_run OUTFILE THREADS CONNS DURATION URL [close] -> prints "rate p50_ms p99_ms requests errors"
+wrk_run() { # wrk_run OUTFILE THREADS CONNS DURATION URL [close] -> prints "rate p50_ms p90_ms p99_ms requests errors"
   local out=$1 t=$2 c=$3 d=$4 url=$5 close=${6:-}
   local hdr=()
   [ "$close" = close ] && hdr=(-H "Connection: close")
   timeout $((d + 30)) wrk -t"$t" -c"$c" -d"${d}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 || true
-  "$PY" "$BENCH/parse_wrk.py" "$out" 2>/dev/null || echo "null null null 0 0"
+  "$PY" "$BENCH/parse_wrk.py" "$out" 2>/dev/null || echo "null null null null 0 0"
 }
 
 # 2 + 3 + 6b. One connection per request, then kept-alive connections.
@@ -343,15 +343,16 @@ section_http() {
   for run in $(seq "$RUNS"); do
     for c in 50 1; do
       for impl in "${IMPLS[@]}"; do
-        local t=2 c0 c1 rate p50 p99 requests errors
+        local t=2 c0 c1 rate p50 p90 p99 requests errors
         [ "$c" = 1 ] && t=1
         local cc0 cc1
         cc0=$(cpu_ticks "${CPID[$impl]}"); c0=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
-        read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-c$c-$impl-$run.txt" $t "$c" "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" close)
+        read -r rate p50 p90 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-c$c-$impl-$run.txt" $t "$c" "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin" close)
         cc1=$(cpu_ticks "${CPID[$impl]}"); c1=$(cpu_ticks "${CPID[$impl]}" "${SPID[$impl]}")
         local extra="{\"requests\":${requests:-0},\"errors\":${errors:-0}}"
         record "cpr.c$c.rate" "$impl" "$run" "$rate" "$extra"
         record "cpr.c$c.p50" "$impl" "$run" "$p50"
+        record "cpr.c$c.p90" "$impl" "$run" "$p90"
         record "cpr.c$c.p99" "$impl" "$run" "$p99"
         if [ "${requests:-0}" -gt 0 ]; then
           record "cpu.cpr.c$c" "$impl" "$run" "$(calc "($c1-$c0)/$CLK_TCK*1000/$requests")" \
@@ -359,13 +360,13 @@ section_http() {
         else
           record "cpu.cpr.c$c" "$impl" "$run" null
         fi
-        log "  run $run close c$c $impl: $rate conn/s, p50 $p50 ms, p99 $p99 ms, errors $errors"
+        log "  run $run close c$c $impl: $rate conn/s, p50 $p50 ms, p90 $p90 ms, p99 $p99 ms, errors $errors"
         sleep "$TW_WAIT" # let TIME_WAIT and the pair settle
       done
     done
     for impl in "${IMPLS[@]}"; do
-      local rate p50 p99 requests errors
-      read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-$impl-$run.txt" 2 50 "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin")
+      local rate p50 p90 p99 requests errors
+      read -r rate p50 p90 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-$impl-$run.txt" 2 50 "$DUR" "http://127.0.0.1:${P_CLI[$impl]}/1k.bin")
       record "ka.c50.rate" "$impl" "$run" "$rate" "{\"requests\":${requests:-0},\"errors\":${errors:-0}}"
       record "ka.c50.p50" "$impl" "$run" "$p50"
       record "ka.c50.p99" "$impl" "$run" "$p99"
@@ -374,10 +375,10 @@ section_http() {
     done
   done
   # Context, once: the same loads straight to nginx, no tunnel.
-  local rate p50 p99 requests errors
-  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin" close)
+  local rate p50 p90 p99 requests errors
+  read -r rate p50 p90 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-close-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin" close)
   record ctx.cpr.c50.rate direct 1 "$rate"; record ctx.cpr.c50.p99 direct 1 "$p99"
-  read -r rate p50 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin")
+  read -r rate p50 p90 p99 requests errors < <(wrk_run "$OUT/tmp/wrk-ka-direct.txt" 2 50 "$DUR" "http://127.0.0.1:$P_NGINX/1k.bin")
   record ctx.ka.c50.rate direct 1 "$rate"; record ctx.ka.c50.p99 direct 1 "$p99"
   for impl in "${IMPLS[@]}"; do stop_pair "$impl"; done
 }
