@@ -18,6 +18,9 @@ internal sealed record ConfigSchema(
     public static IReadOnlyList<string> TunnelNames(ConfigDocument document) =>
         document.Root.GetSection(TunnelsSection).GetChildren().Select(c => c.Key).ToList();
 
+    /// <summary>Keys valid at the root: the process's and, as defaults, the tunnels'.</summary>
+    private IReadOnlySet<string> RootKeys { get; } = ProcessKeys.Union(TunnelKeys, StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase);
+
     public void CheckUnknownKeys(ConfigDocument document, List<ConfigError> errors)
     {
         // The command-line parser knows only the flags that map to keys; keys handed in some other way (a host
@@ -48,7 +51,7 @@ internal sealed record ConfigSchema(
                 continue;
             }
 
-            CheckKey(document, errors, child, ProcessKeys.Union(TunnelKeys, StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase));
+            CheckKey(document, errors, child, RootKeys);
         }
     }
 
@@ -87,7 +90,7 @@ internal sealed record ConfigSchema(
         var parts = key.Split(':');
         var (allowed, name) = parts switch
         {
-            [var only] => (ProcessKeys.Union(TunnelKeys, StringComparer.OrdinalIgnoreCase).ToHashSet(StringComparer.OrdinalIgnoreCase), only),
+            [var only] => (RootKeys, only),
             [var section, var nested] when Sections.TryGetValue(section, out var keys) => (keys, nested),
             _ => (null, key),
         };
