@@ -41,14 +41,15 @@ public sealed class MuxStreamReadTests : IDisposable
         // writes them on in one write, not three. Whether the writer finds all three queued is up to the threads
         // (on a loaded machine it may send the first alone), so the test tries up to five streams and needs one
         // read that got all of it; a reader that wakes the read per frame never does. Every try checks the bytes.
+        const int size = 48 * 1024;
         var pieces = new List<int>();
-        for (var attempt = 0; attempt < 5 && !pieces.Contains(48 * 1024); attempt++)
+        for (var attempt = 0; attempt < 5 && !pieces.Contains(size); attempt++)
         {
             await using var streams = await sessions.OpenStreamAsync(Wait);
             var (client, server) = (streams.Client, streams.Server);
             var buffer = new byte[64 * 1024];
             var read = server.ReadAsync(buffer).AsTask();
-            var data = RandomNumberGenerator.GetBytes(48 * 1024);
+            var data = RandomNumberGenerator.GetBytes(size);
             await client.WriteAsync(data).AsTask().WaitAsync(Wait);
 
             var first = await read.WaitAsync(Wait);
@@ -57,7 +58,7 @@ public sealed class MuxStreamReadTests : IDisposable
             Assert.Equal(SHA256.HashData(data), SHA256.HashData(buffer.AsSpan(0, data.Length)));
         }
 
-        Assert.Contains(48 * 1024, pieces);
+        Assert.Contains(size, pieces);
     }
 
     [Fact(Timeout = 30_000)]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Tunnel.Net.ProxyProtocol;
+using Tunnel.Tests.Support;
 
 namespace Tunnel.Tests.Net;
 
@@ -129,12 +130,8 @@ public sealed class ProxyHeaderWriterTests
 
     private static async Task<(Socket Client, Socket Server)> ConnectedPairAsync()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await listener.AcceptAsync();
+        var (client, server) = await LoopbackSockets.ConnectAsync();
+        client.NoDelay = true;
         return (client, server);
     }
 }

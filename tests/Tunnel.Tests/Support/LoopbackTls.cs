@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
@@ -15,13 +14,7 @@ internal static class LoopbackTls
     /// <summary>Two SslStreams over a new loopback TCP connection, each owning its socket.</summary>
     public static async Task<(SslStream Client, SslStream Server)> ConnectAsync()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accepting = listener.AcceptAsync();
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        var serverSocket = await accepting;
+        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
         return (new SslStream(new NetworkStream(clientSocket, ownsSocket: true)), new SslStream(new NetworkStream(serverSocket, ownsSocket: true)));
     }
 

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
@@ -13,13 +12,7 @@ internal sealed record TlsEndpointPair(TlsEndpointPair.Side Server, TlsEndpointP
 {
     public static async Task<TlsEndpointPair> ConnectAsync(TestPki pki, TimeSpan timeout)
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var clientSocket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accepted = listener.AcceptAsync();
-        await clientSocket.ConnectAsync(listener.LocalEndPoint!);
-        var serverSocket = await accepted;
+        var (clientSocket, serverSocket) = await LoopbackSockets.ConnectAsync();
 
         var pair = new TlsEndpointPair(new Side(serverSocket), new Side(clientSocket));
         var (cert, key) = pki.IssueServer();
