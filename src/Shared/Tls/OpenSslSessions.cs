@@ -53,27 +53,29 @@ internal static class OpenSslSessions
         return writer.Encode();
     }
 
-    /// <summary><c>i2d_SSL_SESSION</c>.</summary>
+    /// <summary><c>i2d_SSL_SESSION</c>, in one pass into a buffer OpenSSL allocates (two passes, measuring then writing,
+    /// would overrun a buffer of the first length if the session changed in between).</summary>
     internal static byte[] Encode(IntPtr session)
     {
-        var length = EncodeSession(session, IntPtr.Zero);
-        if (length <= 0)
-        {
-            throw new InvalidOperationException("i2d_SSL_SESSION failed");
-        }
-
-        var native = Marshal.AllocHGlobal(length);
+        var native = IntPtr.Zero;
+        var length = EncodeSession(session, ref native);
         try
         {
-            var cursor = native;
-            _ = EncodeSession(session, ref cursor);
+            if (length <= 0 || native == IntPtr.Zero)
+            {
+                throw new InvalidOperationException("i2d_SSL_SESSION failed");
+            }
+
             var bytes = new byte[length];
             Marshal.Copy(native, bytes, 0, length);
             return bytes;
         }
         finally
         {
-            Marshal.FreeHGlobal(native);
+            if (native != IntPtr.Zero)
+            {
+                CryptoFree(native, IntPtr.Zero, 0);
+            }
         }
     }
 
@@ -136,6 +138,9 @@ internal static class OpenSslSessions
     /// <summary>The chain given to <paramref name="session"/>, or null.</summary>
     internal static VerifiedChain? OfSession(IntPtr session) => Target(GetSessionExData(session, SessionSlot.Value));
 
+    /// <summary>The lifetime in seconds the server gave the session's ticket (<c>SSL_SESSION_get_ticket_lifetime_hint</c>).</summary>
+    internal static long TicketLifetime(IntPtr session) => (long)Math.Min(GetTicketLifetimeHint(session), (ulong)int.MaxValue);
+
     /// <summary>Whether <paramref name="session"/> holds the peer's certificate (<c>SSL_SESSION_get0_peer</c>).</summary>
     internal static bool HasPeer(IntPtr session) => GetPeer(session) != IntPtr.Zero;
 
@@ -197,11 +202,11 @@ internal static class OpenSslSessions
 
     [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-    private static extern int EncodeSession(IntPtr session, IntPtr none);
-
-    [DllImport("libssl.so.3", EntryPoint = "i2d_SSL_SESSION")]
-    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int EncodeSession(IntPtr session, ref IntPtr cursor);
+
+    [DllImport("libcrypto.so.3", EntryPoint = "CRYPTO_free")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void CryptoFree(IntPtr pointer, IntPtr file, int line);
 
     [DllImport("libssl.so.3", EntryPoint = "d2i_SSL_SESSION")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
@@ -218,6 +223,10 @@ internal static class OpenSslSessions
     [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_free")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     internal static extern void Free(IntPtr session);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get_ticket_lifetime_hint")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern ulong GetTicketLifetimeHint(IntPtr session);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_get0_peer")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

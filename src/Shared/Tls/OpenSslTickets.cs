@@ -66,6 +66,15 @@ internal static class OpenSslTickets
             _ = CtxSetTimeout(ctx, seconds);
         }
 
+        // And this connection's session, before its ticket is made: a session takes its timeout from the SSL_CTX when a
+        // full handshake makes it and from the session it resumed otherwise, so without this the sessions of a client
+        // whose first handshake came before the line above, and every session resumed from them, kept OpenSSL's
+        // default (7,200 s) instead of sessionCacheTimeout, in the ticket's lifetime and in the store.
+        if (OpenSslSessions.GetSession(ssl) is var session && session != IntPtr.Zero && OpenSslSessions.GetTimeout(session) != seconds)
+        {
+            _ = SessionSetTimeout(session, seconds);
+        }
+
         VerifiedSessions.Install(ssl, cache.Size);
     }
 
@@ -92,6 +101,10 @@ internal static class OpenSslTickets
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_timeout")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern long CtxGetTimeout(IntPtr ctx);
+
+    [DllImport("libssl.so.3", EntryPoint = "SSL_SESSION_set_timeout")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern long SessionSetTimeout(IntPtr session, long seconds);
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_set_timeout")]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

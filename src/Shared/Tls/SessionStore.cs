@@ -7,7 +7,8 @@ namespace Tunnel.Tls;
 /// Bounded: a session leaves when it expires, when removed, and oldest first when the store is full.</summary>
 internal sealed class SessionStore
 {
-    private readonly ConcurrentDictionary<byte[], Entry> _entries = new(BytesComparer.Instance);
+    private readonly ConcurrentDictionary<byte[], Slot> _entries = new(BytesComparer.Instance);
+    private long _added;
 
     public int Count => _entries.Count;
 
@@ -22,7 +23,7 @@ internal sealed class SessionStore
     {
         var capacity = Capacity;
         var evicted = _entries.Count >= capacity ? Trim(capacity, now) : 0;
-        _entries[id] = entry;
+        _entries[id] = new Slot(entry, Interlocked.Increment(ref _added));
         return evicted;
     }
 
@@ -31,18 +32,18 @@ internal sealed class SessionStore
     public Entry? Find(ReadOnlySpan<byte> id, long now)
     {
         var lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
-        if (!lookup.TryGetValue(id, out var entry))
+        if (!lookup.TryGetValue(id, out var slot))
         {
             return null;
         }
 
-        if (entry.Expires <= now)
+        if (slot.Entry.Expires <= now)
         {
             lookup.TryRemove(id, out _);
             return null;
         }
 
-        return entry;
+        return slot.Entry;
     }
 
     public void Remove(ReadOnlySpan<byte> id) => _entries.GetAlternateLookup<ReadOnlySpan<byte>>().TryRemove(id, out _);
@@ -52,7 +53,7 @@ internal sealed class SessionStore
     {
         foreach (var (key, old) in _entries)
         {
-            if (old.Expires <= now)
+            if (old.Entry.Expires <= now)
             {
                 _entries.TryRemove(key, out _);
             }
@@ -67,7 +68,9 @@ internal sealed class SessionStore
         var excess = _entries.Count - (capacity - (capacity / 10) - 1);
         if (excess > 0)
         {
-            foreach (var (key, _) in _entries.OrderBy(e => e.Value.Expires).Take(excess).ToList())
+            // First stored first. Not by expiry: sessions carry the timeout they were made with, which a reload changes,
+            // and expiries count whole seconds, so ordering by them dropped sessions stored a moment before at random.
+            foreach (var (key, _) in _entries.OrderBy(e => e.Value.Added).Take(excess).ToList())
             {
                 evicted += _entries.TryRemove(key, out _) ? 1 : 0;
             }
@@ -79,4 +82,7 @@ internal sealed class SessionStore
     /// <summary>One stored session: its encoding (without the peer's certificate when <paramref name="Chain"/> is set),
     /// the chain its full handshake verified, and when it expires (Unix seconds, OpenSSL's own time and timeout).</summary>
     internal sealed record Entry(byte[] Session, VerifiedChain? Chain, long Expires);
+
+    /// <summary>An entry and when it was stored, as a count of the entries stored before it.</summary>
+    private readonly record struct Slot(Entry Entry, long Added);
 }

@@ -20,6 +20,8 @@ namespace Tunnel.Client.Tls;
 /// instead, which <see cref="ServerCertificateCheck"/> judges again under the current trust: root still trusted, dates,
 /// expected name, pins (signatures and the certificates' contents cannot have changed; the PSK binder proves the server
 /// is the one that verified chain came from).</para>
+/// <para>Every TLS 1.3 session handed to SslStream is also kept by <see cref="TicketStock"/>, which gives each handshake
+/// a ticket of its own (OpenSSL retires a resumed session, and SslStream hands one session to every handshake).</para>
 /// <para>Sessions of every other connection go to SslStream unchanged (certificate kept, verified in full when
 /// resumed): connections made with the system's trust (no <c>ca</c>), TLS 1.2 ones (OpenSSL hands their session over
 /// as the handshake ends, before SslStream has judged the server), and any other client stream on the same
@@ -79,6 +81,7 @@ internal static class VerifiedServerSessions
         // Before the callback is set, so that it always finds where to forward. A freed SSL_CTX's address taken by a
         // new one is seen here again (its callback is SslStream's, not this one) and overwritten.
         Forward[context] = Marshal.GetDelegateForFunctionPointer<OpenSslSessions.NewSessionCallback>(current);
+        TicketStock.Install(context);
         OpenSslSessions.SetNewCallback(context, NewPointer);
         return true;
     }
@@ -93,34 +96,43 @@ internal static class VerifiedServerSessions
             return 0; // not resumable: the next connection makes a full handshake
         }
 
-        IntPtr copy;
+        var copy = IntPtr.Zero;
         try
         {
             // A full handshake's chain is on the connection; a resumed one's came with the session this one is made from.
             var chain = OpenSslSessions.Peek(ssl) ?? OpenSslSessions.OfSession(session);
-            if (chain is null || !OpenSslSessions.HasPeer(session))
+            if (chain is not null && OpenSslSessions.HasPeer(session))
             {
-                return forward(ssl, session);
+                copy = OpenSslSessions.Decode(OpenSslSessions.WithoutPeer(OpenSslSessions.Encode(session)));
+                if (copy != IntPtr.Zero)
+                {
+                    OpenSslSessions.AttachToSession(copy, chain);
+                }
             }
-
-            copy = OpenSslSessions.Decode(OpenSslSessions.WithoutPeer(OpenSslSessions.Encode(session)));
-            if (copy == IntPtr.Zero)
-            {
-                return forward(ssl, session);
-            }
-
-            OpenSslSessions.AttachToSession(copy, chain);
         }
         catch (Exception)
         {
-            return forward(ssl, session); // kept whole: its resumption is verified in full
+            // Kept whole: its resumption is verified in full.
         }
 
+        // Kept for later handshakes too (TicketStock), with a reference of its own taken before SslStream has it (which
+        // may free it at once, replacing it with another connection's), and shown to handshakes only after (SslStream
+        // writes the server name into it, which must not change under a handshake copying it).
+        if (copy == IntPtr.Zero)
+        {
+            var reserved = TicketStock.Reserve(session);
+            var kept = forward(ssl, session);
+            TicketStock.Add(ssl, reserved);
+            return kept;
+        }
+
+        var reservedCopy = TicketStock.Reserve(copy);
         if (forward(ssl, copy) == 0)
         {
             OpenSslSessions.Free(copy);
         }
 
+        TicketStock.Add(ssl, reservedCopy);
         return 0;
     }
 }

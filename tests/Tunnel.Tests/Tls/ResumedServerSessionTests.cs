@@ -22,12 +22,18 @@ public sealed class ResumedServerSessionTests : IDisposable
     // no other test's session replaces the one it resumes.
     private readonly string _host = $"resume-{Guid.NewGuid():N}.tunnel.test";
     private readonly ServerTlsState _server;
+    private readonly (string Cert, string Key) _serverIdentity;
     private readonly (string Cert, string Key) _site;
+
+    // Every connection stays open until the test ends: SslStream's process-wide cache of SSL_CTXs disposes each one no
+    // connection is using whenever its count reaches a multiple of 32, and its sessions go with it, so in a full test
+    // run a test's second handshake could find no session to resume. An open connection keeps its SSL_CTX.
+    private readonly List<SslStream> _held = [];
 
     public ResumedServerSessionTests()
     {
-        var server = _pki.IssueServer(_host);
-        _server = ServerTlsState.Load(TestOptions.ReadServer(_pki, new Dictionary<string, string> { ["cert"] = server.Cert, ["key"] = server.Key }).Tunnels[0],
+        _serverIdentity = _pki.IssueServer(_host);
+        _server = ServerTlsState.Load(TestOptions.ReadServer(_pki, new Dictionary<string, string> { ["cert"] = _serverIdentity.Cert, ["key"] = _serverIdentity.Key }).Tunnels[0],
             TimeProvider.System);
         _site = _pki.IssueClient($"site-{Guid.NewGuid():N}");
     }
@@ -54,6 +60,49 @@ public sealed class ResumedServerSessionTests : IDisposable
         Assert.Null(again.Presented);
         Assert.True(again.Check.Verdict!.Ok, again.Check.Verdict.Reason);
         Assert.True(again.Relayed);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task A_handshake_that_starts_after_another_resumed_the_only_ticket_resumes_too()
+    {
+        // OpenSSL retires a TLS 1.3 session on the client when a handshake that resumed it finishes, and SslStream hands
+        // that same session to the next handshake: until a new ticket arrives (with the server's first bytes, not read
+        // here), the next handshake offered nothing and was a full one. TicketStock gives it a copy of the ticket.
+        var state = Client();
+        var full = await HandshakeAsync(state); // its ticket arrives with the byte it reads
+        var first = await HandshakeAsync(state, read: false);
+        var second = await HandshakeAsync(state, read: false);
+        var third = await HandshakeAsync(state);
+
+        Assert.False(full.Resumed);
+        Assert.True(first.Resumed, "the first handshake after the full one did not resume");
+        Assert.True(second.Resumed, "a handshake after another resumed the same ticket did not resume");
+        Assert.Null(second.Presented); // judged on the stored chain, as any resumed session
+        Assert.True(second.Check.Verdict!.Ok, second.Check.Verdict.Reason);
+        Assert.True(third.Resumed);
+        Assert.True(third.Relayed);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task Tickets_carry_the_server_sessionCacheTimeout_from_the_first_handshake_on()
+    {
+        // The server's first session on a new certificate was made before tunnel-server set its timeout on the SSL_CTX,
+        // and sessions resumed from it inherited OpenSSL's default (7,200 s) instead of sessionCacheTimeout.
+        var server = ServerTlsState.Load(TestOptions.ReadServer(_pki, new Dictionary<string, string>
+        {
+            ["cert"] = _serverIdentity.Cert,
+            ["key"] = _serverIdentity.Key,
+            ["sessionCacheTimeout"] = "90s",
+        }).Tunnels[0], TimeProvider.System);
+        var serverOptions = () => server.CreateOptions(new ClientCertificateCheck(server, TimeProvider.System));
+        var state = Client();
+
+        var full = await HandshakeAsync(state, serverOptions());
+        var resumed = await HandshakeAsync(state, serverOptions());
+
+        Assert.True(resumed.Resumed);
+        Assert.Equal(90, full.TicketLifetime);
+        Assert.Equal(90, resumed.TicketLifetime);
     }
 
     [Fact(Timeout = 60_000)]
@@ -128,7 +177,11 @@ public sealed class ResumedServerSessionTests : IDisposable
         Assert.False(refused.Relayed);
     }
 
-    public void Dispose() => _pki.Dispose();
+    public void Dispose()
+    {
+        _held.ForEach(static tls => tls.Dispose());
+        _pki.Dispose();
+    }
 
     private ClientTlsState Client(Dictionary<string, string>? values = null)
     {
@@ -159,13 +212,13 @@ public sealed class ResumedServerSessionTests : IDisposable
     };
 
     /// <summary>One handshake of tunnel-client's options (<paramref name="state"/>) against tunnel-server's (or
-    /// <paramref name="server"/>); the server
-    /// then writes a byte (its session ticket goes ahead of it) and the client reads it.</summary>
-    private async Task<Outcome> HandshakeAsync(ClientTlsState state, SslServerAuthenticationOptions? server = null)
+    /// <paramref name="server"/>); the server then writes a byte (its session ticket goes ahead of it) and the client
+    /// reads it, unless <paramref name="read"/> is false (the ticket then never reaches the client).</summary>
+    private async Task<Outcome> HandshakeAsync(ClientTlsState state, SslServerAuthenticationOptions? server = null, bool read = true)
     {
-        var (clientSide, serverSide) = await LoopbackTls.ConnectAsync();
-        await using var clientTls = clientSide;
-        await using var serverTls = serverSide;
+        var (clientTls, serverTls) = await LoopbackTls.ConnectAsync();
+        _held.Add(clientTls);
+        _held.Add(serverTls);
 
         var check = new ServerCertificateCheck(state, TimeProvider.System);
         X509Certificate? presented = null;
@@ -190,17 +243,21 @@ public sealed class ResumedServerSessionTests : IDisposable
             // Refused by the check.
         }
 
-        if (clientTls.IsAuthenticated)
+        if (clientTls.IsAuthenticated && read)
         {
             var buffer = new byte[1];
             relayed = await clientTls.ReadAsync(buffer, timeout.Token) == 1 && buffer[0] == LoopbackTls.Answer;
         }
 
         var protocol = clientTls.IsAuthenticated ? clientTls.SslProtocol : SslProtocols.None;
-        clientTls.Close();
+        var lifetime = OpenSslBuffers.WithSsl(clientTls, 0, -1L, static (ssl, _) =>
+            OpenSslSessions.GetSession(ssl) is var session && session != IntPtr.Zero ? OpenSslSessions.TicketLifetime(session) : -1L);
         await serving;
-        return new Outcome(check, presented, resumed, relayed, protocol);
+        return new Outcome(check, presented, resumed, relayed, protocol, lifetime);
     }
 
-    private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed, SslProtocols Protocol);
+    /// <summary>What one handshake came to; <paramref name="TicketLifetime"/> is the lifetime (seconds) of the ticket
+    /// the client holds at the end, the one the server's byte brought when it was read.</summary>
+    private sealed record Outcome(ServerCertificateCheck Check, X509Certificate? Presented, bool Resumed, bool Relayed, SslProtocols Protocol,
+        long TicketLifetime);
 }

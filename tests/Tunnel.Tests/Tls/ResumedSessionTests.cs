@@ -22,6 +22,11 @@ public sealed class ResumedSessionTests : IDisposable
     private readonly (string Cert, string Key) _server;
     private readonly SslClientAuthenticationOptions _client;
 
+    // Every connection stays open until the test ends: SslStream's process-wide cache of SSL_CTXs disposes each one no
+    // connection is using whenever its count reaches a multiple of 32, and its sessions go with it, so in a full test
+    // run a test's second handshake could find no session to resume. An open connection keeps its SSL_CTX.
+    private readonly List<SslStream> _held = [];
+
     public ResumedSessionTests()
     {
         _server = _pki.IssueServer(_host);
@@ -136,7 +141,30 @@ public sealed class ResumedSessionTests : IDisposable
         Assert.NotNull(store.Find([43], now: 300));
     }
 
-    public void Dispose() => _pki.Dispose();
+    [Fact(Timeout = 10_000)]
+    public async Task A_full_store_drops_the_sessions_stored_first_whatever_their_expiry()
+    {
+        await Task.Yield();
+        var store = new SessionStore { Capacity = 10 };
+        for (var i = 0; i < 9; i++)
+        {
+            store.Add([(byte)i], new SessionStore.Entry([], null, Expires: 7_200), now: 0); // made under a longer timeout
+        }
+
+        store.Add([9], new SessionStore.Entry([], null, Expires: 300), now: 0); // the newest, made under a shorter one
+
+        Assert.Equal(2, store.Add([10], new SessionStore.Entry([], null, Expires: 300), now: 0));
+        Assert.Null(store.Find([0], now: 0));
+        Assert.Null(store.Find([1], now: 0));
+        Assert.NotNull(store.Find([9], now: 0)); // dropped first when the store sorted by expiry
+        Assert.NotNull(store.Find([10], now: 0));
+    }
+
+    public void Dispose()
+    {
+        _held.ForEach(static tls => tls.Dispose());
+        _pki.Dispose();
+    }
 
     /// <summary>A session-shaped SEQUENCE: version, cipher, [1] time, [3] the peer's place (600 bytes), [4] context.</summary>
     private static byte[] Session(bool withPeer)
@@ -183,9 +211,9 @@ public sealed class ResumedSessionTests : IDisposable
     /// then writes a byte (the session ticket goes ahead of it) and the client reads it.</summary>
     private async Task<Outcome> HandshakeAsync(ServerTlsState state, SslClientAuthenticationOptions? client = null)
     {
-        var (clientSide, serverSide) = await LoopbackTls.ConnectAsync();
-        await using var clientTls = clientSide;
-        await using var serverTls = serverSide;
+        var (clientTls, serverTls) = await LoopbackTls.ConnectAsync();
+        _held.Add(clientTls);
+        _held.Add(serverTls);
 
         var check = new ClientCertificateCheck(state, TimeProvider.System);
         X509Certificate? presented = null;
