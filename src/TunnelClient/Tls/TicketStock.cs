@@ -17,11 +17,13 @@ namespace Tunnel.Client.Tls;
 /// cache re-armed after each retirement, none with this (docs/operations.md, "Resumed handshakes").</para>
 /// <para>How: each new TLS 1.3 session SslStream is given (<see cref="VerifiedServerSessions"/>) is also kept here,
 /// newest last, at most <see cref="Depth"/> per SSL_CTX and server name. When a handshake starts (OpenSSL's info
-/// callback, before the ClientHello is written), it is given the newest ticket no other handshake was given, in place
-/// of SslStream's choice, so concurrent handshakes each offer their own. When every kept ticket has been offered, it
-/// is given a copy of the newest one (decoded anew, so resumable again, with the same verified chain): the server sees
-/// that ticket twice, which tunnel-server accepts, as OpenSSL's and stunnel's servers do without early data; a server
-/// that does not makes a full handshake, as before. Tickets older than their lifetime are dropped.</para>
+/// callback, before the ClientHello is written), it is given, in place of SslStream's choice, a copy of the newest
+/// ticket no other handshake was given, so concurrent handshakes each offer their own; when every kept ticket has been
+/// given, a copy of the newest one, whose ticket the server then sees twice (tunnel-server accepts that, as OpenSSL's
+/// and stunnel's servers do without early data; a server that does not makes a full handshake, as before). A copy is
+/// the session decoded anew with the same verified chain: an object of the handshake's own, which only it can retire
+/// (SslStream retires the session object it replaces, and the retired mark is not part of the encoding). Tickets older
+/// than their lifetime are dropped.</para>
 /// <para>The offered session is judged on resumption as any other (<see cref="ServerCertificateCheck"/> on its stored
 /// chain). Same conditions as <see cref="OpenSslBuffers"/>; with no ticket kept for a name, SslStream's choice stands.
 /// </para>
@@ -96,9 +98,6 @@ internal static class TicketStock
         Shelves.GetOrAdd((context, ServerName(ssl)), static _ => new Shelf()).Add(reserved);
     }
 
-    /// <summary>Tickets kept for <paramref name="context"/>'s <paramref name="name"/> (tests).</summary>
-    internal static int Count(IntPtr context, string name) => Shelves.TryGetValue((context, name), out var shelf) ? shelf.Count : 0;
-
     // info_callback: at the start of each handshake, before OpenSSL writes the ClientHello. Exceptions must not reach
     // OpenSSL: the handshake then goes on with SslStream's session.
     private static void Info(IntPtr ssl, int where, int value)
@@ -132,17 +131,6 @@ internal static class TicketStock
         private readonly Lock _gate = new();
         private readonly List<(IntPtr Session, bool Offered)> _tickets = [];
 
-        public int Count
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _tickets.Count;
-                }
-            }
-        }
-
         /// <summary>Keeps <paramref name="session"/>, whose reference the shelf now owns.</summary>
         public void Add(IntPtr session)
         {
@@ -158,9 +146,8 @@ internal static class TicketStock
         }
 
         /// <summary>A session for a handshake starting at <paramref name="now"/> (Unix seconds), which the caller owns:
-        /// the newest ticket not offered yet, or else the newest one again; zero when none is left within its lifetime.
-        /// A session OpenSSL has retired meanwhile (SslStream retires the one it replaces, a handshake the one it
-        /// resumed) is given as a copy.</summary>
+        /// a copy of the newest ticket not offered yet, or else of the newest one; zero when none is left within its
+        /// lifetime.</summary>
         public IntPtr Take(long now)
         {
             lock (_gate)
@@ -176,11 +163,11 @@ internal static class TicketStock
                     else if (!offered)
                     {
                         _tickets[i] = (session, true);
-                        return Usable(session);
+                        return Copy(session);
                     }
                 }
 
-                return _tickets.Count == 0 ? IntPtr.Zero : Usable(_tickets[^1].Session);
+                return _tickets.Count == 0 ? IntPtr.Zero : Copy(_tickets[^1].Session);
             }
         }
 
@@ -197,10 +184,7 @@ internal static class TicketStock
             }
         }
 
-        // A copy decoded anew, with the same verified chain: the handshake's own object, which only it retires (a session
-        // object SslStream still holds is retired when SslStream replaces it, and the retired mark is not part of the
-        // encoding).
-        private static IntPtr Usable(IntPtr session)
+        private static IntPtr Copy(IntPtr session)
         {
             var copy = OpenSslSessions.Decode(OpenSslSessions.Encode(session));
             if (copy != IntPtr.Zero && OpenSslSessions.OfSession(session) is { } chain)
