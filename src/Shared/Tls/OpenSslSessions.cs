@@ -95,6 +95,21 @@ internal static class OpenSslSessions
         }
     }
 
+    /// <summary>A new SSL_SESSION the caller owns, or zero: <paramref name="session"/> encoded and decoded anew (without
+    /// the peer's certificate when <paramref name="withoutPeer"/>), carrying <paramref name="chain"/>. Marks OpenSSL keeps
+    /// outside the encoding (a retired session's "not resumable") do not come along.</summary>
+    internal static IntPtr Copy(IntPtr session, VerifiedChain? chain, bool withoutPeer = false)
+    {
+        var encoded = Encode(session);
+        var copy = Decode(withoutPeer ? WithoutPeer(encoded) : encoded);
+        if (copy != IntPtr.Zero && chain is not null)
+        {
+            AttachToSession(copy, chain);
+        }
+
+        return copy;
+    }
+
     /// <summary>The session's ID (for a TLS 1.3 stateful ticket, the ticket).</summary>
     internal static byte[] Id(IntPtr session)
     {

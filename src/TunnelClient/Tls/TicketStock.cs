@@ -76,26 +76,18 @@ internal static class TicketStock
     }
 
     /// <summary>Takes a reference to <paramref name="session"/> for <see cref="Add"/>, before the caller hands the session
-    /// on to whoever may free it.</summary>
-    internal static IntPtr Reserve(IntPtr session) => UpRef(session) == 1 ? session : IntPtr.Zero;
+    /// on to whoever may free it; zero (nothing taken) unless it is a TLS 1.3 session with a ticket.</summary>
+    internal static IntPtr Reserve(IntPtr session) =>
+        GetProtocolVersion(session) == Tls13 && HasTicket(session) == 1 && UpRef(session) == 1 ? session : IntPtr.Zero;
 
     /// <summary>Keeps <paramref name="reserved"/> (from <see cref="Reserve"/>), a new session of <paramref name="ssl"/>'s
-    /// connection, when it is a TLS 1.3 session with a ticket; otherwise gives its reference back.</summary>
+    /// connection.</summary>
     internal static void Add(IntPtr ssl, IntPtr reserved)
     {
-        if (reserved == IntPtr.Zero)
+        if (reserved != IntPtr.Zero)
         {
-            return;
+            Shelves.GetOrAdd((OpenSslSessions.GetSslCtx(ssl), ServerName(ssl)), static _ => new Shelf()).Add(reserved);
         }
-
-        if (GetProtocolVersion(reserved) != Tls13 || HasTicket(reserved) != 1)
-        {
-            OpenSslSessions.Free(reserved);
-            return;
-        }
-
-        var context = OpenSslSessions.GetSslCtx(ssl);
-        Shelves.GetOrAdd((context, ServerName(ssl)), static _ => new Shelf()).Add(reserved);
     }
 
     // info_callback: at the start of each handshake, before OpenSSL writes the ClientHello. Exceptions must not reach
@@ -184,16 +176,7 @@ internal static class TicketStock
             }
         }
 
-        private static IntPtr Copy(IntPtr session)
-        {
-            var copy = OpenSslSessions.Decode(OpenSslSessions.Encode(session));
-            if (copy != IntPtr.Zero && OpenSslSessions.OfSession(session) is { } chain)
-            {
-                OpenSslSessions.AttachToSession(copy, chain);
-            }
-
-            return copy;
-        }
+        private static IntPtr Copy(IntPtr session) => OpenSslSessions.Copy(session, OpenSslSessions.OfSession(session));
     }
 
     [DllImport("libssl.so.3", EntryPoint = "SSL_CTX_get_info_callback")]

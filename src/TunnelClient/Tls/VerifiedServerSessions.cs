@@ -103,11 +103,7 @@ internal static class VerifiedServerSessions
             var chain = OpenSslSessions.Peek(ssl) ?? OpenSslSessions.OfSession(session);
             if (chain is not null && OpenSslSessions.HasPeer(session))
             {
-                copy = OpenSslSessions.Decode(OpenSslSessions.WithoutPeer(OpenSslSessions.Encode(session)));
-                if (copy != IntPtr.Zero)
-                {
-                    OpenSslSessions.AttachToSession(copy, chain);
-                }
+                copy = OpenSslSessions.Copy(session, chain, withoutPeer: true);
             }
         }
         catch (Exception)
